@@ -1,0 +1,16 @@
+// External packages of dsl/, pinned, in one place (a module imported from a URL gets no import map).
+export {
+  createToken,
+  CstParser,
+  EOF,
+  Lexer,
+  tokenMatcher,
+} from "npm:chevrotain@11.0.3";
+export type {
+  CstNode,
+  ILexingError,
+  IRecognitionException,
+  IToken,
+  TokenType,
+} from "npm:chevrotain@11.0.3";
+export { parseArgs } from "node:util";
