@@ -1,14 +1,10 @@
 // External packages of dsl/, pinned, in one place (a module imported from a URL gets no import map).
-export {
-  createToken,
-  CstParser,
-  EOF,
-  Lexer,
-  tokenMatcher,
-} from "npm:chevrotain@11.0.3";
+export { createToken, CstParser, EOF, generateCstDts, Lexer, tokenLabel, tokenMatcher } from "npm:chevrotain@11.0.3";
 export type {
   CstNode,
   ILexingError,
+  ICstVisitor,
+  IParserErrorMessageProvider,
   IRecognitionException,
   IToken,
   TokenType,
