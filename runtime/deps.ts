@@ -1,7 +1,23 @@
 // External packages of runtime/, pinned, in one place (a module imported from a URL gets no import map).
 // The union package registers the gradients; tfjs-core alone has none.
 export * as tf from "npm:@tensorflow/tfjs@4.22.0";
-// Side-effect imports: a named import used only as a type would be dropped and the backend never
+// Side-effect import: a named import used only as a type would be dropped and the backend never
 // registered.
+// deno-lint-ignore no-import-prefix -- deps.ts is the one place for pinned specifiers (see DESIGN.md)
 import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
-import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+
+/**
+ * The webgpu backend, loaded only when `webgpu` is chosen: importing it registers a high-priority
+ * backend factory and loads its kernels, which wasm and cpu users should not pay for.
+ */
+// deno-lint-ignore no-import-prefix -- as above
+export const loadWebgpuBackend = () => import("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
+
+/**
+ * Specifiers of the native TensorFlow bindings. They are kept out of the module graph (imported from a
+ * variable) because their install downloads libtensorflow, which is not always possible.
+ */
+export const TFJS_NODE_SPECIFIERS = {
+  tensorflow: "npm:@tensorflow/tfjs-node@4.22.0",
+  "tensorflow-gpu": "npm:@tensorflow/tfjs-node-gpu@4.22.0",
+} as const;

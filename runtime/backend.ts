@@ -1,0 +1,160 @@
+/**
+ * Choosing and readying the tfjs backend the runtime computes on.
+ *
+ * - `wasm`: the CPU default (single-thread SIMD under Deno).
+ * - `cpu`: pure JavaScript, about 10× slower: the reference for correctness.
+ * - `webgpu`: the GPU path through Deno's `navigator.gpu`, loaded only when chosen. Only async reads
+ *   work on it (`await t.data()`).
+ * - `tensorflow`, `tensorflow-gpu`: the native bindings (`@tensorflow/tfjs-node(-gpu)`), loaded only
+ *   when chosen; their install downloads libtensorflow, so they are often missing.
+ *
+ * @module
+ */
+import { loadWebgpuBackend, tf, TFJS_NODE_SPECIFIERS } from "./deps.ts";
+
+/** The backends `useBackend` accepts, the default first. */
+export const BACKENDS = ["wasm", "webgpu", "cpu", "tensorflow", "tensorflow-gpu"] as const;
+
+/** The name of a backend. */
+export type BackendName = typeof BACKENDS[number];
+
+/** Exit code of a backend name that does not exist (a usage error). */
+const EXIT_USAGE = 2;
+/** Exit code of a backend that exists but cannot run here. */
+const EXIT_UNAVAILABLE = 1;
+
+/** A backend that cannot be used, with a message fit for the user and the exit code for a CLI. */
+export class BackendError extends Error {
+  override readonly name = "BackendError";
+  /**
+   * @param message What went wrong and which backends to use instead.
+   * @param exitCode 2 for an unknown backend name, 1 for a backend that cannot run here.
+   */
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/**
+ * Whether `name` is one of {@linkcode BACKENDS}.
+ *
+ * @param name Any string, e.g. a command-line flag.
+ * @returns True when `name` names a backend.
+ * @example
+ * ```ts
+ * import { isBackendName } from "./backend.ts";
+ * console.assert(isBackendName("wasm") && !isBackendName("gpu"));
+ * ```
+ */
+export function isBackendName(name: string): name is BackendName {
+  return (BACKENDS as readonly string[]).includes(name);
+}
+
+/** The backends other than `name`, quoted, as a phrase ("wasm", "cpu" …) to suggest instead. */
+function alternatives(name: string): string {
+  const usable: readonly BackendName[] = ["wasm", "webgpu", "cpu"];
+  return usable.filter((b) => b !== name).map((b) => `"${b}"`).join(" or ");
+}
+
+/**
+ * Sets the tfjs backend and waits until it is ready.
+ *
+ * @param name The backend; `wasm` is the default everywhere else in asap.
+ * @returns When the backend is the active one.
+ * @throws {BackendError} When the name is unknown, or the backend cannot run here (no GPU adapter,
+ * native TensorFlow not installed); the message names the alternatives.
+ * @example
+ * ```ts
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
+ * ```
+ */
+export async function useBackend(name: BackendName): Promise<void> {
+  if (!isBackendName(name)) {
+    throw new BackendError(
+      `unknown backend "${String(name)}": expected one of ${BACKENDS.map((b) => `"${b}"`).join(", ")}`,
+      EXIT_USAGE,
+    );
+  }
+  // Both native packages register their backend as "tensorflow".
+  const tfName = name === "tensorflow-gpu" ? "tensorflow" : name;
+  if (name === "webgpu") await registerWebgpu();
+  else if (name === "tensorflow" || name === "tensorflow-gpu") await loadNative(name);
+  if (tf.getBackend() === tfName) return;
+  let ok = false;
+  let cause: unknown;
+  try {
+    ok = await tf.setBackend(tfName);
+    await tf.ready();
+  } catch (error) {
+    cause = error;
+  }
+  if (!ok || cause !== undefined) {
+    const detail = cause instanceof Error ? `: ${cause.message}` : "";
+    throw new BackendError(
+      `backend "${name}" failed to initialise${detail}; use ${alternatives(name)} instead`,
+      EXIT_UNAVAILABLE,
+    );
+  }
+}
+
+/** Whether the webgpu backend factory registered here (with the raised limits) is in place. */
+let webgpuRegistered = false;
+
+/**
+ * Registers the webgpu backend on a device requested with `maxStorageBuffersPerShaderStage` raised to
+ * the adapter's limit: with the default (8), tfjs' AddN of 8 or more inputs silently gives wrong sums.
+ */
+async function registerWebgpu(): Promise<void> {
+  if (webgpuRegistered) return;
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
+  if (!adapter) {
+    throw new BackendError(
+      `backend "webgpu" has no GPU adapter here (navigator.gpu.requestAdapter() found none; on Linux ` +
+        `without a GPU, installing mesa-vulkan-drivers gives a software one); use ${
+          alternatives("webgpu")
+        } instead`,
+      EXIT_UNAVAILABLE,
+    );
+  }
+  const limits = adapter.limits;
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
+    ? ["timestamp-query"]
+    : [];
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+    },
+  });
+  const { WebGPUBackend } = await loadWebgpuBackend();
+  // The package registered its own factory (default limits) on import: replace it with ours.
+  tf.removeBackend("webgpu");
+  // deno-lint-ignore no-explicit-any
+  tf.registerBackend("webgpu", () => new WebGPUBackend(device as any, adapter.info as any), 1);
+  webgpuRegistered = true;
+}
+
+/** Imports the native TensorFlow binding, turning a missing install into a clear BackendError. */
+async function loadNative(name: "tensorflow" | "tensorflow-gpu"): Promise<void> {
+  const specifier: string = TFJS_NODE_SPECIFIERS[name];
+  try {
+    await import(specifier);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split("\n")[0]!.trim() : String(error);
+    throw new BackendError(
+      `backend "${name}" is not available: ${
+        specifier.replace("npm:", "")
+      } could not be loaded (${reason}); ` +
+        `it needs libtensorflow, which its install downloads. Use ${alternatives(name)} instead`,
+      EXIT_UNAVAILABLE,
+    );
+  }
+}
