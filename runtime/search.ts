@@ -1,0 +1,588 @@
+/**
+ * The search loop (Algorithm 1 for every mixed op at once): a w step on the train half, then, once
+ * grace is over, an α step on the val half followed by pruning of every op whose Φ fell below θ.
+ * T and θ follow pure schedules. DARTS and the pruning baselines of section 4.4 are variants.
+ *
+ * @module
+ */
+import { tf } from "./deps.ts";
+import type { Genotype, GenotypeCell, SpaceIR } from "../dsl/ir.ts";
+import { cellTypeOf } from "../dsl/ir.ts";
+import { Supernet } from "./supernet.ts";
+import { Adam, clipByGlobalNorm, Sgd, type SlotValues } from "./optim.ts";
+import {
+  cosineLr,
+  graceActive,
+  normalizedEntropy,
+  softmaxWithTemperature,
+  sparsityAt,
+  temperatureAt,
+  thresholdAt,
+} from "./schedules.ts";
+import { deriveCell } from "./derive.ts";
+import { Rng, type RngState } from "./rng.ts";
+import { type Dataset, splitTrainVal } from "./data.ts";
+import { type BatchOptions, channelStats, makeBatch } from "./augment.ts";
+
+/** One pruning event. */
+export interface PruneEvent {
+  readonly cellType: string;
+  readonly edge: number;
+  readonly op: string;
+  readonly epoch: number;
+  readonly step: number;
+  readonly phi: number;
+}
+
+/** What one epoch did, as plain data (telemetry.jsonl holds one per line). */
+export interface EpochTelemetry {
+  readonly epoch: number;
+  readonly temperature: number;
+  readonly threshold: number;
+  readonly lr: number;
+  /** Whether α was frozen (grace) during this epoch. */
+  readonly grace: boolean;
+  /** Alive ops per edge, per cell type. */
+  readonly opsLeft: Readonly<Record<string, readonly number[]>>;
+  /** Fraction of all candidate ops pruned so far. */
+  readonly sparsity: number;
+  /** Mean over edges of H(Φ) ÷ ln|O|, per cell type. */
+  readonly entropy: Readonly<Record<string, number>>;
+  readonly pruned: readonly PruneEvent[];
+  readonly steps: number;
+  readonly epochMs: number;
+  readonly trainLoss: number;
+  readonly trainAccuracy: number;
+  readonly valLoss: number;
+  readonly valAccuracy: number;
+  readonly tfBytes: number;
+  readonly tfTensors: number;
+}
+
+/** How to run a search; everything but the data defaults to the space's settings. */
+export interface SearchOptions {
+  /** The training images; split into w-train and α-val by the space's `train_fraction`. */
+  readonly data: Dataset;
+  readonly seed?: number;
+  /** Overrides `max_epochs`. */
+  readonly epochs?: number;
+  /** Overrides `batch_size`. */
+  readonly batchSize?: number;
+  /** Caps the steps of an epoch (quick runs, tests). */
+  readonly stepsPerEpoch?: number;
+  readonly augment?: Partial<BatchOptions>;
+  /** Called after each epoch with its telemetry; a checkpoint may be taken inside. */
+  readonly onEpoch?: (telemetry: EpochTelemetry, run: SearchRun) => void | Promise<void>;
+  /** Called after each step (progress bars). */
+  readonly onStep?: (epoch: number, step: number, steps: number) => void;
+  /** Stops after the current step; the run can be checkpointed and resumed. */
+  readonly signal?: AbortSignal;
+}
+
+/** A search's complete state as plain data: restoring it continues the run exactly. */
+export interface SearchCheckpoint {
+  readonly version: 1;
+  readonly seed: number;
+  /** The next epoch to run and the next step within it. */
+  readonly epoch: number;
+  readonly step: number;
+  readonly alive: Readonly<Record<string, number[][]>>;
+  readonly tensors: SlotValues;
+  readonly sgd: SlotValues;
+  readonly adam: SlotValues;
+  readonly adamSteps: number;
+  readonly rng: RngState;
+  readonly order: { readonly train: number[]; readonly val: number[] };
+  readonly accumulated: Readonly<Record<string, number[][]>>;
+  readonly telemetry: readonly EpochTelemetry[];
+  readonly epochProgress: EpochAccumulator;
+}
+
+interface EpochAccumulator {
+  trainLoss: number;
+  trainCorrect: number;
+  valLoss: number;
+  valCorrect: number;
+  trainSeen: number;
+  valSeen: number;
+  steps: number;
+  ms: number;
+  pruned: PruneEvent[];
+}
+
+const emptyAccumulator = (): EpochAccumulator => ({
+  trainLoss: 0,
+  trainCorrect: 0,
+  valLoss: 0,
+  valCorrect: 0,
+  trainSeen: 0,
+  valSeen: 0,
+  steps: 0,
+  ms: 0,
+  pruned: [],
+});
+
+let networks = 0;
+
+/** A search in progress: owns the supernet, the optimizers and the schedule position. */
+export class SearchRun {
+  readonly ir: SpaceIR;
+  readonly net: Supernet;
+  readonly seed: number;
+  readonly maxEpochs: number;
+  readonly batchSize: number;
+  readonly telemetry: EpochTelemetry[] = [];
+  epoch = 0;
+  step = 0;
+  readonly #options: SearchOptions;
+  readonly #prefix: string;
+  #rng: Rng;
+  readonly #sgd: Sgd;
+  readonly #adam: Adam;
+  readonly #train: number[];
+  readonly #val: number[];
+  readonly #batchOptions: BatchOptions;
+  #acc = emptyAccumulator();
+  /** Σ_t |∂L/∂α| per cell type per edge per candidate (the accumulated-gradient baseline). */
+  readonly #accumulated = new Map<string, number[][]>();
+  /** Largest candidate count: the N of the PAC schedule. */
+  readonly #maxCandidates: number;
+
+  constructor(ir: SpaceIR, options: SearchOptions) {
+    this.ir = ir;
+    this.#options = options;
+    this.seed = options.seed ?? 0;
+    this.maxEpochs = options.epochs ?? ir.search.maxEpochs;
+    this.batchSize = options.batchSize ?? ir.search.batchSize;
+    this.#rng = new Rng(this.seed);
+    const init = new Rng(this.seed ^ 0x5eed);
+    this.#prefix = `search${networks++}`;
+    this.net = new Supernet(ir, {
+      inputChannels: options.data.channels,
+      classes: options.data.classes,
+      nextSeed: () => init.int(2 ** 31 - 1),
+      name: this.#prefix,
+    });
+    this.#sgd = new Sgd(ir.search.weightOptimizer);
+    this.#adam = new Adam(ir.search.archOptimizer);
+    const split = splitTrainVal(options.data, ir.search.trainFraction, this.#rng);
+    this.#train = [...split.train];
+    this.#val = [...split.val];
+    // Standardize train and val with the w-train half's statistics (supplement 6.2.1).
+    this.#batchOptions = { standardize: channelStats(options.data, this.#train), ...options.augment };
+    for (const [type, alive] of this.net.alive) this.#accumulated.set(type, alive.map((a) => a.map(() => 0)));
+    this.#maxCandidates = Math.max(...ir.cellTypes.flatMap((c) => c.edges.map((e) => e.candidates.length)));
+    if (this.#val.length < this.batchSize || this.#train.length < this.batchSize) {
+      throw new RangeError(
+        `batch size ${this.batchSize} is larger than the train (${this.#train.length}) or val (${this.#val.length}) split`,
+      );
+    }
+  }
+
+  /** Steps in one epoch. */
+  get stepsPerEpoch(): number {
+    const full = Math.floor(Math.min(this.#train.length, this.#val.length) / this.batchSize);
+    return Math.max(1, Math.min(full, this.#options.stepsPerEpoch ?? full));
+  }
+
+  /** The schedule position t (epochs, or steps when the space says `schedule_unit: step`). */
+  #t(): number {
+    return this.ir.search.scheduleUnit === "step" ? this.epoch * this.stepsPerEpoch + this.step : this.epoch;
+  }
+
+  get temperature(): number {
+    return temperatureAt(this.ir.search.temperature, this.#t(), this.#maxCandidates);
+  }
+
+  /** θ for a mixed op with `candidates` candidates. */
+  threshold(candidates: number): number {
+    return thresholdAt(this.ir.search.threshold, this.#t(), candidates);
+  }
+
+  /** True when every mixed op has a single op left. */
+  get converged(): boolean {
+    for (const alive of this.net.alive.values()) if (alive.some((a) => a.length > 1)) return false;
+    return true;
+  }
+
+  /** True when the run is over (converged, or the epochs are spent). */
+  get done(): boolean {
+    return this.epoch >= this.maxEpochs || (this.ir.search.algorithm !== "darts" && this.converged);
+  }
+
+  #loss(x: tf.Tensor4D, y: tf.Tensor1D, training: boolean): { loss: tf.Scalar; correct: tf.Scalar } {
+    const logits = this.net.forward(x, this.temperature, training);
+    const labels = tf.oneHot(y, this.#options.data.classes);
+    const loss = tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), "float32")) as tf.Scalar;
+    return { loss, correct };
+  }
+
+  #batch(indices: number[], from: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+    const pick = Array.from({ length: this.batchSize }, (_, i) => indices[(from + i) % indices.length]!);
+    const b = makeBatch(this.#options.data, pick, this.#batchOptions, this.#rng);
+    const [n, h, w, c] = b.shape;
+    return { x: tf.tensor4d(b.x, [n, h, w, c]), y: tf.tensor1d(Int32Array.from(b.y), "int32") };
+  }
+
+  /** One step of Algorithm 1: a w step, then (after grace) an α step and pruning. */
+  async runStep(): Promise<void> {
+    const started = performance.now();
+    if (this.step === 0) {
+      this.#rng.shuffle(this.#train);
+      this.#rng.shuffle(this.#val);
+    }
+    const search = this.ir.search;
+    const lr = cosineLr(search.weightOptimizer.lr, search.weightOptimizer.lrMin, this.epoch, this.maxEpochs);
+    const at = this.step * this.batchSize;
+
+    // w step on the train half.
+    const train = this.#batch(this.#train, at);
+    const weights = this.net.weights();
+    let correct: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const out = this.#loss(train.x, train.y, true);
+      correct = tf.keep(out.correct);
+      return out.loss;
+    }, weights);
+    const ordered = weights.map((w) => grads[w.name]!);
+    const clipped = clipByGlobalNorm(ordered, search.weightOptimizer.gradClip);
+    this.#sgd.step(weights, clipped, lr);
+    tf.dispose([...ordered, ...clipped, train.x, train.y]);
+    const [trainLoss, trainCorrect] = await Promise.all([value.data(), correct!.data()]);
+    tf.dispose([value, correct!]);
+    if (!Number.isFinite(trainLoss[0]!)) throw new NumericalError(this.epoch, this.step, "train");
+    this.#acc.trainLoss += trainLoss[0]! * this.batchSize;
+    this.#acc.trainCorrect += trainCorrect[0]!;
+    this.#acc.trainSeen += this.batchSize;
+
+    // α step on the val half, once grace is over.
+    if (!graceActive(search.grace, this.epoch, this.temperature)) {
+      const alphas = this.net.liveAlpha();
+      if (alphas.length > 0) await this.#alphaStep(alphas, at);
+    }
+    this.#acc.steps += 1;
+    this.#acc.ms += performance.now() - started;
+    this.step += 1;
+  }
+
+  async #alphaStep(alphas: tf.Variable[], at: number): Promise<void> {
+    const val = this.#batch(this.#val, at);
+    let correct: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const out = this.#loss(val.x, val.y, true);
+      correct = tf.keep(out.correct);
+      return out.loss;
+    }, alphas);
+    const ordered = alphas.map((a) => grads[a.name]!);
+    if (this.ir.search.algorithm === "accumulated_gradient") await this.#accumulate(ordered);
+    this.#adam.step(alphas, ordered);
+    tf.dispose([...ordered, val.x, val.y]);
+    const [valLoss, valCorrect] = await Promise.all([value.data(), correct!.data()]);
+    tf.dispose([value, correct!]);
+    if (!Number.isFinite(valLoss[0]!)) throw new NumericalError(this.epoch, this.step, "val");
+    this.#acc.valLoss += valLoss[0]! * this.batchSize;
+    this.#acc.valCorrect += valCorrect[0]!;
+    this.#acc.valSeen += this.batchSize;
+    if (this.ir.search.algorithm === "asap") await this.#pruneBelowThreshold();
+  }
+
+  async #accumulate(grads: readonly tf.Tensor[]): Promise<void> {
+    let i = 0;
+    for (const [type, alphas] of this.net.alpha) {
+      const alive = this.net.alive.get(type)!;
+      const acc = this.#accumulated.get(type)!;
+      for (let e = 0; e < alphas.length; e++) {
+        if (alive[e]!.length <= 1) continue;
+        const g = await grads[i++]!.data();
+        g.forEach((v, o) => acc[e]![o] = acc[e]![o]! + Math.abs(v));
+      }
+    }
+  }
+
+  /** Φ per edge over the alive candidates, per cell type, read back to plain numbers. */
+  async phiValues(temperature = this.temperature): Promise<Map<string, number[][]>> {
+    const out = new Map<string, number[][]>();
+    for (const [type, alphas] of this.net.alpha) {
+      const alive = this.net.alive.get(type)!;
+      const rows: number[][] = [];
+      for (let e = 0; e < alphas.length; e++) {
+        const a = await alphas[e]!.data();
+        rows.push(softmaxWithTemperature(alive[e]!.map((o) => a[o]!), temperature));
+      }
+      out.set(type, rows);
+    }
+    return out;
+  }
+
+  #prune(type: string, edge: number, candidate: number, phi: number): void {
+    const names = this.net.prune({ cellType: type, edge }, candidate);
+    this.#sgd.forget(names);
+    const op = cellTypeOf(this.ir, type).edges[edge]!.candidates[candidate]!;
+    this.#acc.pruned.push({ cellType: type, edge, op, epoch: this.epoch, step: this.step, phi });
+  }
+
+  /** ASAP: prune every op with Φ < θ (Algorithm 1 lines 7–8), never an edge's last or strongest op. */
+  async #pruneBelowThreshold(): Promise<void> {
+    const phis = await this.phiValues();
+    for (const [type, rows] of phis) {
+      const cell = cellTypeOf(this.ir, type);
+      rows.forEach((phi, e) => {
+        const alive = [...this.net.alive.get(type)![e]!];
+        if (alive.length <= 1) return;
+        const theta = this.threshold(cell.edges[e]!.candidates.length);
+        const best = phi.indexOf(Math.max(...phi));
+        alive.forEach((o, k) => {
+          if (k !== best && phi[k]! < theta) this.#prune(type, e, o, phi[k]!);
+        });
+      });
+    }
+  }
+
+  /**
+   * Section 4.4's baselines: at epoch boundaries, prune the weakest ops across each cell type until
+   * the pruned fraction reaches s_t (eq. 13); weakest by Φ (magnitude) or by Σ|∂L/∂α|.
+   */
+  async #pruneToSparsity(): Promise<void> {
+    const schedule = this.ir.search.sparsity;
+    if (!schedule) return;
+    const target = sparsityAt(schedule, this.epoch + 1);
+    const phis = await this.phiValues();
+    for (const [type, rows] of phis) {
+      const alive = this.net.alive.get(type)!;
+      const cell = cellTypeOf(this.ir, type);
+      const total = cell.edges.reduce((n, e) => n + e.candidates.length - 1, 0);
+      const pruned = cell.edges.reduce((n, e, i) => n + e.candidates.length - alive[i]!.length, 0);
+      const want = Math.min(total, Math.round(target * total)) - pruned;
+      if (want <= 0) continue;
+      const acc = this.#accumulated.get(type)!;
+      const scored = rows.flatMap((phi, e) =>
+        alive[e]!.map((o, k) => ({
+          e,
+          o,
+          phi: phi[k]!,
+          score: this.ir.search.algorithm === "magnitude" ? phi[k]! : acc[e]![o]!,
+        }))
+      ).sort((a, b) => a.score - b.score);
+      let left = want;
+      for (const s of scored) {
+        if (left === 0) break;
+        if (this.net.alive.get(type)![s.e]!.length <= 1) continue;
+        this.#prune(type, s.e, s.o, s.phi);
+        left -= 1;
+      }
+    }
+  }
+
+  /** Runs the rest of the current epoch and returns its telemetry. */
+  async runEpoch(): Promise<EpochTelemetry> {
+    const steps = this.stepsPerEpoch;
+    while (this.step < steps && !(this.ir.search.algorithm !== "darts" && this.converged)) {
+      if (this.#options.signal?.aborted) throw new SearchInterrupted(this.epoch, this.step);
+      await this.runStep();
+      this.#options.onStep?.(this.epoch, this.step, steps);
+    }
+    const algorithm = this.ir.search.algorithm;
+    if (algorithm === "magnitude" || algorithm === "accumulated_gradient") await this.#pruneToSparsity();
+    const telemetry = await this.#telemetry();
+    this.telemetry.push(telemetry);
+    this.epoch += 1;
+    this.step = 0;
+    this.#acc = emptyAccumulator();
+    return telemetry;
+  }
+
+  async #telemetry(): Promise<EpochTelemetry> {
+    const phis = await this.phiValues();
+    const opsLeft: Record<string, number[]> = {};
+    const entropy: Record<string, number> = {};
+    let total = 0;
+    let left = 0;
+    for (const [type, rows] of phis) {
+      const cell = cellTypeOf(this.ir, type);
+      const alive = this.net.alive.get(type)!;
+      opsLeft[type] = alive.map((a) => a.length);
+      entropy[type] = rows.reduce((s, phi, e) =>
+        s + normalizedEntropy(phi, cell.edges[e]!.candidates.length), 0) /
+        Math.max(1, rows.length);
+      total += cell.edges.reduce((n, e) => n + e.candidates.length, 0);
+      left += alive.reduce((n, a) => n + a.length, 0);
+    }
+    const acc = this.#acc;
+    const memory = tf.memory();
+    return {
+      epoch: this.epoch,
+      temperature: this.temperature,
+      threshold: this.threshold(this.#maxCandidates),
+      lr: cosineLr(
+        this.ir.search.weightOptimizer.lr,
+        this.ir.search.weightOptimizer.lrMin,
+        this.epoch,
+        this.maxEpochs,
+      ),
+      grace: graceActive(this.ir.search.grace, this.epoch, this.temperature),
+      opsLeft,
+      sparsity: total === 0 ? 0 : 1 - left / total,
+      entropy,
+      pruned: acc.pruned,
+      steps: acc.steps,
+      epochMs: acc.ms,
+      trainLoss: acc.trainLoss / Math.max(1, acc.trainSeen),
+      trainAccuracy: acc.trainCorrect / Math.max(1, acc.trainSeen),
+      valLoss: acc.valSeen ? acc.valLoss / acc.valSeen : NaN,
+      valAccuracy: acc.valSeen ? acc.valCorrect / acc.valSeen : NaN,
+      tfBytes: memory.numBytes,
+      tfTensors: memory.numTensors,
+    };
+  }
+
+  /** Runs epochs until done; returns the genotype. */
+  async run(): Promise<Genotype> {
+    while (!this.done) {
+      const telemetry = await this.runEpoch();
+      await this.#options.onEpoch?.(telemetry, this);
+    }
+    return this.genotype();
+  }
+
+  /** The derived cells, per each cell type's derivation rule. */
+  async derive(): Promise<GenotypeCell[]> {
+    const phis = await this.phiValues();
+    return [...phis].map(([type, rows]) =>
+      deriveCell(cellTypeOf(this.ir, type), rows, this.net.alive.get(type)!)
+    );
+  }
+
+  /** The found architecture as plain data. */
+  async genotype(spaceHash = ""): Promise<Genotype> {
+    const alpha: Record<string, number[][]> = {};
+    for (const [type, alphas] of this.net.alpha) {
+      alpha[type] = await Promise.all(alphas.map(async (a) => Array.from(await a.data())));
+    }
+    return {
+      version: 1,
+      space: this.ir,
+      spaceHash,
+      seed: this.seed,
+      algorithm: this.ir.search.algorithm,
+      cells: await this.derive(),
+      alpha,
+      versions: { asap: "0.1.0", tfjs: tf.version.tfjs, backend: tf.getBackend(), deno: Deno.version.deno },
+    };
+  }
+
+  /** The complete state as plain data (tensors read asynchronously: works on every backend). */
+  async checkpoint(): Promise<SearchCheckpoint> {
+    const tensors: SlotValues = {};
+    const vars = [...this.net.weights(), ...this.net.state(), ...[...this.net.alpha.values()].flat()];
+    for (const v of vars) {
+      tensors[this.#local(v.name)] = { shape: v.shape, values: (await v.data()) as Float32Array };
+    }
+    const alive: Record<string, number[][]> = {};
+    for (const [type, a] of this.net.alive) alive[type] = a.map((x) => [...x]);
+    const accumulated: Record<string, number[][]> = {};
+    for (const [type, a] of this.#accumulated) accumulated[type] = a.map((x) => [...x]);
+    return {
+      version: 1,
+      seed: this.seed,
+      epoch: this.epoch,
+      step: this.step,
+      alive,
+      tensors,
+      sgd: this.#renameKeys(await this.#sgd.save(), (k) => this.#local(k)),
+      adam: this.#renameKeys(await this.#adam.save(), (k) => this.#local(k)),
+      adamSteps: this.#adam.steps,
+      rng: this.#rng.state(),
+      order: { train: [...this.#train], val: [...this.#val] },
+      accumulated,
+      telemetry: [...this.telemetry],
+      epochProgress: { ...this.#acc, pruned: [...this.#acc.pruned] },
+    };
+  }
+
+  /**
+   * Continues from a checkpoint taken by a run of the same space, options and seed: the pruned ops
+   * are removed, then every tensor, optimizer slot, the RNG, the data order and the schedule
+   * position are restored.
+   */
+  restore(cp: SearchCheckpoint): void {
+    if (cp.version !== 1) throw new Error(`checkpoint version ${cp.version} is not supported`);
+    if (cp.seed !== this.seed) {
+      throw new Error(`checkpoint seed ${cp.seed} differs from the run's seed ${this.seed}`);
+    }
+    for (const [type, alive] of this.net.alive) {
+      const saved = cp.alive[type];
+      if (!saved || saved.length !== alive.length) {
+        throw new Error(`checkpoint does not match cell type "${type}"`);
+      }
+      alive.forEach((a, e) => {
+        for (const o of [...a]) if (!saved[e]!.includes(o)) this.net.prune({ cellType: type, edge: e }, o);
+      });
+    }
+    const vars = [...this.net.weights(), ...this.net.state(), ...[...this.net.alpha.values()].flat()];
+    for (const v of vars) {
+      const saved = cp.tensors[this.#local(v.name)];
+      if (!saved) throw new Error(`checkpoint has no tensor "${this.#local(v.name)}"`);
+      tf.tidy(() => v.assign(tf.tensor(saved.values, [...saved.shape])));
+    }
+    this.#sgd.load(this.#renameKeys(cp.sgd, (k) => `${this.#prefix}/${k}`));
+    this.#adam.load(this.#renameKeys(cp.adam, (k) => `${this.#prefix}/${k}`));
+    this.#adam.steps = cp.adamSteps;
+    this.#rng = Rng.fromState(cp.rng);
+    this.#train.splice(0, this.#train.length, ...cp.order.train);
+    this.#val.splice(0, this.#val.length, ...cp.order.val);
+    for (const [type, acc] of Object.entries(cp.accumulated)) {
+      this.#accumulated.set(type, acc.map((x) => [...x]));
+    }
+    this.telemetry.splice(0, this.telemetry.length, ...cp.telemetry);
+    this.#acc = { ...cp.epochProgress, pruned: [...cp.epochProgress.pruned] };
+    this.epoch = cp.epoch;
+    this.step = cp.step;
+  }
+
+  /** A variable name without this run's prefix (checkpoints are portable between runs). */
+  #local(name: string): string {
+    return name.startsWith(`${this.#prefix}/`) ? name.slice(this.#prefix.length + 1) : name;
+  }
+
+  #renameKeys(values: SlotValues, rename: (key: string) => string): SlotValues {
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [rename(k), v]));
+  }
+
+  dispose(): void {
+    this.net.dispose();
+    this.#sgd.dispose();
+    this.#adam.dispose();
+  }
+}
+
+/** A NaN or infinite loss: the search stops; the last good checkpoint is kept. */
+export class NumericalError extends Error {
+  constructor(readonly epoch: number, readonly step: number, readonly phase: "train" | "val") {
+    super(`the ${phase} loss became NaN or infinite at epoch ${epoch}, step ${step}`);
+    this.name = "NumericalError";
+  }
+}
+
+/** The search was stopped by its signal after a completed step. */
+export class SearchInterrupted extends Error {
+  constructor(readonly epoch: number, readonly step: number) {
+    super(`search interrupted at epoch ${epoch}, step ${step}`);
+    this.name = "SearchInterrupted";
+  }
+}
+
+/**
+ * Runs the search of a compiled space on a dataset and returns the found genotype.
+ * @param ir the compiled space (see `compileSpace`)
+ * @param options data, seed and overrides; `onEpoch` receives each epoch's telemetry
+ * @returns the genotype
+ */
+export async function search(ir: SpaceIR, options: SearchOptions): Promise<Genotype> {
+  const run = new SearchRun(ir, options);
+  try {
+    return await run.run();
+  } finally {
+    run.dispose();
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The search network (supernet) built from a space's IR: stacked cells whose edges are mixed
+ * operations ō(x; T) = Σ_o Φ_o(α; T)·o(x), Φ = softmax(α/T) (eq. 2–3), with α per edge per cell type,
+ * shared by all cells of that type. Pruning removes an op from the executed graph and disposes its
+ * variables: no masking.
+ *
+ * @module
+ */
+import { tf } from "./deps.ts";
+import type { CellType, SpaceIR, Step, StridedStep } from "../dsl/ir.ts";
+import { cellTypeOf, operationOf, stepsAt } from "../dsl/ir.ts";
+import {
+  type BuildContext,
+  buildOperation,
+  factorizedReduce,
+  linear,
+  type Module,
+  reluConvBn,
+  stem,
+} from "./ops.ts";
+
+/** What the network is built for. */
+export interface SupernetOptions {
+  /** Channels of the input images (3 for CIFAR-10, 1 for digits). */
+  readonly inputChannels: number;
+  readonly classes: number;
+  /** Seeded source of initialisation seeds. */
+  readonly nextSeed: () => number;
+  /** Variable name prefix (unique per network in one tfjs engine). */
+  readonly name?: string;
+}
+
+/** One edge of one placed cell: a module per candidate, null when pruned or a zero op. */
+interface PlacedEdge {
+  readonly ops: (Module | null)[];
+}
+
+interface PlacedCell {
+  readonly type: CellType;
+  /** For each input: the index of the state it reads (0 = stem output, i + 1 = cell i's output). */
+  readonly sources: readonly number[];
+  readonly preprocess: readonly Module[];
+  readonly edges: readonly PlacedEdge[];
+  readonly project: Module | null;
+}
+
+/** A mixed op's identity: a cell type's edge. */
+export interface EdgeRef {
+  readonly cellType: string;
+  readonly edge: number;
+}
+
+function isZero(steps: readonly Step[]): boolean {
+  return steps.some((s) => s.kind === "zero");
+}
+
+/** DARTS appends a non-affine batch norm to pooling ops inside mixed ops (model_search.py). */
+function withPoolNorm(steps: readonly StridedStep[]): readonly StridedStep[] {
+  const last = steps[steps.length - 1];
+  if (last && (last.kind === "max_pool" || last.kind === "avg_pool")) {
+    return [...steps, { kind: "batch_norm", affine: false, stride: 1 }];
+  }
+  return steps;
+}
+
+/** The search network. */
+export class Supernet {
+  readonly ir: SpaceIR;
+  /** α per cell type, one variable per edge over all of its candidates (initialised to 0, Algorithm 1). */
+  readonly alpha: ReadonlyMap<string, readonly tf.Variable[]>;
+  /** Indices of the candidates still alive, per cell type per edge. */
+  readonly alive: ReadonlyMap<string, number[][]>;
+  readonly #stem: Module;
+  readonly #cells: readonly PlacedCell[];
+  readonly #classifier: ReturnType<typeof linear>;
+  readonly #typeCells: ReadonlyMap<string, readonly PlacedCell[]>;
+
+  constructor(ir: SpaceIR, options: SupernetOptions) {
+    this.ir = ir;
+    const prefix = options.name ?? "supernet";
+    const ctx = (name: string): BuildContext => ({
+      name: `${prefix}/${name}`,
+      affine: false,
+      nextSeed: options.nextSeed,
+    });
+    const { supernet } = ir;
+    const c0 = supernet.stemMultiplier * supernet.channels;
+    this.#stem = stem(options.inputChannels, c0, { ...ctx("stem"), affine: true });
+
+    // State 0 is the stem output; state i + 1 is cell i's output. Track channels and reductions.
+    const channels = [c0];
+    const scale = [0];
+    const cells: PlacedCell[] = [];
+    const typeCells = new Map<string, PlacedCell[]>();
+    supernet.cells.forEach((placement, i) => {
+      const type = cellTypeOf(ir, placement.cellType);
+      const c = placement.channels;
+      const k = type.inputs.length;
+      const sources = type.inputs.map((_, j) => Math.max(0, i + 1 - (k - j)));
+      const target = scale[sources[k - 1]!]!;
+      const preprocess = sources.map((s, j) => {
+        const name = `cell${i}/pre${j}`;
+        const gap = target - scale[s]!;
+        if (gap === 0) return reluConvBn(channels[s]!, c, 1, 1, ctx(name));
+        if (gap === 1) return factorizedReduce(channels[s]!, c, ctx(name));
+        throw new Error(
+          `cell ${i} ("${type.name}") input "${type.inputs[j]!.name}" is ${
+            2 ** gap
+          }× larger than its most recent input; ` +
+            `only one reduction between a cell's inputs is supported`,
+        );
+      });
+      const edges = type.edges.map((edge, e) => ({
+        ops: edge.candidates.map((name) => {
+          const op = operationOf(ir, name);
+          if (isZero(op.steps)) return null;
+          return buildOperation(withPoolNorm(stepsAt(op, edge.stride)), c, ctx(`cell${i}/edge${e}/${name}`));
+        }),
+      }));
+      const outChannels = type.output.project ? c : type.output.nodes.length * c;
+      const project = type.output.project
+        ? reluConvBn(type.output.nodes.length * c, c, 1, 1, ctx(`cell${i}/project`))
+        : null;
+      const cell: PlacedCell = { type, sources, preprocess, edges, project };
+      cells.push(cell);
+      typeCells.set(type.name, [...(typeCells.get(type.name) ?? []), cell]);
+      channels.push(outChannels);
+      scale.push(target + (type.reduction ? 1 : 0));
+    });
+    this.#cells = cells;
+    this.#typeCells = typeCells;
+    this.#classifier = linear(channels[channels.length - 1]!, options.classes, ctx("classifier"));
+
+    const alpha = new Map<string, tf.Variable[]>();
+    const alive = new Map<string, number[][]>();
+    for (const type of new Set(supernet.cells.map((p) => p.cellType))) {
+      const cell = cellTypeOf(ir, type);
+      alpha.set(
+        type,
+        cell.edges.map((edge, e) =>
+          tf.tidy(() => tf.variable(tf.zeros([edge.candidates.length]), true, `${prefix}/alpha/${type}/${e}`))
+        ),
+      );
+      alive.set(type, cell.edges.map((edge) => edge.candidates.map((_, o) => o)));
+    }
+    this.alpha = alpha;
+    this.alive = alive;
+  }
+
+  /** Φ(α; T) over the alive candidates of every edge of `cellType` (eq. 3). */
+  phi(cellType: string, temperature: number): tf.Tensor1D[] {
+    const alphas = this.alpha.get(cellType)!;
+    const alive = this.alive.get(cellType)!;
+    return alphas.map((a, e) =>
+      tf.tidy(() => {
+        const idx = alive[e]!;
+        const live = idx.length === a.shape[0] ? a : tf.gather(a, tf.tensor1d(idx, "int32"));
+        return tf.softmax(tf.div(live, temperature)) as tf.Tensor1D;
+      })
+    );
+  }
+
+  /** Logits for a batch `x` (NHWC) at temperature T. Call inside tf.tidy or variableGrads. */
+  forward(x: tf.Tensor4D, temperature: number, training: boolean): tf.Tensor2D {
+    const phis = new Map<string, tf.Tensor1D[]>();
+    for (const type of this.alpha.keys()) phis.set(type, this.phi(type, temperature));
+    const states: tf.Tensor4D[] = [this.#stem.apply(x, training)];
+    for (const cell of this.#cells) {
+      states.push(this.#cellForward(cell, states, phis.get(cell.type.name)!, training));
+    }
+    const last = states[states.length - 1]!;
+    const pooled = tf.mean(last, [1, 2]) as tf.Tensor2D;
+    return this.#classifier.apply(pooled);
+  }
+
+  #cellForward(
+    cell: PlacedCell,
+    states: readonly tf.Tensor4D[],
+    phis: readonly tf.Tensor1D[],
+    training: boolean,
+  ) {
+    const alive = this.alive.get(cell.type.name)!;
+    const inputs = cell.sources.map((s, j) => cell.preprocess[j]!.apply(states[s]!, training));
+    const nodes: (tf.Tensor4D | null)[] = [];
+    cell.type.nodes.forEach((_, n) => {
+      const terms: tf.Tensor4D[] = [];
+      let zeroShape: number[] | null = null;
+      cell.type.edges.forEach((edge, e) => {
+        if (edge.to !== n) return;
+        const x = edge.from.kind === "input" ? inputs[edge.from.index]! : nodes[edge.from.index]!;
+        if (!x) return;
+        const idx = alive[e]!;
+        const phi = phis[e]!;
+        const weights = idx.length > 1 ? tf.unstack(phi) : null;
+        idx.forEach((o, k) => {
+          const op = cell.edges[e]!.ops[o];
+          if (!op) {
+            // A zero op: its output is 0, it adds nothing; its α still enters Φ's normalisation.
+            zeroShape ??= zeroOutputShape(x, edge.stride);
+            return;
+          }
+          const y = op.apply(x, training);
+          terms.push(weights ? tf.mul(y, weights[k]!) : y);
+        });
+      });
+      nodes.push(terms.length === 0 ? (zeroShape ? tf.zeros(zeroShape) as tf.Tensor4D : null) : sum(terms));
+    });
+    const outs = cell.type.output.nodes.map((n) => nodes[n]);
+    if (outs.some((o) => !o)) {
+      throw new Error(`cell type "${cell.type.name}": an output node has no incoming edge`);
+    }
+    const out = outs.length === 1 ? outs[0]! : tf.concat(outs as tf.Tensor4D[], 3) as tf.Tensor4D;
+    return cell.project ? cell.project.apply(out, training) : out;
+  }
+
+  /** Every network weight w still in the graph. */
+  weights(): tf.Variable[] {
+    const out: tf.Variable[] = [...this.#stem.weights, ...this.#classifier.weights];
+    for (const cell of this.#cells) {
+      for (const m of cell.preprocess) out.push(...m.weights);
+      if (cell.project) out.push(...cell.project.weights);
+      for (const edge of cell.edges) for (const op of edge.ops) if (op) out.push(...op.weights);
+    }
+    return out;
+  }
+
+  /** Non-trainable state (batch-norm running statistics) still in the graph. */
+  state(): tf.Variable[] {
+    const out: tf.Variable[] = [...this.#stem.state, ...this.#classifier.state];
+    for (const cell of this.#cells) {
+      for (const m of cell.preprocess) out.push(...m.state);
+      if (cell.project) out.push(...cell.project.state);
+      for (const edge of cell.edges) for (const op of edge.ops) if (op) out.push(...op.state);
+    }
+    return out;
+  }
+
+  /** α variables of edges that still have a choice to make. */
+  liveAlpha(): tf.Variable[] {
+    const out: tf.Variable[] = [];
+    for (const [type, alphas] of this.alpha) {
+      const alive = this.alive.get(type)!;
+      alphas.forEach((a, e) => {
+        if (alive[e]!.length > 1) out.push(a);
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Removes candidate `candidate` from a cell type's edge in every cell of that type: its modules are
+   * disposed. Returns the names of the disposed variables (so optimizers can drop their slots).
+   * Refuses to prune the last op of an edge.
+   */
+  prune(ref: EdgeRef, candidate: number): string[] {
+    const alive = this.alive.get(ref.cellType)?.[ref.edge];
+    if (!alive) throw new Error(`no edge ${ref.edge} in cell type "${ref.cellType}"`);
+    const at = alive.indexOf(candidate);
+    if (at < 0) return [];
+    if (alive.length === 1) {
+      throw new Error(`refusing to prune the last op of edge ${ref.edge} of "${ref.cellType}"`);
+    }
+    alive.splice(at, 1);
+    const names: string[] = [];
+    for (const cell of this.#typeCells.get(ref.cellType) ?? []) {
+      const ops = cell.edges[ref.edge]!.ops;
+      const op = ops[candidate];
+      if (op) {
+        names.push(...op.weights.map((w) => w.name), ...op.state.map((s) => s.name));
+        op.dispose();
+        ops[candidate] = null;
+      }
+    }
+    return names;
+  }
+
+  dispose(): void {
+    this.#stem.dispose();
+    this.#classifier.dispose();
+    for (const cell of this.#cells) {
+      for (const m of cell.preprocess) m.dispose();
+      cell.project?.dispose();
+      for (const edge of cell.edges) for (const op of edge.ops) op?.dispose();
+    }
+    for (const alphas of this.alpha.values()) for (const a of alphas) a.dispose();
+  }
+}
+
+function zeroOutputShape(x: tf.Tensor4D, stride: 1 | 2): number[] {
+  const [n, h, w, c] = x.shape;
+  return stride === 1 ? [n, h, w, c] : [n, Math.ceil(h / 2), Math.ceil(w / 2), c];
+}
+
+/** Sum of tensors by pairwise adds (tf.addN with many inputs is wrong on some WebGPU devices). */
+function sum(terms: readonly tf.Tensor4D[]): tf.Tensor4D {
+  let acc = terms[0]!;
+  for (let i = 1; i < terms.length; i++) acc = tf.add(acc, terms[i]!);
+  return acc;
+}
