@@ -78,7 +78,14 @@ export interface PipelineValue {
   readonly span: Span;
 }
 
-export type Value = NumberValue | StringValue | NameValue | CallValue | ListValue | RatioValue | PipelineValue;
+export type Value =
+  | NumberValue
+  | StringValue
+  | NameValue
+  | CallValue
+  | ListValue
+  | RatioValue
+  | PipelineValue;
 
 /** `from -> to [candidates]?` in an `edges { … }` block. */
 export interface EdgeDecl {

@@ -1,9 +1,17 @@
 // External packages of dsl/, pinned, in one place (a module imported from a URL gets no import map).
-export { createToken, CstParser, EOF, generateCstDts, Lexer, tokenLabel, tokenMatcher } from "npm:chevrotain@11.0.3";
+export {
+  createToken,
+  CstParser,
+  EOF,
+  generateCstDts,
+  Lexer,
+  tokenLabel,
+  tokenMatcher,
+} from "npm:chevrotain@11.0.3";
 export type {
   CstNode,
-  ILexingError,
   ICstVisitor,
+  ILexingError,
   IParserErrorMessageProvider,
   IRecognitionException,
   IToken,

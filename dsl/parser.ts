@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { CstParser, EOF, type IParserErrorMessageProvider, type IToken, tokenLabel, type TokenType } from "./deps.ts";
+import {
+  CstParser,
+  EOF,
+  type IParserErrorMessageProvider,
+  type IToken,
+  tokenLabel,
+  type TokenType,
+} from "./deps.ts";
 import * as T from "./tokens.ts";
 
 /** What each rule stands for, in messages such as `expected a value but found ")"`. */

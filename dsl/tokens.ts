@@ -28,7 +28,15 @@ export const Search: TokenType = keyword("search");
 export const Evaluate: TokenType = keyword("evaluate");
 
 /** The reserved words, for messages and the language reference. */
-export const KEYWORDS: readonly string[] = ["space", "operation", "cell", "extends", "supernet", "search", "evaluate"];
+export const KEYWORDS: readonly string[] = [
+  "space",
+  "operation",
+  "cell",
+  "extends",
+  "supernet",
+  "search",
+  "evaluate",
+];
 
 export const NumberLiteral: TokenType = createToken({
   name: "NumberLiteral",
