@@ -139,6 +139,10 @@ async function registerWebgpu(): Promise<void> {
   tf.removeBackend("webgpu");
   // deno-lint-ignore no-explicit-any
   tf.registerBackend("webgpu", () => new WebGPUBackend(device as any, adapter.info as any), 1);
+  // Measured under Deno 2.9 (lavapipe and llvmpipe): with tfjs' default batching of 15 programs per
+  // queue submit, tensors created after a gradient computation read back wrong values (an AddN of
+  // fills off by whole inputs); submitting every program gives the cpu results.
+  tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 1);
   webgpuRegistered = true;
 }
 

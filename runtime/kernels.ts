@@ -5,8 +5,8 @@
  * wrong MaxPoolGrad results, and tfjs has no gradient for dilated depthwise convolution at all. So the
  * spatial kernels here are built from ops whose gradients exist everywhere: pad, slice, reshape,
  * multiply, add, maximum, concat and matMul. Every window op takes its taps as slices of the padded
- * input ("shifted slices"); a stride of 2 reads them from a phase view of the input (a reshape to
- * `[N, H/2, 2, W/2, 2·C]`), so no strided slice (which has no gradient in tfjs) is needed.
+ * input ("shifted slices"); a stride of 2 reads them from the four phases of the input (even/odd rows
+ * and columns, split by rank-4 reshapes and slices), so no strided slice (no gradient in tfjs) is needed.
  *
  * Layout NHWC, float32. Padding is PyTorch's: `(k − 1)/2 · d` on every side, so a stride-2 window
  * op on an even size halves it exactly as DARTS does.
@@ -86,7 +86,8 @@ export function windowTaps(
     }
     return taps;
   }
-  // Stride 2: pad to an even size, view as [N, Hp/2, 2, Wp/2, 2·C] and read each tap from its phase.
+  // Stride 2: pad to an even size, split into the four phases (even/odd rows × even/odd columns) and
+  // read each tap from its phase.
   const hp = h + 2 * pad;
   const wp = w + 2 * pad;
   const extraH = hp % 2;
@@ -94,16 +95,37 @@ export function windowTaps(
   const xp = pad === 0 && extraH === 0 && extraW === 0
     ? x
     : tf.pad(x, [[0, 0], [pad, pad + extraH], [pad, pad + extraW], [0, 0]], padValue);
-  const phased = tf.reshape(xp, [n, (hp + extraH) / 2, 2, (wp + extraW) / 2, 2 * c]);
+  const phase = phaseView(xp);
   for (let a = 0; a < kernel; a++) {
     for (let b = 0; b < kernel; b++) {
       const oy = a * dilation;
       const ox = b * dilation;
-      const tap = tf.slice(phased, [0, oy >> 1, oy & 1, ox >> 1, (ox & 1) * c], [n, ho, 1, wo, c]);
-      taps.push(tf.reshape(tap, [n, ho, wo, c]));
+      taps.push(tf.slice(phase(oy & 1, ox & 1), [0, oy >> 1, ox >> 1, 0], [n, ho, wo, c]));
     }
   }
   return taps;
+}
+
+/**
+ * The phases of an even-sized input: `phase(r, c)` is `x[:, r::2, c::2, :]`, built on first use.
+ * Only rank-4 reshapes and slices: tfjs-webgpu's rank-5 slice gradient gives wrong results.
+ */
+function phaseView(x: tf.Tensor4D): (r: 0 | 1, c: 0 | 1) => tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const rows: (tf.Tensor4D | undefined)[] = [];
+  const cells: (tf.Tensor4D | undefined)[] = [];
+  return (r, col) => {
+    const key = r * 2 + col;
+    const cached = cells[key];
+    if (cached) return cached;
+    rows[r] ??= tf.reshape(
+      tf.slice(tf.reshape(x, [n, h / 2, 2, w * c]), [0, 0, r, 0], [n, h / 2, 1, w * c]),
+      [n, h / 2, w / 2, 2 * c],
+    );
+    const cell = tf.slice(rows[r]!, [0, 0, 0, col * c], [n, h / 2, w / 2, c]);
+    cells[key] = cell;
+    return cell;
+  };
 }
 
 /**
@@ -118,8 +140,10 @@ export function subsample2(x: tf.Tensor4D, offset: 0 | 1): tf.Tensor4D {
   const ho = Math.ceil((h - offset) / 2);
   const wo = Math.ceil((w - offset) / 2);
   const xp = h % 2 === 0 && w % 2 === 0 ? x : tf.pad(x, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]]);
-  const phased = tf.reshape(xp, [n, Math.ceil(h / 2), 2, Math.ceil(w / 2), 2 * c]);
-  return tf.reshape(tf.slice(phased, [0, 0, offset, 0, offset * c], [n, ho, 1, wo, c]), [n, ho, wo, c]);
+  const phase = phaseView(xp)(offset, offset);
+  return phase.shape[1] === ho && phase.shape[2] === wo
+    ? phase
+    : tf.slice(phase, [0, 0, 0, 0], [n, ho, wo, c]);
 }
 
 /**

@@ -1,0 +1,105 @@
+// Backend selection: the usable backends, the clear errors of the unusable ones, and webgpu against cpu.
+import { assert } from "./deps.ts";
+import { tf } from "../runtime/deps.ts";
+import { BackendError, type BackendName, BACKENDS, isBackendName, useBackend } from "../runtime/backend.ts";
+import { buildOperation } from "../runtime/ops.ts";
+
+Deno.test("isBackendName() accepts exactly the listed backends", () => {
+  for (const name of BACKENDS) assert.ok(isBackendName(name));
+  assert.ok(!isBackendName("gpu") && !isBackendName("WASM") && !isBackendName(""));
+  assert.equal(BACKENDS[0], "wasm");
+});
+
+Deno.test("useBackend() switches between wasm and cpu and computes on each", async () => {
+  for (const name of ["wasm", "cpu"] as const) {
+    await useBackend(name);
+    assert.equal(tf.getBackend(), name);
+    const y = tf.matMul(tf.ones([2, 3]), tf.ones([3, 2]));
+    assert.deepEqual(Array.from(await y.data()), [3, 3, 3, 3]);
+    y.dispose();
+  }
+});
+
+Deno.test("useBackend() rejects an unknown name with the list of valid names", async () => {
+  const error = await useBackend("gpu" as BackendName).then(() => null, (e: unknown) => e);
+  assert.ok(error instanceof BackendError);
+  assert.equal(error.exitCode, 2);
+  assert.match(error.message, /unknown backend "gpu"/);
+  for (const name of BACKENDS) assert.ok(error.message.includes(`"${name}"`), error.message);
+});
+
+for (const name of ["tensorflow", "tensorflow-gpu"] as const) {
+  Deno.test(`useBackend("${name}") without libtensorflow fails with a message naming the alternatives`, async () => {
+    const error = await useBackend(name).then(() => null, (e: unknown) => e);
+    if (error === null) {
+      // The native binding is installed here after all: it must then be the active backend.
+      assert.equal(tf.getBackend(), "tensorflow");
+      await useBackend("cpu");
+      return;
+    }
+    assert.ok(error instanceof BackendError, String(error));
+    assert.equal(error.exitCode, 1);
+    assert.match(error.message, new RegExp(`backend "${name}" is not available`));
+    assert.match(error.message, /"wasm"/);
+    assert.match(error.message, /"cpu"/);
+    assert.ok(!error.message.includes("\n    at "), "no stack trace in the message");
+  });
+}
+
+/** Σ of 9 ops' outputs and the gradients of a sep_conv_3x3 on the current backend (async reads only). */
+async function sepConvAndWideSum(): Promise<Float32Array[]> {
+  let seed = 1;
+  const op = buildOperation(
+    [
+      { kind: "relu", stride: 1 },
+      { kind: "dw_conv", kernel: 3, dilation: 1, stride: 2 },
+      { kind: "conv_1x1", stride: 1 },
+      { kind: "batch_norm", stride: 1 },
+    ],
+    4,
+    { name: `webgpu_check_${tf.getBackend()}`, affine: true, nextSeed: () => seed++ },
+  );
+  const x = tf.variable(tf.randomNormal([2, 6, 6, 4], 0, 1, "float32", 5) as tf.Tensor4D);
+  const r = tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 6);
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(op.apply(x, true), r)) as tf.Scalar, [
+    x,
+    ...op.weights,
+  ]);
+  // AddN of 9 inputs: wrong on webgpu unless maxStorageBuffersPerShaderStage was raised.
+  const parts = Array.from({ length: 9 }, (_, i) => tf.fill([3, 5], i + 1));
+  const wide = tf.addN(parts);
+  const out = [
+    (await value.data()) as Float32Array,
+    (await wide.data()) as Float32Array,
+    ...(await Promise.all(Object.values(grads).map((g) => g.data() as Promise<Float32Array>))),
+  ];
+  tf.dispose([x, r, value, wide, ...parts, ...Object.values(grads)]);
+  op.dispose();
+  return out;
+}
+
+Deno.test("useBackend('webgpu') agrees with cpu where an adapter exists, else names the alternatives", async () => {
+  const adapter = await (globalThis.navigator as { gpu?: GPU }).gpu?.requestAdapter();
+  if (!adapter) {
+    const error = await useBackend("webgpu").then(() => null, (e: unknown) => e);
+    assert.ok(error instanceof BackendError, String(error));
+    assert.match(error.message, /no GPU adapter/);
+    assert.match(error.message, /"wasm" or "cpu"/);
+    return;
+  }
+  await useBackend("cpu");
+  const reference = await sepConvAndWideSum();
+  await useBackend("webgpu");
+  try {
+    assert.equal(tf.getBackend(), "webgpu");
+    const gpu = await sepConvAndWideSum();
+    assert.deepEqual(Array.from(gpu[1]!), Array(15).fill(45));
+    reference.forEach((ref, i) => {
+      let worst = 0;
+      ref.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - gpu[i]![j]!) / (1 + Math.abs(v)))));
+      assert.ok(worst < 1e-3, `tensor ${i} differs by ${worst}`);
+    });
+  } finally {
+    await useBackend("cpu");
+  }
+});
