@@ -32,11 +32,6 @@ export function tokenSpan(file: string, token: IToken): Span {
   };
 }
 
-/** From the start of `a` to the end of `b`. */
-function join(a: Span, b: Span): Span {
-  return { ...a, length: Math.max(a.length, b.offset + b.length - a.offset) };
-}
-
 class Builder {
   constructor(readonly file: string) {}
 

@@ -72,7 +72,7 @@ export function parseSpace(text: string, file: string): ParseResult {
           "unterminated-string",
           "string is not closed before the end of the line",
           span,
-          'end it with "',
+          'add the closing quote (") on the same line',
         ),
       );
       repaired.push({

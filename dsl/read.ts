@@ -58,7 +58,9 @@ export function describe(v: Value): string {
     case "list":
       return "a list";
     case "ratio":
-      return "a fraction";
+      return v.numerator.kind === "number" && v.denominator.kind === "number"
+        ? `${v.numerator.text}/${v.denominator.text}`
+        : "a fraction";
     case "pipeline":
       return "a pipeline";
   }

@@ -282,8 +282,8 @@ class Reader {
   }
 }
 
-function weightOptimizer(v: Value, what: string, defaults: Record<string, number | boolean>, report: Report) {
-  const call = readCall(v, SGD, { what, unknownCode: "unknown-value", defaults }, report);
+function weightOptimizer(v: Value, defaults: Record<string, number | boolean>, report: Report) {
+  const call = readCall(v, SGD, { what: "weight optimizer", unknownCode: "unknown-value", defaults }, report);
   if (!call) return null;
   const w: WeightOptimizer = {
     lr: num(call, "lr"),
@@ -329,8 +329,13 @@ function algorithmDefaults(algorithm: Algorithm): {
   }
 }
 
-function temperatureOf(v: Value, what: string, report: Report): TemperatureSchedule | null {
-  const call = readCall(v, TEMPERATURES, { what: `${what} schedule`, unknownCode: "unknown-value" }, report);
+function temperatureOf(v: Value, report: Report): TemperatureSchedule | null {
+  const call = readCall(
+    v,
+    TEMPERATURES,
+    { what: "temperature schedule", unknownCode: "unknown-value" },
+    report,
+  );
   if (!call) return null;
   if (call.spec.name === "exponential") {
     return { kind: "exponential", t0: num(call, "t0"), beta: num(call, "beta") };
@@ -373,12 +378,12 @@ function thresholdOf(v: Value, what: string, report: Report): ThresholdPolicy | 
     );
     return null;
   }
-  const call = readCall(v, THRESHOLDS, { what: `${what} policy`, unknownCode: "unknown-value" }, report);
+  const call = readCall(v, THRESHOLDS, { what: "threshold policy", unknownCode: "unknown-value" }, report);
   return call ? { kind: "pac", nu: num(call, "nu") } : null;
 }
 
-function sparsityOf(v: Value, what: string, report: Report): SparsitySchedule | null {
-  const call = readCall(v, SPARSITY, { what: `${what} schedule`, unknownCode: "unknown-value" }, report);
+function sparsityOf(v: Value, report: Report): SparsitySchedule | null {
+  const call = readCall(v, SPARSITY, { what: "sparsity schedule", unknownCode: "unknown-value" }, report);
   if (!call) return null;
   const s: SparsitySchedule = {
     final: num(call, "final"),
@@ -437,7 +442,7 @@ export function resolveSearch(
   const entries = collectEntries(section?.entries ?? [], SEARCH_KEYS, "search", report);
   const r = new Reader(entries, report);
   const defaults = algorithmDefaults(algorithm);
-  const temperature = r.get("temperature", (v, w) => temperatureOf(v, w, report), defaults.temperature);
+  const temperature = r.get("temperature", (v) => temperatureOf(v, report), defaults.temperature);
   let grace = defaults.grace;
   const graceT = setting(
     entries,
@@ -469,7 +474,7 @@ export function resolveSearch(
     (v, w) => thresholdOf(v, w, report),
     { kind: "fixed", c: 0.4 } as ThresholdPolicy,
   );
-  let sparsity = r.get("sparsity", (v, w) => sparsityOf(v, w, report), defaults.sparsity);
+  let sparsity = r.get("sparsity", (v) => sparsityOf(v, report), defaults.sparsity);
   const ignored = (key: string, why: string) => {
     const e = entries.get(key);
     if (e) {
@@ -505,7 +510,7 @@ export function resolveSearch(
     maxEpochs,
     batchSize: r.int("batch_size", ranges.atLeastOne, 64),
     trainFraction: r.number("train_fraction", ranges.openUnit, 0.5),
-    weightOptimizer: r.get("weights", (v, w) => weightOptimizer(v, w, {}, report), {
+    weightOptimizer: r.get("weights", (v) => weightOptimizer(v, {}, report), {
       lr: 0.025,
       lrMin: 0.001,
       momentum: 0.9,
@@ -513,7 +518,7 @@ export function resolveSearch(
       weightDecay: 3e-4,
       gradClip: 5,
     }),
-    archOptimizer: r.get("alpha", (v, w) => archOptimizer(v, w, report), {
+    archOptimizer: r.get("alpha", (v) => archOptimizer(v, report), {
       lr: 1e-3,
       beta1: 0.5,
       beta2: 0.999,
@@ -538,8 +543,8 @@ export function resolveSearch(
   return ok ? settings : null;
 }
 
-function archOptimizer(v: Value, what: string, report: Report): ArchOptimizer | null {
-  const call = readCall(v, ADAM, { what, unknownCode: "unknown-value" }, report);
+function archOptimizer(v: Value, report: Report): ArchOptimizer | null {
+  const call = readCall(v, ADAM, { what: "α optimizer", unknownCode: "unknown-value" }, report);
   if (!call) return null;
   return {
     lr: num(call, "lr"),
@@ -587,6 +592,7 @@ export function resolveReductions(entry: Entry | undefined, cells: number, repor
   const first = entry.values[0];
   const items = entry.values.length === 1 && first?.kind === "list" ? first.items : entry.values;
   const indices: number[] = [];
+  const written = new Map<number, Value>();
   let ok = true;
   for (const item of items) {
     let index: number | null = null;
@@ -634,16 +640,17 @@ export function resolveReductions(entry: Entry | undefined, cells: number, repor
       );
     }
     if (index === null) continue;
-    if (indices.includes(index)) {
+    const first = written.get(index);
+    if (first) {
       ok = false;
-      report(
-        diagnostic(
-          "duplicate-reduction",
-          `reduction at ${describe(item)} is cell ${index}, which is already a reduction`,
-          item.span,
-        ),
-      );
-    } else indices.push(index);
+      const message = `reductions ${describe(first)} and ${
+        describe(item)
+      } are both cell ${index} of ${cells}`;
+      report(diagnostic("duplicate-reduction", message, item.span, "give each reduction its own cell"));
+    } else {
+      indices.push(index);
+      written.set(index, item);
+    }
   }
   return ok ? indices.sort((a, b) => a - b) : null;
 }
@@ -665,8 +672,13 @@ export function resolveEvaluate(
   const r = new Reader(entries, report);
   const cells = r.int("cells", ranges.atLeastOne, 20);
   const reductions = resolveReductions(entries.get("reductions"), cells, report);
-  const lrSchedule = r.get("lr_schedule", (v, w) => {
-    const call = readCall(v, LR_SCHEDULES, { what: `${w} schedule`, unknownCode: "unknown-value" }, report);
+  const lrSchedule = r.get("lr_schedule", (v) => {
+    const call = readCall(
+      v,
+      LR_SCHEDULES,
+      { what: "learning-rate schedule", unknownCode: "unknown-value" },
+      report,
+    );
     if (!call) return null;
     const s: LrSchedule = call.spec.name === "cosine"
       ? { kind: "cosine" }
@@ -686,7 +698,7 @@ export function resolveEvaluate(
     lrSchedule,
     weightOptimizer: r.get(
       "weights",
-      (v, w) => weightOptimizer(v, w, { lr_min: 0, nesterov: true }, report),
+      (v) => weightOptimizer(v, { lr_min: 0, nesterov: true }, report),
       {
         lr: 0.025,
         lrMin: 0,

@@ -39,14 +39,14 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The known name closest to `word`, when it is close enough to be a likely typo: at most a third
- * of the word's length in edits (at least 1; case differences are free), ties going to the first.
+ * of the word's length in edits (at least 1, none for one letter; case differences are free), ties going to the first.
  *
  * @param word what was written
  * @param known the names that exist
  * @returns the suggestion, or null
  */
 export function closest(word: string, known: Iterable<string>): string | null {
-  const limit = Math.max(1, Math.floor(word.length / 3));
+  const limit = word.length <= 1 ? 0 : Math.max(1, Math.floor(word.length / 3));
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const name of known) {
