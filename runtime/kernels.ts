@@ -100,7 +100,9 @@ export function windowTaps(
     for (let b = 0; b < kernel; b++) {
       const oy = a * dilation;
       const ox = b * dilation;
-      taps.push(tf.slice(phase(oy & 1, ox & 1), [0, oy >> 1, ox >> 1, 0], [n, ho, wo, c]));
+      taps.push(
+        tf.slice(phase((oy & 1) as 0 | 1, (ox & 1) as 0 | 1), [0, oy >> 1, ox >> 1, 0], [n, ho, wo, c]),
+      );
     }
   }
   return taps;
