@@ -154,7 +154,8 @@ export class Supernet {
     return alphas.map((a, e) =>
       tf.tidy(() => {
         const idx = alive[e]!;
-        const live = idx.length === a.shape[0] ? a : tf.gather(a, tf.tensor1d(idx, "int32"));
+        // Slices, not tf.gather: gather's gradient (UnsortedSegmentSum) is missing on wasm.
+        const live = idx.length === a.shape[0] ? a : tf.concat(idx.map((o) => tf.slice(a, [o], [1])));
         return tf.softmax(tf.div(live, temperature)) as tf.Tensor1D;
       })
     );

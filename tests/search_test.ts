@@ -1,0 +1,222 @@
+import { assert } from "./deps.ts";
+import { tf } from "../runtime/deps.ts";
+import { useBackend } from "../runtime/backend.ts";
+import { Supernet } from "../runtime/supernet.ts";
+import { SearchRun } from "../runtime/search.ts";
+import { syntheticDataset } from "../runtime/data.ts";
+import { Rng } from "../runtime/rng.ts";
+import type { SearchSettings, SpaceIR } from "../dsl/ir.ts";
+import { tinySpace } from "./_ir_builders.ts";
+
+// wasm: the CPU default; the kernels it lacks are reformulated (tests/kernels_test.ts checks them against cpu).
+await useBackend("wasm");
+
+const data = syntheticDataset({ n: 48, height: 8, width: 8, channels: 3, classes: 3, seed: 7 });
+
+function tiny(search: Partial<SearchSettings> = {}): SpaceIR {
+  const ir = tinySpace();
+  return {
+    ...ir,
+    search: {
+      ...ir.search,
+      grace: { kind: "epochs", epochs: 0 },
+      batchSize: 8,
+      maxEpochs: 6,
+      archOptimizer: { ...ir.search.archOptimizer, lr: 0.05 },
+      ...search,
+    },
+  };
+}
+
+function network(ir: SpaceIR, seed = 1): Supernet {
+  const rng = new Rng(seed);
+  return new Supernet(ir, { inputChannels: 3, classes: 3, nextSeed: () => rng.int(2 ** 31 - 1) });
+}
+
+function batch(n = 4): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const x = tf.randomNormal([n, 8, 8, 3], 0, 1, "float32", 3) as tf.Tensor4D;
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 1].slice(0, n), "int32"), 3) as tf.Tensor2D;
+  return { x, y };
+}
+
+Deno.test("Supernet.phi() stays a finite distribution at temperatures down to 1e-3", () => {
+  const net = network(tinySpace());
+  try {
+    net.alpha.get("normal")![0]!.assign(tf.tensor1d([5, -3, 0]));
+    for (const t of [10, 1, 0.1, 1e-3]) {
+      const phi = net.phi("normal", t)[0]!;
+      const values = Array.from(phi.dataSync());
+      phi.dispose();
+      assert.ok(values.every(Number.isFinite), `T = ${t}: ${values}`);
+      assert.ok(Math.abs(values.reduce((a, b) => a + b) - 1) < 1e-5);
+    }
+  } finally {
+    net.dispose();
+  }
+});
+
+Deno.test("the gradient of the loss w.r.t. α matches central finite differences at T = 1 and T = 0.5", () => {
+  const net = network(tinySpace());
+  const { x, y } = batch();
+  try {
+    const alpha = net.alpha.get("normal")![2]!;
+    alpha.assign(tf.tensor1d([0.3, -0.2, 0.1]));
+    for (const temperature of [1, 0.5]) {
+      const loss = () => tf.losses.softmaxCrossEntropy(y, net.forward(x, temperature, false)) as tf.Scalar;
+      const { grads } = tf.variableGrads(loss, [alpha]);
+      const analytic = Array.from(grads[alpha.name]!.dataSync());
+      tf.dispose(grads);
+      const eps = 1e-2;
+      const base = Array.from(alpha.dataSync());
+      const numeric = base.map((_, k) => {
+        const at = (d: number) => {
+          alpha.assign(tf.tensor1d(base.map((v, j) => (j === k ? v + d : v))));
+          return tf.tidy(() => loss().dataSync()[0]!);
+        };
+        const g = (at(eps) - at(-eps)) / (2 * eps);
+        alpha.assign(tf.tensor1d(base));
+        return g;
+      });
+      analytic.forEach((g, k) => {
+        assert.ok(
+          Math.abs(g - numeric[k]!) < 2e-3 + 0.05 * Math.abs(numeric[k]!),
+          `T=${temperature} k=${k}: ${g} vs ${numeric[k]}`,
+        );
+      });
+      // Φ sums to 1 whatever α is, so the gradient w.r.t. α sums to 0 (eq. 4).
+      assert.ok(Math.abs(analytic.reduce((a, b) => a + b)) < 1e-5);
+    }
+  } finally {
+    tf.dispose([x, y]);
+    net.dispose();
+  }
+});
+
+Deno.test("pruning an op disposes its variables and removes its kernels from the executed graph", async () => {
+  const net = network(tinySpace());
+  const { x } = batch();
+  try {
+    const weightsBefore = net.weights().length;
+    const kernelsBefore = await kernelCount(net, x);
+    const memoryBefore = tf.memory();
+    // Candidate 2 of tiny is the relu-conv-bn op; prune it on edge 0 of the normal cell type.
+    const disposed = net.prune({ cellType: "normal", edge: 0 }, 2);
+    assert.ok(disposed.length > 0);
+    assert.ok(net.weights().length < weightsBefore);
+    const memoryAfter = tf.memory();
+    assert.ok(memoryAfter.numTensors < memoryBefore.numTensors);
+    assert.ok(memoryAfter.numBytes < memoryBefore.numBytes);
+    const kernelsAfter = await kernelCount(net, x);
+    assert.ok(kernelsAfter < kernelsBefore, `${kernelsAfter} kernels after vs ${kernelsBefore} before`);
+    assert.deepEqual(net.alive.get("normal")![0], [0, 1]);
+  } finally {
+    x.dispose();
+    net.dispose();
+  }
+});
+
+async function kernelCount(net: Supernet, x: tf.Tensor4D): Promise<number> {
+  const info = await tf.profile(() => net.forward(x, 1, false));
+  tf.dispose(info.result as tf.Tensor);
+  return info.kernels.length;
+}
+
+Deno.test("the last op of a mixed op is never pruned", () => {
+  const net = network(tinySpace());
+  try {
+    net.prune({ cellType: "normal", edge: 1 }, 0);
+    net.prune({ cellType: "normal", edge: 1 }, 1);
+    assert.throws(() => net.prune({ cellType: "normal", edge: 1 }, 2), /last op/);
+    assert.deepEqual(net.alive.get("normal")![1], [2]);
+  } finally {
+    net.dispose();
+  }
+});
+
+Deno.test("a search step leaks no tensors: the count after step 3 equals the count after step 2", async () => {
+  const run = new SearchRun(tiny({ threshold: { kind: "fixed", c: 0 } }), { data, seed: 1 });
+  try {
+    await run.runStep();
+    await run.runStep();
+    const after2 = tf.memory().numTensors;
+    await run.runStep();
+    assert.equal(tf.memory().numTensors, after2);
+  } finally {
+    run.dispose();
+  }
+});
+
+Deno.test("ASAP prunes every op whose Φ falls below θ after an α step, and keeps the strongest", async () => {
+  const run = new SearchRun(tiny({ temperature: { kind: "constant", value: 1 } }), { data, seed: 2 });
+  try {
+    // θ = 0.4 / 3 ≈ 0.133; Φ(3, 0, -3) ≈ (0.95, 0.047, 0.002): candidates 1 and 2 go.
+    run.net.alpha.get("normal")![0]!.assign(tf.tensor1d([3, 0, -3]));
+    await run.runStep();
+    assert.deepEqual(run.net.alive.get("normal")![0], [0]);
+    // Untouched edges (uniform Φ = 1/3 > θ) keep all three.
+    assert.deepEqual(run.net.alive.get("normal")![1], [0, 1, 2]);
+  } finally {
+    run.dispose();
+  }
+});
+
+Deno.test("α is frozen and nothing is pruned while T ≥ the grace temperature", async () => {
+  const ir = tiny({
+    temperature: { kind: "exponential", t0: 2, beta: 0.5 },
+    grace: { kind: "temperature", tau: 1.5 },
+  });
+  const run = new SearchRun(ir, { data, seed: 3, stepsPerEpoch: 2 });
+  try {
+    const t0 = await run.runEpoch();
+    assert.equal(t0.grace, true);
+    const alpha = Array.from(await run.net.alpha.get("normal")![0]!.data());
+    assert.deepEqual(alpha, [0, 0, 0]);
+    const t1 = await run.runEpoch(); // T = 1 < 1.5: α moves
+    assert.equal(t1.grace, false);
+    const moved = Array.from(await run.net.alpha.get("normal")![0]!.data());
+    assert.ok(moved.some((v) => v !== 0));
+  } finally {
+    run.dispose();
+  }
+});
+
+Deno.test("a tiny ASAP search converges to one op per edge, and the same seed gives the same genotype", async () => {
+  const ir = tiny({ temperature: { kind: "exponential", t0: 1, beta: 0.3 }, maxEpochs: 12 });
+  const genotypes = [];
+  for (let i = 0; i < 2; i++) {
+    const run = new SearchRun(ir, { data, seed: 11, stepsPerEpoch: 2 });
+    try {
+      const genotype = await run.run();
+      assert.ok(run.converged, `not converged after ${run.epoch} epochs`);
+      const last = run.telemetry[run.telemetry.length - 1]!;
+      assert.deepEqual(last.opsLeft, { normal: [1, 1, 1, 1, 1], reduction: [1, 1, 1, 1, 1] });
+      assert.ok(last.sparsity > 0.6);
+      genotypes.push(genotype);
+    } finally {
+      run.dispose();
+    }
+  }
+  assert.deepEqual(genotypes[0]!.cells, genotypes[1]!.cells);
+  assert.deepEqual(genotypes[0]!.alpha, genotypes[1]!.alpha);
+  assert.equal(genotypes[0]!.cells[0]!.edges.length, 5);
+});
+
+Deno.test("a run restored from a mid-run checkpoint ends with the same genotype as an uninterrupted one", async () => {
+  const ir = tiny({ temperature: { kind: "exponential", t0: 1, beta: 0.5 }, maxEpochs: 4 });
+  const options = { data, seed: 5, stepsPerEpoch: 2 };
+  const whole = new SearchRun(ir, options);
+  const expected = await whole.run();
+  whole.dispose();
+
+  const first = new SearchRun(ir, options);
+  await first.runEpoch();
+  await first.runStep();
+  const checkpoint = await first.checkpoint();
+  first.dispose();
+  const second = new SearchRun(ir, options);
+  second.restore(structuredClone(checkpoint));
+  const resumed = await second.run();
+  second.dispose();
+  assert.deepEqual(resumed.cells, expected.cells);
+  assert.deepEqual(resumed.alpha, expected.alpha);
+});
