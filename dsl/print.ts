@@ -301,12 +301,11 @@ function formatSearch(s: SearchSettings): string {
   const threshold = s.threshold.kind === "fixed"
     ? `${num(s.threshold.c)} / N`
     : `pac(nu: ${num(s.threshold.nu)})`;
-  const lines = [
-    `${INDENT}search ${s.algorithm} {`,
-    `${i2}temperature: ${temperature}`,
-    `${i2}${grace}`,
-    `${i2}threshold: ${threshold}`,
-  ];
+  const lines = [`${INDENT}search ${s.algorithm} {`, `${i2}temperature: ${temperature}`, `${i2}${grace}`];
+  // Only asap prunes by a threshold; the others still hold the default (fixed c 0.4), which
+  // writing would only draw an "ignored-setting" warning.
+  const defaultThreshold = s.threshold.kind === "fixed" && s.threshold.c === 0.4;
+  if (s.algorithm === "asap" || !defaultThreshold) lines.push(`${i2}threshold: ${threshold}`);
   const sp = s.sparsity;
   if (sp) {
     lines.push(

@@ -297,7 +297,7 @@ export function chainSpace(): SpaceIR {
     nodes: ["a", "b", "c"],
     candidates: [],
     reduction: false,
-    derive: { kind: "top_k", k: 1, exclude: ["skip", "fr"], span },
+    derive: { kind: "top_k", k: 1, exclude: ["skip", "dil"], span },
     output: { nodes: [2], project: false },
     edges,
   });

@@ -1,4 +1,5 @@
 import { assert } from "./deps.ts";
+import { compileSpace } from "../dsl/compile.ts";
 import { inferEvaluation, operationParams, summarize } from "../dsl/infer.ts";
 import type { SpaceIR } from "../dsl/ir.ts";
 import {
@@ -22,6 +23,23 @@ Deno.test("summarize() counts the DARTS reference search network's weights and a
   assert.deepEqual(s.candidatesPerEdge.normal, Array(14).fill(8));
   assert.equal(s.inputSize, 32);
   assert.equal(s.classes, 10);
+});
+
+Deno.test("summarize() of spaces/darts.space matches the DARTS reference search network", async () => {
+  const file = "spaces/darts.space";
+  const { ir, diagnostics } = compileSpace(
+    await Deno.readTextFile(new URL(`../${file}`, import.meta.url)),
+    file,
+  );
+  assert.ok(ir, diagnostics.map((d) => d.message).join("\n"));
+  const s = summarize(ir);
+  assert.equal(s.weightParams, 1930618);
+  assert.equal(s.archParams, 224);
+  // DARTS_V2 expanded from the compiled space: DARTS' 3,349,342 (its evaluate block may differ, so C and depth are given).
+  assert.equal(
+    inferEvaluation(ir, DARTS_V2, { channels: 36, cells: 20, reductions: [6, 13] }).params,
+    3349342,
+  );
 });
 
 Deno.test("summarize() without the none op keeps the weights and drops one alpha per edge", () => {

@@ -1,7 +1,17 @@
 import { assert } from "./deps.ts";
+import { compileSpace } from "../dsl/compile.ts";
+import { inferEvaluation } from "../dsl/infer.ts";
 import { formatOperation, printFoundSpace, printSpace } from "../dsl/print.ts";
 import type { Operation, SpaceIR } from "../dsl/ir.ts";
-import { asapSpace, BUILDER_SPAN, chainSpace, DARTS_V2, dartsSpace, tinySpace } from "./_ir_builders.ts";
+import {
+  asapSpace,
+  BUILDER_SPAN,
+  chainSpace,
+  DARTS_V2,
+  dartsSpace,
+  dartsSpaceWithoutNone,
+  tinySpace,
+} from "./_ir_builders.ts";
 
 /** The lines of `text` with their indentation removed. */
 const lines = (text: string) => text.split("\n").map((l) => l.trim());
@@ -94,7 +104,7 @@ Deno.test("printSpace() writes explicit edges, named nodes, a single output node
     "b -> c [skip, fr]",
     "}",
     "output: c",
-    "derive: top_k(1, exclude: [skip, fr])",
+    "derive: top_k(1, exclude: [skip, dil])",
     "}",
   ]);
   const all = lines(text);
@@ -217,4 +227,77 @@ Deno.test("printFoundSpace() names an op the space does not declare", () => {
     () => printFoundSpace(dartsSpace(), bad),
     /operation "conv_9x9" is not in the IR of space "darts"/,
   );
+});
+
+/** The value with every `span` field removed, for comparing IRs built from different text. */
+function stripSpans(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripSpans);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).filter(([k]) => k !== "span").map(([k, v]) => [k, stripSpans(v)]),
+  );
+}
+
+/** Compiles `text`, failing with its diagnostics when it does not compile. */
+function compiled(text: string, file: string): SpaceIR {
+  const { ir, diagnostics } = compileSpace(text, file);
+  assert.ok(
+    ir,
+    `${text}\n${
+      diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.code}: ${d.message}`).join("\n")
+    }`,
+  );
+  return ir;
+}
+
+for (const build of [dartsSpace, dartsSpaceWithoutNone, asapSpace, tinySpace, chainSpace]) {
+  Deno.test(`compileSpace(printSpace(ir)) gives back the IR of ${build.name}()`, () => {
+    const ir = build();
+    assert.deepEqual(stripSpans(compiled(printSpace(ir), ir.source)), stripSpans(ir));
+  });
+}
+
+Deno.test("printSpace() leaves out the threshold an algorithm ignores, so the text compiles without warnings", () => {
+  for (const ir of [dartsSpace(), asapSpace(), tinySpace()]) {
+    const text = printSpace(ir);
+    assert.equal(lines(text).some((l) => l.startsWith("threshold:")), ir.search.algorithm === "asap");
+    assert.deepEqual(compileSpace(text, ir.source).diagnostics, []);
+  }
+});
+
+Deno.test("compileSpace(printFoundSpace(ir, genotype)) gives the space with the genotype's edges", () => {
+  const ir = dartsSpace();
+  const found = compiled(printFoundSpace(ir, DARTS_V2), ir.source);
+  assert.deepEqual(stripSpans({ ...found, cellTypes: [] }), stripSpans({ ...ir, cellTypes: [] }));
+  for (const cell of DARTS_V2) {
+    const type = found.cellTypes.find((t) => t.name === cell.cellType)!;
+    const edges = type.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates.join() }));
+    const key = (e: { from: { kind: string; index: number }; to: number }) =>
+      `${e.to}:${e.from.kind}${e.from.index}`;
+    assert.deepEqual(edges.map(key), [...edges.map(key)].sort(), "in all_previous order");
+    assert.deepEqual(
+      [...edges].sort((a, b) => key(a).localeCompare(key(b))),
+      [...cell.edges].sort((a, b) => key(a).localeCompare(key(b))),
+    );
+    assert.ok(type.edges.every((e) => e.stride === (type.reduction && e.from.kind === "input" ? 2 : 1)));
+  }
+  // The found space's evaluation network is the genotype's.
+  const direct = inferEvaluation(ir, DARTS_V2).params;
+  const fromFound = inferEvaluation(
+    found,
+    found.cellTypes.map((t) => ({
+      cellType: t.name,
+      edges: t.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates[0]! })),
+    })),
+  ).params;
+  assert.equal(fromFound, direct);
+});
+
+Deno.test("every space in spaces/ prints to text that compiles back to the same IR", async () => {
+  for await (const entry of Deno.readDir(new URL("../spaces/", import.meta.url))) {
+    if (!entry.name.endsWith(".space")) continue;
+    const file = `spaces/${entry.name}`;
+    const ir = compiled(await Deno.readTextFile(new URL(`../${file}`, import.meta.url)), file);
+    assert.deepEqual(stripSpans(compiled(printSpace(ir), file)), stripSpans(ir), file);
+  }
 });
