@@ -8,7 +8,7 @@
 import { tf } from "./deps.ts";
 import type { Genotype, GenotypeCell, SpaceIR } from "../dsl/ir.ts";
 import { cellTypeOf } from "../dsl/ir.ts";
-import { Supernet } from "./supernet.ts";
+import { SearchNetwork } from "./supernet.ts";
 import { Adam, clipByGlobalNorm, Sgd, type SlotValues } from "./optim.ts";
 import {
   cosineLr,
@@ -127,7 +127,7 @@ let networks = 0;
 /** A search in progress: owns the supernet, the optimizers and the schedule position. */
 export class SearchRun {
   readonly ir: SpaceIR;
-  readonly net: Supernet;
+  readonly net: SearchNetwork;
   readonly seed: number;
   readonly maxEpochs: number;
   readonly batchSize: number;
@@ -157,7 +157,7 @@ export class SearchRun {
     this.#rng = new Rng(this.seed);
     const init = new Rng(this.seed ^ 0x5eed);
     this.#prefix = `search${networks++}`;
-    this.net = new Supernet(ir, {
+    this.net = new SearchNetwork(ir, {
       inputChannels: options.data.channels,
       classes: options.data.classes,
       nextSeed: () => init.int(2 ** 31 - 1),

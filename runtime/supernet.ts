@@ -64,7 +64,7 @@ function withPoolNorm(steps: readonly StridedStep[]): readonly StridedStep[] {
 }
 
 /** The search network. */
-export class Supernet {
+export class SearchNetwork {
   readonly ir: SpaceIR;
   /** α per cell type, one variable per edge over all of its candidates (initialised to 0, Algorithm 1). */
   readonly alpha: ReadonlyMap<string, readonly tf.Variable[]>;

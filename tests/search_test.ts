@@ -1,7 +1,7 @@
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/backend.ts";
-import { Supernet } from "../runtime/supernet.ts";
+import { SearchNetwork } from "../runtime/supernet.ts";
 import { SearchRun } from "../runtime/search.ts";
 import { syntheticDataset } from "../runtime/data.ts";
 import { Rng } from "../runtime/rng.ts";
@@ -28,9 +28,9 @@ function tiny(search: Partial<SearchSettings> = {}): SpaceIR {
   };
 }
 
-function network(ir: SpaceIR, seed = 1): Supernet {
+function network(ir: SpaceIR, seed = 1): SearchNetwork {
   const rng = new Rng(seed);
-  return new Supernet(ir, { inputChannels: 3, classes: 3, nextSeed: () => rng.int(2 ** 31 - 1) });
+  return new SearchNetwork(ir, { inputChannels: 3, classes: 3, nextSeed: () => rng.int(2 ** 31 - 1) });
 }
 
 function batch(n = 4): { x: tf.Tensor4D; y: tf.Tensor2D } {
@@ -39,7 +39,7 @@ function batch(n = 4): { x: tf.Tensor4D; y: tf.Tensor2D } {
   return { x, y };
 }
 
-Deno.test("Supernet.phi() stays a finite distribution at temperatures down to 1e-3", () => {
+Deno.test("SearchNetwork.phi() stays a finite distribution at temperatures down to 1e-3", () => {
   const net = network(tinySpace());
   try {
     net.alpha.get("normal")![0]!.assign(tf.tensor1d([5, -3, 0]));
@@ -115,7 +115,7 @@ Deno.test("pruning an op disposes its variables and removes its kernels from the
   }
 });
 
-async function kernelCount(net: Supernet, x: tf.Tensor4D): Promise<number> {
+async function kernelCount(net: SearchNetwork, x: tf.Tensor4D): Promise<number> {
   const info = await tf.profile(() => net.forward(x, 1, false));
   tf.dispose(info.result as tf.Tensor);
   return info.kernels.length;

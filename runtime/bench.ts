@@ -1,0 +1,147 @@
+/**
+ * `deno task bench`: the first-order search-step time (w step + α step) of a supernet with every
+ * candidate alive, and of the same supernet with one op left per edge, in one run, with their ratio
+ * and tfjs memory. `--json` prints one object per line.
+ *
+ * @module
+ */
+import { parseArgs } from "../dsl/deps.ts";
+import { compileSpace } from "../dsl/compile.ts";
+import { renderDiagnostics } from "../dsl/diagnostics.ts";
+import { tf } from "./deps.ts";
+import { type BackendName, isBackendName, useBackend } from "./backend.ts";
+import { syntheticDataset } from "./data.ts";
+import { SearchRun } from "./search.ts";
+
+const USAGE =
+  `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
+  --space    the space to time (default spaces/darts.space)
+  --backend  wasm (default), webgpu, cpu, tensorflow, tensorflow-gpu
+  --batch    batch size (default 32)
+  --steps    timed steps per configuration, after one warm-up step (default 2)
+  --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
+  --json     one JSON object per line: {"name","backend","batch","opsPerEdge","stepMs","tfBytes"}`;
+
+/** One measured configuration. */
+export interface BenchResult {
+  readonly name: string;
+  readonly backend: string;
+  readonly batch: number;
+  readonly opsPerEdge: number;
+  readonly stepMs: number;
+  readonly tfBytes: number;
+}
+
+async function timeSteps(run: SearchRun, steps: number): Promise<number> {
+  await run.runStep(); // warm-up: kernel compilation, first allocations
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) await run.runStep();
+  return (performance.now() - start) / steps;
+}
+
+/** Runs the benchmark; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      space: { type: "string", default: new URL("../spaces/darts.space", import.meta.url).pathname },
+      backend: { type: "string", default: "wasm" },
+      batch: { type: "string", default: "32" },
+      steps: { type: "string", default: "2" },
+      keep: { type: "string", default: "sep_conv_3x3" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const batch = Number(values.batch);
+  const steps = Number(values.steps);
+  if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(steps) || steps < 1) {
+    console.error(`--batch and --steps take positive integers\n${USAGE}`);
+    return 2;
+  }
+  if (!isBackendName(values.backend)) {
+    console.error(`unknown backend "${values.backend}"\n${USAGE}`);
+    return 2;
+  }
+  const text = await Deno.readTextFile(values.space);
+  const { ir, diagnostics } = compileSpace(text, values.space);
+  if (!ir) {
+    console.error(renderDiagnostics(diagnostics, text));
+    return 1;
+  }
+  await useBackend(values.backend as BackendName);
+  const size = 32;
+  const data = syntheticDataset({
+    n: 4 * batch,
+    height: size,
+    width: size,
+    channels: 3,
+    classes: 10,
+    seed: 0,
+  });
+  // Grace off: every step is a w step and an α step (the first-order alternation).
+  const space = { ...ir, search: { ...ir.search, grace: { kind: "epochs" as const, epochs: 0 } } };
+  const threshold = { kind: "fixed" as const, c: 0 }; // no pruning while timing
+  const results: BenchResult[] = [];
+  const report = (r: BenchResult) => {
+    results.push(r);
+    console.log(
+      values.json
+        ? JSON.stringify(r)
+        : `${r.name.padEnd(34)} ${(r.stepMs / 1000).toFixed(2).padStart(8)} s/step  ` +
+          `${(r.tfBytes / 2 ** 20).toFixed(1).padStart(8)} MiB  (${r.backend}, batch ${r.batch})`,
+    );
+  };
+
+  for (const keep of [null, values.keep]) {
+    const run = new SearchRun({ ...space, search: { ...space.search, threshold } }, {
+      data,
+      seed: 0,
+      batchSize: batch,
+    });
+    try {
+      let opsPerEdge = Math.max(...ir.cellTypes.flatMap((c) => c.edges.map((e) => e.candidates.length)));
+      if (keep) {
+        for (const cell of ir.cellTypes) {
+          cell.edges.forEach((edge, e) => {
+            const at = edge.candidates.indexOf(keep);
+            if (at < 0) {
+              throw new Error(`--keep: edge ${e} of cell type "${cell.name}" has no candidate "${keep}"`);
+            }
+            edge.candidates.forEach((_, o) => {
+              if (o !== at) run.net.prune({ cellType: cell.name, edge: e }, o);
+            });
+          });
+        }
+        opsPerEdge = 1;
+      }
+      const stepMs = await timeSteps(run, steps);
+      report({
+        name: keep ? `${ir.name} supernet, only ${keep}` : `${ir.name} supernet, all ops`,
+        backend: tf.getBackend(),
+        batch,
+        opsPerEdge,
+        stepMs,
+        tfBytes: tf.memory().numBytes,
+      });
+    } finally {
+      run.dispose();
+    }
+  }
+  const [all, one] = results;
+  if (all && one && !values.json) {
+    console.log(
+      `ratio all ops / one op per edge: ${(all.stepMs / one.stepMs).toFixed(2)}× time, ` +
+        `${(all.tfBytes / one.tfBytes).toFixed(2)}× memory`,
+    );
+    console.log("(with one op per edge no α is left to update: its step is only the w step)");
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
