@@ -176,7 +176,7 @@ class CellResolver {
     }
     const nodes = this.entries.get("nodes");
     if (!nodes) {
-      if (!this.ctx.incomplete) {
+      if (!this.ctx.incomplete && !this.decl.base) {
         this.fail(
           "missing-setting",
           `${this.where} does not say its nodes`,
@@ -247,7 +247,7 @@ class CellResolver {
     const entry = this.entries.get("edges");
     const stride = (from: NodeRef): 1 | 2 => (reduction && from.kind === "input" ? 2 : 1);
     const missingCandidates = () => {
-      if (cellCandidates === undefined && !this.ctx.incomplete) {
+      if (cellCandidates === undefined && !this.ctx.incomplete && !this.decl.base) {
         this.fail(
           "missing-setting",
           `${this.where} does not say its candidates`,
@@ -486,7 +486,7 @@ export function resolveCell(
         r.fail(
           "empty-candidates",
           `every candidate of an edge into node "${r.nodes[edge.to]?.name}" is excluded by "derive"`,
-          edge.span,
+          entries.get("edges")?.kind === "edgeBlock" ? edge.span : derive.span,
           "keep at least one candidate that derivation may choose",
         );
         break;

@@ -71,8 +71,8 @@ export function checkSpace(ast: SpaceFile): Diagnostic[] {
 }
 
 /**
- * Diagnostics sorted by position (stable), each code, place and message once (an entry inherited
- * through `extends` is checked with every cell that inherits it).
+ * Diagnostics sorted by position (stable), each code and place once (an entry inherited through
+ * `extends` is checked with every cell that inherits it).
  *
  * @param diagnostics the findings
  * @returns a new, ordered array
@@ -80,7 +80,7 @@ export function checkSpace(ast: SpaceFile): Diagnostic[] {
 export function orderDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
   const seen = new Set<string>();
   const unique = diagnostics.filter((d) => {
-    const key = `${d.code}\u0000${d.span.offset}\u0000${d.message}`;
+    const key = `${d.code} ${d.span.offset} ${d.span.length}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -154,7 +154,7 @@ export class SpaceParser extends CstParser {
           this.SUBRULE(this.value);
           // `a, b` continues the list unless `b` starts the next entry (`b:` or `b {`).
           this.MANY({
-            GATE: () => !this.#startsEntry(2),
+            GATE: () => this.#startsValue(2) && !this.#startsEntry(2),
             DEF: () => {
               this.CONSUME(T.Comma);
               this.SUBRULE2(this.value);
@@ -261,6 +261,12 @@ export class SpaceParser extends CstParser {
   #startsEntry(k: number): boolean {
     const next = this.LA(k + 1).tokenType;
     return this.LA(k).tokenType === T.Identifier && (next === T.Colon || next === T.LCurly);
+  }
+
+  /** Whether the token at `k` can start a value (so a `,` before it is not a trailing separator). */
+  #startsValue(k: number): boolean {
+    const t = this.LA(k).tokenType;
+    return t === T.Identifier || t === T.NumberLiteral || t === T.StringLiteral || t === T.LBracket;
   }
 
   /** Whether the token at `k` starts an edge (`name ->`). */
