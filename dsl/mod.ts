@@ -7,7 +7,7 @@
  * import { compileSpace, renderDiagnostics } from "./mod.ts";
  * const text = "space s { cell normal { nodes: 2 candidates: sep_conv_3x3 } }";
  * const { ir, diagnostics } = compileSpace(text, "s.space");
- * if (ir !== null || diagnostics[0]?.code !== "unknown-op") throw new Error(renderDiagnostics(diagnostics, text));
+ * if (ir !== null || !diagnostics.some((d) => d.code === "unknown-op")) throw new Error(renderDiagnostics(diagnostics, text));
  * ```
  *
  * @module
