@@ -75,6 +75,11 @@ export interface SearchOptions {
   readonly onEpoch?: (telemetry: EpochTelemetry, run: SearchRun) => void | Promise<void>;
   /** Called after each step (progress bars). */
   readonly onStep?: (epoch: number, step: number, steps: number) => void;
+  /**
+   * Recompute each cell's activations during backpropagation instead of keeping them all
+   * (default "auto": when they would take more than 1 GiB; wasm has 4 GiB in all).
+   */
+  readonly recompute?: boolean | "auto";
   /** Stops after the current step; the run can be checkpointed and resumed. */
   readonly signal?: AbortSignal;
 }
@@ -123,6 +128,9 @@ const emptyAccumulator = (): EpochAccumulator => ({
 });
 
 let networks = 0;
+
+/** Above this estimate of kept activations, "auto" recomputes them per cell (wasm's heap is 4 GiB). */
+const RECOMPUTE_ABOVE_BYTES = 2 ** 30;
 
 /** A search in progress: owns the supernet, the optimizers and the schedule position. */
 export class SearchRun {
@@ -210,12 +218,12 @@ export class SearchRun {
     return this.epoch >= this.maxEpochs || (this.ir.search.algorithm !== "darts" && this.converged);
   }
 
-  #loss(x: tf.Tensor4D, y: tf.Tensor1D, training: boolean): { loss: tf.Scalar; correct: tf.Scalar } {
-    const logits = this.net.forward(x, this.temperature, training);
-    const labels = tf.oneHot(y, this.#options.data.classes);
-    const loss = tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
-    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), "float32")) as tf.Scalar;
-    return { loss, correct };
+  /** Whether to recompute activations per cell: asked for, or the batch's activations would not fit. */
+  #recompute(x: tf.Tensor4D): boolean {
+    const wanted = this.#options.recompute ?? "auto";
+    if (wanted !== "auto") return wanted;
+    const [n, h, w] = x.shape;
+    return this.net.activationBytes(n, h, w) > RECOMPUTE_ABOVE_BYTES;
   }
 
   #batch(indices: number[], from: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
@@ -239,18 +247,18 @@ export class SearchRun {
     // w step on the train half.
     const train = this.#batch(this.#train, at);
     const weights = this.net.weights();
-    let correct: tf.Scalar | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const out = this.#loss(train.x, train.y, true);
-      correct = tf.keep(out.correct);
-      return out.loss;
-    }, weights);
-    const ordered = weights.map((w) => grads[w.name]!);
-    const clipped = clipByGlobalNorm(ordered, search.weightOptimizer.gradClip);
+    const w = this.net.lossAndGradients(
+      train.x,
+      train.y,
+      this.temperature,
+      weights,
+      this.#recompute(train.x),
+    );
+    const clipped = clipByGlobalNorm(w.grads, search.weightOptimizer.gradClip);
     this.#sgd.step(weights, clipped, lr);
-    tf.dispose([...ordered, ...clipped, train.x, train.y]);
-    const [trainLoss, trainCorrect] = await Promise.all([value.data(), correct!.data()]);
-    tf.dispose([value, correct!]);
+    tf.dispose([...w.grads, ...clipped, train.x, train.y]);
+    const [trainLoss, trainCorrect] = await Promise.all([w.loss.data(), w.correct.data()]);
+    tf.dispose([w.loss, w.correct]);
     if (!Number.isFinite(trainLoss[0]!)) throw new NumericalError(this.epoch, this.step, "train");
     this.#acc.trainLoss += trainLoss[0]! * this.batchSize;
     this.#acc.trainCorrect += trainCorrect[0]!;
@@ -268,18 +276,12 @@ export class SearchRun {
 
   async #alphaStep(alphas: tf.Variable[], at: number): Promise<void> {
     const val = this.#batch(this.#val, at);
-    let correct: tf.Scalar | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const out = this.#loss(val.x, val.y, true);
-      correct = tf.keep(out.correct);
-      return out.loss;
-    }, alphas);
-    const ordered = alphas.map((a) => grads[a.name]!);
-    if (this.ir.search.algorithm === "accumulated_gradient") await this.#accumulate(ordered);
-    this.#adam.step(alphas, ordered);
-    tf.dispose([...ordered, val.x, val.y]);
-    const [valLoss, valCorrect] = await Promise.all([value.data(), correct!.data()]);
-    tf.dispose([value, correct!]);
+    const a = this.net.lossAndGradients(val.x, val.y, this.temperature, alphas, this.#recompute(val.x));
+    if (this.ir.search.algorithm === "accumulated_gradient") await this.#accumulate(a.grads);
+    this.#adam.step(alphas, a.grads);
+    tf.dispose([...a.grads, val.x, val.y]);
+    const [valLoss, valCorrect] = await Promise.all([a.loss.data(), a.correct.data()]);
+    tf.dispose([a.loss, a.correct]);
     if (!Number.isFinite(valLoss[0]!)) throw new NumericalError(this.epoch, this.step, "val");
     this.#acc.valLoss += valLoss[0]! * this.batchSize;
     this.#acc.valCorrect += valCorrect[0]!;

@@ -92,6 +92,55 @@ Deno.test("the gradient of the loss w.r.t. α matches central finite differences
   }
 });
 
+Deno.test("recomputing activations per cell gives the same loss and gradients as keeping them", () => {
+  const net = network(tinySpace());
+  const { x } = batch();
+  const labels = tf.tensor1d([0, 1, 2, 1], "int32");
+  try {
+    net.alpha.get("reduction")![1]!.assign(tf.tensor1d([0.5, -0.5, 0.2]));
+    net.prune({ cellType: "normal", edge: 3 }, 1);
+    for (const wrt of [net.weights(), [...net.alpha.values()].flat()]) {
+      const plain = net.lossAndGradients(x, labels, 0.7, wrt, false);
+      const recomputed = net.lossAndGradients(x, labels, 0.7, wrt, true);
+      assert.ok(Math.abs(plain.loss.dataSync()[0]! - recomputed.loss.dataSync()[0]!) < 1e-5);
+      plain.grads.forEach((g, i) => {
+        const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(g, recomputed.grads[i]!))).dataSync()[0]!);
+        assert.ok(diff < 1e-4, `${wrt[i]!.name}: max difference ${diff}`);
+      });
+      tf.dispose([
+        plain.loss,
+        plain.correct,
+        ...plain.grads,
+        recomputed.loss,
+        recomputed.correct,
+        ...recomputed.grads,
+      ]);
+    }
+  } finally {
+    tf.dispose([x, labels]);
+    net.dispose();
+  }
+});
+
+Deno.test("recomputation leaks no tensors", () => {
+  const net = network(tinySpace());
+  const { x } = batch();
+  const labels = tf.tensor1d([0, 1, 2, 1], "int32");
+  try {
+    const step = () => {
+      const r = net.lossAndGradients(x, labels, 1, net.weights(), true);
+      tf.dispose([r.loss, r.correct, ...r.grads]);
+    };
+    step();
+    const before = tf.memory().numTensors;
+    step();
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    tf.dispose([x, labels]);
+    net.dispose();
+  }
+});
+
 Deno.test("pruning an op disposes its variables and removes its kernels from the executed graph", async () => {
   const net = network(tinySpace());
   const { x } = batch();
