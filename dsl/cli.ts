@@ -75,7 +75,9 @@ export async function main(args: string[], out: CliOutput = consoleOutput): Prom
   if (!ir) return 1;
   if (options.summary) {
     const { summarize } = await import("./infer.ts");
-    out.stdout(JSON.stringify(summarize(ir), null, 2));
+    // The sizes only: the per-cell shapes stay in the IR tools (`summarize` returns them).
+    const { cells: _cells, cellTypeDetails: _details, ...sizes } = summarize(ir);
+    out.stdout(JSON.stringify(sizes));
   } else {
     out.stdout(irToJson(ir));
   }
