@@ -269,3 +269,40 @@ Deno.test("a run restored from a mid-run checkpoint ends with the same genotype 
   assert.deepEqual(resumed.cells, expected.cells);
   assert.deepEqual(resumed.alpha, expected.alpha);
 });
+
+Deno.test("DARTS keeps every op and derives the top-2 incoming edges of each node", async () => {
+  const ir = tiny({ algorithm: "darts", temperature: { kind: "constant", value: 1 }, maxEpochs: 1 });
+  const space: SpaceIR = {
+    ...ir,
+    cellTypes: ir.cellTypes.map((c) => ({ ...c, derive: { kind: "top_k", k: 2, exclude: [], span: c.span } })),
+  };
+  const run = new SearchRun(space, { data, seed: 4, stepsPerEpoch: 2 });
+  try {
+    const genotype = await run.run();
+    assert.deepEqual(run.telemetry[0]!.opsLeft, { normal: [3, 3, 3, 3, 3], reduction: [3, 3, 3, 3, 3] });
+    for (const cell of genotype.cells) {
+      // Node 0 has two incoming edges, node 1 three: both keep two.
+      assert.equal(cell.edges.filter((e) => e.to === 0).length, 2);
+      assert.equal(cell.edges.filter((e) => e.to === 1).length, 2);
+    }
+  } finally {
+    run.dispose();
+  }
+});
+
+for (const algorithm of ["magnitude", "accumulated_gradient"] as const) {
+  Deno.test(`${algorithm} pruning follows the sparsity schedule s_t of eq. 13`, async () => {
+    const sparsity = { initial: 0, final: 1, start: 0, interval: 1, steps: 2, power: 1 };
+    const ir = tiny({ algorithm, temperature: { kind: "constant", value: 1 }, sparsity, maxEpochs: 5 });
+    const run = new SearchRun(ir, { data, seed: 6, stepsPerEpoch: 1 });
+    try {
+      await run.run();
+      const left = run.telemetry.map((t) => t.opsLeft.normal!.reduce((a, b) => a + b));
+      // 5 edges × 3 ops: 10 prunable; s_1 = 0.5 → 5 pruned, s_2 = 1 → all 10.
+      assert.deepEqual(left, [10, 5]);
+      assert.ok(run.converged);
+    } finally {
+      run.dispose();
+    }
+  });
+}
