@@ -41,6 +41,7 @@ export class WeightsError extends Error {
  * ```ts
  * import { tf } from "./deps.ts";
  * import { loadWeights, saveWeights } from "./weights_io.ts";
+ * await tf.ready();
  * const dir = await Deno.makeTempDir();
  * await saveWeights(dir, { "dense/kernel": tf.ones([2, 3]) });
  * const back = await loadWeights(dir);
