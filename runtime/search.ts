@@ -76,7 +76,7 @@ export interface SearchOptions {
   /** Called after each step (progress bars). */
   readonly onStep?: (epoch: number, step: number, steps: number) => void;
   /**
-   * Recompute each cell's activations during backpropagation instead of keeping them all
+   * Recompute each op's activations during backpropagation instead of keeping them all
    * (default "auto": when they would take more than 1 GiB; wasm has 4 GiB in all).
    */
   readonly recompute?: boolean | "auto";
@@ -218,7 +218,7 @@ export class SearchRun {
     return this.epoch >= this.maxEpochs || (this.ir.search.algorithm !== "darts" && this.converged);
   }
 
-  /** Whether to recompute activations per cell: asked for, or the batch's activations would not fit. */
+  /** Whether to recompute the ops' activations: asked for, or the batch's activations would not fit. */
   #recompute(x: tf.Tensor4D): boolean {
     const wanted = this.#options.recompute ?? "auto";
     if (wanted !== "auto") return wanted;
@@ -247,13 +247,8 @@ export class SearchRun {
     // w step on the train half.
     const train = this.#batch(this.#train, at);
     const weights = this.net.weights();
-    const w = this.net.lossAndGradients(
-      train.x,
-      train.y,
-      this.temperature,
-      weights,
-      this.#recompute(train.x),
-    );
+    this.net.recompute = this.#recompute(train.x);
+    const w = this.net.lossAndGradients(train.x, train.y, this.temperature, weights);
     const clipped = clipByGlobalNorm(w.grads, search.weightOptimizer.gradClip);
     this.#sgd.step(weights, clipped, lr);
     tf.dispose([...w.grads, ...clipped, train.x, train.y]);
@@ -276,7 +271,7 @@ export class SearchRun {
 
   async #alphaStep(alphas: tf.Variable[], at: number): Promise<void> {
     const val = this.#batch(this.#val, at);
-    const a = this.net.lossAndGradients(val.x, val.y, this.temperature, alphas, this.#recompute(val.x));
+    const a = this.net.lossAndGradients(val.x, val.y, this.temperature, alphas);
     if (this.ir.search.algorithm === "accumulated_gradient") await this.#accumulate(a.grads);
     this.#adam.step(alphas, a.grads);
     tf.dispose([...a.grads, val.x, val.y]);

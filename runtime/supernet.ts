@@ -7,6 +7,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { applyRecomputed } from "./recompute.ts";
 import type { CellType, SpaceIR, Step, StridedStep } from "../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../dsl/ir.ts";
 import {
@@ -78,6 +79,11 @@ export class SearchNetwork {
   readonly #classifier: ReturnType<typeof linear>;
   readonly #typeCells: ReadonlyMap<string, readonly PlacedCell[]>;
   readonly #classes: number;
+  /**
+   * Recompute each candidate op's activations in the backward pass instead of keeping them
+   * (see runtime/recompute.ts): memory for time.
+   */
+  recompute = false;
 
   constructor(ir: SpaceIR, options: SupernetOptions) {
     this.ir = ir;
@@ -205,7 +211,7 @@ export class SearchNetwork {
             zeroShape ??= zeroOutputShape(x, edge.stride);
             return;
           }
-          const y = op.apply(x, training);
+          const y = this.recompute ? applyRecomputed(op, x, training) : op.apply(x, training);
           terms.push(weights ? tf.mul(y, weights[k]!) : y);
         });
       });
@@ -221,7 +227,7 @@ export class SearchNetwork {
 
   /**
    * A rough size of what backpropagation keeps alive for a batch (float32 activations of every alive
-   * op), to decide whether to recompute activations per cell.
+   * op), to decide whether to recompute the ops' activations.
    */
   activationBytes(batch: number, height: number, width: number): number {
     let floats = 0;
@@ -236,97 +242,21 @@ export class SearchNetwork {
 
   /**
    * The loss on a batch and its gradients w.r.t. `wrt` (weights or α), in the order given.
-   *
-   * With `recompute`, the forward pass keeps only the cells' outputs; backpropagation then walks the
-   * cells backwards, recomputing each cell's forward pass under a gradient tape seeded with the
-   * gradient of its output (activation checkpointing at cell boundaries). Memory falls from the
-   * whole network's activations to one cell's, for one more forward pass. Batch-norm running
-   * statistics are then updated twice per step; the search always normalises with batch
-   * statistics, so the result does not change.
+   * @returns the mean cross-entropy, the number of correct predictions and the gradients
    */
   lossAndGradients(
     x: tf.Tensor4D,
     labels: tf.Tensor1D,
     temperature: number,
     wrt: readonly tf.Variable[],
-    recompute: boolean,
   ): { loss: tf.Scalar; correct: tf.Scalar; grads: tf.Tensor[] } {
-    const classes = this.#classes;
-    const lossOf = (logits: tf.Tensor2D) =>
-      tf.losses.softmaxCrossEntropy(tf.oneHot(labels, classes), logits) as tf.Scalar;
-    const correctOf = (logits: tf.Tensor2D) =>
-      tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")) as tf.Scalar;
-    if (!recompute) {
-      let correct: tf.Scalar | null = null;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = this.forward(x, temperature, true);
-        correct = tf.keep(correctOf(logits));
-        return lossOf(logits);
-      }, [...wrt]);
-      return { loss: value, correct: correct!, grads: wrt.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
-    }
-
-    const engine = tf.engine();
-    const wanted = new Set(wrt.map((v) => v.name));
-    const pick = (vars: readonly tf.Variable[]) => vars.filter((v) => wanted.has(v.name));
-    const acc = new Map<string, tf.Tensor>();
-    const add = (key: string, g: tf.Tensor | undefined) => {
-      if (!g) return;
-      const old = acc.get(key);
-      if (old) {
-        acc.set(key, tf.add(old, g));
-        tf.dispose([old, g]);
-      } else acc.set(key, g);
-    };
-    // Forward: keep only the states (stem output, each cell's output).
-    const states: tf.Tensor4D[] = [tf.tidy(() => this.#stem.apply(x, true))];
-    for (const cell of this.#cells) {
-      states.push(
-        tf.tidy(() => this.#cellForward(cell, states, this.phi(cell.type.name, temperature), true)),
-      );
-    }
-    const last = states[states.length - 1]!;
-    const head = () => this.#classifier.apply(tf.mean(last, [1, 2]) as tf.Tensor2D);
-    const correct = tf.tidy(() => correctOf(head()));
-    const headVars = pick(this.#classifier.weights);
-    const top = engine.gradients(() => lossOf(head()), [last, ...headVars], undefined, true);
-    add("state:" + (states.length - 1), top.grads[0]);
-    headVars.forEach((v, i) => add(v.name, top.grads[i + 1]));
-    // Backward through the cells, recomputing each.
-    for (let i = this.#cells.length - 1; i >= 0; i--) {
-      const cell = this.#cells[i]!;
-      const dy = acc.get("state:" + (i + 1));
-      acc.delete("state:" + (i + 1));
-      states[i + 1]!.dispose();
-      if (!dy) continue;
-      const sources = [...new Set(cell.sources)];
-      const vars = pick([
-        ...cell.preprocess.flatMap((m) => m.weights),
-        ...(cell.project?.weights ?? []),
-        ...cell.edges.flatMap((e) => e.ops.flatMap((op) => op?.weights ?? [])),
-        ...this.alpha.get(cell.type.name)!,
-      ]);
-      const { value, grads } = engine.gradients(
-        () => this.#cellForward(cell, states, this.phi(cell.type.name, temperature), true),
-        [...sources.map((s) => states[s]!), ...vars],
-        dy,
-        true,
-      );
-      tf.dispose([value, dy]);
-      sources.forEach((s, j) => add("state:" + s, grads[j]));
-      vars.forEach((v, j) => add(v.name, grads[sources.length + j]));
-    }
-    const dStem = acc.get("state:0");
-    acc.delete("state:0");
-    const stemVars = pick(this.#stem.weights);
-    if (dStem && stemVars.length > 0) {
-      const { value, grads } = engine.gradients(() => this.#stem.apply(x, true), stemVars, dStem, true);
-      value.dispose();
-      stemVars.forEach((v, j) => add(v.name, grads[j]));
-    }
-    tf.dispose([states[0]!, dStem as tf.Tensor]);
-    const loss = top.value as tf.Scalar;
-    return { loss, correct, grads: wrt.map((v) => acc.get(v.name) ?? tf.zerosLike(v)) };
+    let correct: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = this.forward(x, temperature, true);
+      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")) as tf.Scalar);
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, this.#classes), logits) as tf.Scalar;
+    }, [...wrt]);
+    return { loss: value, correct: correct!, grads: wrt.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
   }
 
   /** Every network weight w still in the graph. */

@@ -92,7 +92,7 @@ Deno.test("the gradient of the loss w.r.t. α matches central finite differences
   }
 });
 
-Deno.test("recomputing activations per cell gives the same loss and gradients as keeping them", () => {
+Deno.test("recomputing the ops' activations gives the same loss and gradients as keeping them", () => {
   const net = network(tinySpace());
   const { x } = batch();
   const labels = tf.tensor1d([0, 1, 2, 1], "int32");
@@ -100,8 +100,10 @@ Deno.test("recomputing activations per cell gives the same loss and gradients as
     net.alpha.get("reduction")![1]!.assign(tf.tensor1d([0.5, -0.5, 0.2]));
     net.prune({ cellType: "normal", edge: 3 }, 1);
     for (const wrt of [net.weights(), [...net.alpha.values()].flat()]) {
-      const plain = net.lossAndGradients(x, labels, 0.7, wrt, false);
-      const recomputed = net.lossAndGradients(x, labels, 0.7, wrt, true);
+      net.recompute = false;
+      const plain = net.lossAndGradients(x, labels, 0.7, wrt);
+      net.recompute = true;
+      const recomputed = net.lossAndGradients(x, labels, 0.7, wrt);
       assert.ok(Math.abs(plain.loss.dataSync()[0]! - recomputed.loss.dataSync()[0]!) < 1e-5);
       plain.grads.forEach((g, i) => {
         const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(g, recomputed.grads[i]!))).dataSync()[0]!);
@@ -127,8 +129,9 @@ Deno.test("recomputation leaks no tensors", () => {
   const { x } = batch();
   const labels = tf.tensor1d([0, 1, 2, 1], "int32");
   try {
+    net.recompute = true;
     const step = () => {
-      const r = net.lossAndGradients(x, labels, 1, net.weights(), true);
+      const r = net.lossAndGradients(x, labels, 1, net.weights());
       tf.dispose([r.loss, r.correct, ...r.grads]);
     };
     step();
@@ -274,7 +277,10 @@ Deno.test("DARTS keeps every op and derives the top-2 incoming edges of each nod
   const ir = tiny({ algorithm: "darts", temperature: { kind: "constant", value: 1 }, maxEpochs: 1 });
   const space: SpaceIR = {
     ...ir,
-    cellTypes: ir.cellTypes.map((c) => ({ ...c, derive: { kind: "top_k", k: 2, exclude: [], span: c.span } })),
+    cellTypes: ir.cellTypes.map((c) => ({
+      ...c,
+      derive: { kind: "top_k", k: 2, exclude: [], span: c.span },
+    })),
   };
   const run = new SearchRun(space, { data, seed: 4, stepsPerEpoch: 2 });
   try {
