@@ -136,6 +136,12 @@ function parseFlags(args: string[]): Flags {
     if (unknown) throw new UsageError(`unknown option "${unknown[1]}"`);
     const missing = /Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
     if (missing) throw new UsageError(`option "${missing[1]}" needs a value`);
+    const ambiguous = /Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      throw new UsageError(
+        `option "${ambiguous[1]}" needs a value (write ${ambiguous[1]}=VALUE for one starting with "-")`,
+      );
+    }
     throw new UsageError(message.split("\n")[0]!);
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
@@ -344,6 +350,14 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       error instanceof CheckpointError
     ) {
       io.err(`error: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    if (error instanceof WebAssembly.RuntimeError) {
+      io.err(
+        `error: the wasm backend failed (${error.message}), most likely out of memory: the supernet's ` +
+          `activations did not fit in wasm's 4 GB; use a smaller --batch-size, or a space with fewer cells, ` +
+          `nodes or candidates\n`,
+      );
       return EXIT_FAILURE;
     }
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -1,0 +1,276 @@
+import { assert } from "./deps.ts";
+import { type CliIo, main } from "../runtime/search_cli.ts";
+import { compileSpace } from "../dsl/compile.ts";
+import type { Genotype } from "../dsl/ir.ts";
+import { sha256Hex } from "../runtime/checkpoint_io.ts";
+
+const CLI = new URL("../runtime/search_cli.ts", import.meta.url).pathname;
+
+/**
+ * A tiny space whose α moves fast (high Adam lr, no grace, low T), so that ops are pruned within
+ * the first epochs and a resumed run must restore pruned ops, optimizer slots and the schedule.
+ */
+const FAST_SPACE = `space fast {
+  operation skip_connect = identity
+  operation avg_pool_3x3 = avg_pool(kernel: 3)
+  operation conv_3x3 = relu > conv(kernel: 3) > batch_norm
+  cell normal { nodes: 2  candidates: skip_connect, avg_pool_3x3, conv_3x3 }
+  cell reduction extends normal { reduction: true }
+  supernet { channels: 4  cells: 3  reductions: [1] }
+  search asap {
+    temperature: exponential(t0: 0.5, beta: 0.6)
+    grace_epochs: 0
+    max_epochs: 6
+    batch_size: 8
+    alpha: adam(lr: 0.05, beta1: 0.5, beta2: 0.999, weight_decay: 0.001)
+  }
+}
+`;
+
+/** The run options every run of the resume tests shares. */
+const RUN = ["--synthetic", "48", "--steps-per-epoch", "3", "--seed", "5"];
+
+/** Captures what the CLI writes. */
+function captureIo(): CliIo & { stdout: () => string; stderr: () => string } {
+  let out = "";
+  let err = "";
+  return {
+    out: { write: (text) => out += text, isTerminal: false },
+    err: (text) => err += text,
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "asap-search-cli-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The CLI as `deno task search` runs it: the task's permissions, writing only under `writable`. */
+function spawnCli(writable: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--allow-read", `--allow-write=${writable}`, CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Waits until the run's checkpoint is at the end of epoch `epoch` or later (or the process ends). */
+async function waitForCheckpoint(dir: string, epoch: number, child: Deno.ChildProcess): Promise<void> {
+  let ended = false;
+  child.status.then(() => ended = true);
+  for (;;) {
+    try {
+      const manifest = JSON.parse(await Deno.readTextFile(`${dir}/checkpoint/latest.json`));
+      if (manifest.state.epoch >= epoch) return;
+    } catch {
+      // Not written yet.
+    }
+    if (ended) throw new Error("the search ended before its checkpoint appeared");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function output(child: Deno.ChildProcess): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await child.output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+async function readGenotype(dir: string): Promise<Genotype> {
+  return JSON.parse(await Deno.readTextFile(`${dir}/genotype.json`)) as Genotype;
+}
+
+function assertSameSearch(resumed: Genotype, reference: Genotype): void {
+  assert.deepEqual(resumed.cells, reference.cells);
+  for (const [type, edges] of Object.entries(reference.alpha)) {
+    edges.forEach((alpha, e) =>
+      alpha.forEach((a, o) => {
+        const b = resumed.alpha[type]![e]![o]!;
+        assert.ok(Math.abs(a - b) <= 1e-6, `α of ${type} edge ${e} op ${o}: ${b} vs ${a}`);
+      })
+    );
+  }
+}
+
+Deno.test("search exits 2 with a one-line message and the usage on a usage error", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /^error: unknown option "--bogus"/],
+    [["--epochs", "three"], /^error: --epochs expects an integer ≥ 1, got "three"/],
+    [["--seed=-1"], /^error: --seed expects an integer ≥ 0, got "-1"/],
+    [["--seed", "-1"], /^error: option "--seed" needs a value \(write --seed=VALUE/],
+    [["--out"], /^error: option "--out" needs a value/],
+    [["a.space", "b.space"], /^error: expected one \.space file, got 2/],
+    [["--resume", "runs/x", "--epochs", "3"], /^error: --epochs cannot be combined with --resume/],
+    [["--backend", "tpu"], /^error: unknown backend "tpu"/],
+  ];
+  for (const [args, message] of cases) {
+    const io = captureIo();
+    assert.equal(await main(args, io), 2, args.join(" "));
+    assert.match(io.stderr(), message);
+    assert.match(io.stderr(), /usage: deno task search/);
+  }
+});
+
+Deno.test("search --help prints the usage and exits 0", async () => {
+  const io = captureIo();
+  assert.equal(await main(["--help"], io), 0);
+  assert.match(io.stdout(), /--resume DIR/);
+});
+
+Deno.test("search exits 1 with the rendered diagnostics of a bad space file", async () => {
+  await withTemp(async (dir) => {
+    const file = `${dir}/bad.space`;
+    await Deno.writeTextFile(
+      file,
+      FAST_SPACE.replace("candidates: skip_connect,", "candidates: skip_conect,"),
+    );
+    const io = captureIo();
+    assert.equal(await main([file, "--synthetic", "16", "--out", `${dir}/run`], io), 1);
+    assert.match(io.stderr(), /bad\.space:5:\d+ error\[[a-z-]+\]: .*"skip_conect"/);
+    assert.match(io.stderr(), /skip_connect/); // the hint
+    assert.equal(await Deno.stat(`${dir}/run`).catch(() => null), null);
+  });
+});
+
+Deno.test("search exits 1 naming the file when the space or the data is missing", async () => {
+  await withTemp(async (dir) => {
+    const io = captureIo();
+    assert.equal(await main([`${dir}/nowhere.space`], io), 1);
+    assert.match(io.stderr(), /^error: space file ".*nowhere\.space" does not exist/);
+    const file = `${dir}/fast.space`;
+    await Deno.writeTextFile(file, FAST_SPACE);
+    const data = captureIo();
+    assert.equal(await main([file, "--data", `${dir}/cifar`, "--out", `${dir}/run`], data), 1);
+    assert.match(data.stderr(), /^error: CIFAR-10 file ".*data_batch_1\.bin" is missing/);
+  });
+});
+
+Deno.test("search writes a complete run folder whose found.space compiles", async () => {
+  await withTemp(async (dir) => {
+    const file = `${dir}/fast.space`;
+    await Deno.writeTextFile(file, FAST_SPACE);
+    const out = `${dir}/run`;
+    const io = captureIo();
+    const code = await main([
+      file,
+      "--synthetic",
+      "32",
+      "--epochs",
+      "2",
+      "--steps-per-epoch",
+      "2",
+      "--out",
+      out,
+    ], io);
+    assert.equal(code, 0, io.stderr());
+    assert.match(io.stdout(), /^epoch 1\/2 {2}T 0\.500 {2}θ 0\.133 {2}ops \d+\/30 /m);
+    assert.match(io.stdout(), /^epoch 2\/2 /m);
+    for (
+      const name of [
+        "space.space",
+        "run.json",
+        "genotype.json",
+        "telemetry.jsonl",
+        "curves.svg",
+        "found.space",
+        "checkpoint/latest.json",
+        ...["normal", "reduction"].flatMap((t) => [`cell-${t}.svg`, `cell-${t}.dot`, `supernet-${t}.svg`]),
+      ]
+    ) {
+      assert.ok((await Deno.stat(`${out}/${name}`)).size > 0, name);
+    }
+    assert.equal(await Deno.readTextFile(`${out}/space.space`), FAST_SPACE);
+    const genotype = await readGenotype(out);
+    assert.equal(genotype.spaceHash, await sha256Hex(FAST_SPACE));
+    assert.equal(genotype.seed, 0);
+    const telemetry = (await Deno.readTextFile(`${out}/telemetry.jsonl`)).trimEnd().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.deepEqual(telemetry.map((t) => t.epoch), [0, 1]);
+    for (const cell of genotype.cells) {
+      const svg = await Deno.readTextFile(`${out}/cell-${cell.cellType}.svg`);
+      const dot = await Deno.readTextFile(`${out}/cell-${cell.cellType}.dot`);
+      for (const edge of cell.edges) {
+        assert.ok(svg.includes(edge.op) && dot.includes(edge.op), `${cell.cellType}: ${edge.op}`);
+      }
+      const supernet = await Deno.readTextFile(`${out}/supernet-${cell.cellType}.svg`);
+      assert.ok(supernet.includes("conv_3x3"));
+    }
+    const found = await Deno.readTextFile(`${out}/found.space`);
+    const compiled = compileSpace(found, "found.space");
+    assert.ok(compiled.ir, compiled.diagnostics.map((d) => d.message).join("\n"));
+    const normal = compiled.ir.cellTypes.find((c) => c.name === "normal")!;
+    assert.deepEqual(
+      normal.edges.map((e) => e.candidates),
+      genotype.cells.find((c) => c.cellType === "normal")!.edges.map((e) => [e.op]),
+    );
+    // A second search into the same folder is refused.
+    const again = captureIo();
+    assert.equal(await main([file, "--synthetic", "32", "--out", out], again), 1);
+    assert.match(again.stderr(), /already holds a run: continue it with --resume/);
+  });
+});
+
+Deno.test("a search killed with SIGKILL and resumed finds what an uninterrupted search finds", async () => {
+  await withTemp(async (dir) => {
+    const file = `${dir}/fast.space`;
+    await Deno.writeTextFile(file, FAST_SPACE);
+
+    const reference = `${dir}/reference`;
+    const io = captureIo();
+    assert.equal(await main([file, ...RUN, "--out", reference], io), 0, io.stderr());
+
+    const killed = `${dir}/killed`;
+    const child = spawnCli(dir, [file, ...RUN, "--out", killed]);
+    await waitForCheckpoint(killed, 2, child);
+    child.kill("SIGKILL");
+    await output(child);
+    assert.equal(await Deno.stat(`${killed}/genotype.json`).catch(() => null), null, "killed before the end");
+
+    // The space file may be given again on resume, as long as it is the same text.
+    const resumed = await output(spawnCli(dir, ["--resume", killed, file]));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /^resuming .* at epoch [3-6], step 1$/m);
+    assertSameSearch(await readGenotype(killed), await readGenotype(reference));
+    const epochs = async (run: string) =>
+      (await Deno.readTextFile(`${run}/telemetry.jsonl`)).trimEnd().split("\n").map((l) => {
+        const { epoch, opsLeft, pruned, trainLoss, valLoss } = JSON.parse(l);
+        return { epoch, opsLeft, pruned, trainLoss, valLoss };
+      });
+    assert.deepEqual(await epochs(killed), await epochs(reference));
+  });
+});
+
+Deno.test("Ctrl-C checkpoints mid-epoch, exits 130 with the resume command, and the resumed run matches", async () => {
+  await withTemp(async (dir) => {
+    const file = `${dir}/fast.space`;
+    await Deno.writeTextFile(file, FAST_SPACE);
+    const reference = `${dir}/reference`;
+    assert.equal(await main([file, ...RUN, "--out", reference], captureIo()), 0);
+
+    const run = `${dir}/interrupted`;
+    const child = spawnCli(dir, [file, ...RUN, "--out", run]);
+    await waitForCheckpoint(run, 1, child);
+    child.kill("SIGINT");
+    const stopped = await output(child);
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.ok(stopped.stdout.includes(`interrupted; resume with: deno task search --resume ${run}`));
+
+    // A different space file is refused.
+    const other = `${dir}/other.space`;
+    await Deno.writeTextFile(other, FAST_SPACE.replace("max_epochs: 6", "max_epochs: 7"));
+    const refused = captureIo();
+    assert.equal(await main(["--resume", run, other], refused), 1);
+    assert.match(refused.stderr(), /differs from the space the run .* was started with/);
+
+    const resumed = captureIo();
+    assert.equal(await main(["--resume", run], resumed), 0, resumed.stderr());
+    assertSameSearch(await readGenotype(run), await readGenotype(reference));
+  });
+});
