@@ -11,7 +11,8 @@
  */
 import { tf } from "./deps.ts";
 import type { StridedStep } from "../dsl/ir.ts";
-import { avgPool, batchNormTrain, conv, conv1x1, depthwiseConv, maxPool, normalize } from "./kernels.ts";
+import { avgPool, batchNormTrain, conv, conv1x1, normalize } from "./kernels.ts";
+import { depthwiseConvNative, maxPoolNative } from "./kernels_native.ts";
 
 /** A trainable piece of a network. */
 export interface Module {
@@ -235,7 +236,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
     case "dw_conv": {
       const { kernel: k, dilation } = step;
       const w = kaimingUniform(ctx, "weight", [k, k, c], k * k);
-      return weighted([w], (x) => depthwiseConv(x, w as tf.Tensor3D, s, dilation));
+      return weighted([w], (x) => depthwiseConvNative(x, w as tf.Tensor3D, s, dilation));
     }
     case "conv_1x1": {
       const w = kaimingUniform(ctx, "weight", [c, c], c);
@@ -244,7 +245,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
     case "batch_norm":
       return batchNorm(c, step.affine ?? ctx.affine, ctx);
     case "max_pool":
-      return stateless((x) => maxPool(x, step.kernel, s));
+      return stateless((x) => maxPoolNative(x, step.kernel, s));
     case "avg_pool":
       return stateless((x) => avgPool(x, step.kernel, s));
     case "identity":

@@ -1,0 +1,156 @@
+/**
+ * Depthwise convolution and max pooling on the backends' native forward kernels, with gradients
+ * written out by hand (tf.customGrad), so that backpropagation keeps only the op's input:
+ *
+ * - depthwise conv: dx is the native depthwise convolution of dy (zero-inserted for stride 2) with
+ *   the flipped kernel; dW is Σ over the batch and pixels of each input tap times dy. wasm has no
+ *   DepthwiseConv2dNativeBackpropInput/Filter and tfjs has no gradient for dilation > 1: neither is
+ *   needed here.
+ * - max pool: dy goes to the first maximum of each window (as PyTorch), scattered back by pads;
+ *   wasm's MaxPoolGrad (wrong) is not used.
+ *
+ * The shifted-slice formulations of kernels.ts compute the same values with stock gradients; they
+ * keep k² copies of the input alive for backpropagation, these keep one.
+ *
+ * @module
+ */
+import { tf } from "./deps.ts";
+import { samePadding, subsample2, sumTensors, windowTaps } from "./kernels.ts";
+
+type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
+
+/** dy placed at every `stride`-th pixel of a zero map: `[N, H·s, W·s, C]` (the transpose of striding). */
+function zeroInsert(dy: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  if (stride === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  const zeros = tf.zerosLike(dy);
+  const cols = tf.reshape(tf.stack([dy, zeros], 3), [n, h, 2 * w, c]);
+  return tf.reshape(tf.stack([cols, tf.zerosLike(cols)], 2), [n, 2 * h, 2 * w, c]) as tf.Tensor4D;
+}
+
+/**
+ * The adjoint of reading tap (a, b) at `stride` from the zero-padded input: `g` ([N, Ho, Wo, C])
+ * scattered to the input's shape `[N, H, W, C]`, padding cropped.
+ */
+function placeTap(
+  g: tf.Tensor4D,
+  a: number,
+  b: number,
+  stride: 1 | 2,
+  pad: number,
+  shape: readonly [number, number, number, number],
+): tf.Tensor4D {
+  const [n, h, w, c] = shape;
+  const u = zeroInsert(g, stride);
+  // u[i] lands on padded row a + i; keep padded rows [pad, pad + h).
+  const top = a - pad;
+  const left = b - pad;
+  const fit = (offset: number, length: number, size: number): [number, number, number] => {
+    const start = Math.max(0, -offset);
+    const before = Math.max(0, offset);
+    const used = Math.max(0, Math.min(length - start, size - before));
+    return [start, before, used];
+  };
+  const [sy, py, hy] = fit(top, u.shape[1], h);
+  const [sx, px, wx] = fit(left, u.shape[2], w);
+  if (hy === 0 || wx === 0) return tf.zeros([n, h, w, c]);
+  const part = tf.slice(u, [0, sy, sx, 0], [n, hy, wx, c]);
+  return tf.pad(part, [[0, 0], [py, h - py - hy], [px, w - px - wx], [0, 0]]) as tf.Tensor4D;
+}
+
+/**
+ * Depthwise k×k convolution (PyTorch "same" padding (k−1)/2·d, stride 1 or 2, any dilation).
+ *
+ * @param x Input `[N, H, W, C]`.
+ * @param weight `[k, k, C]`.
+ * @param stride 1 or 2.
+ * @param dilation d ≥ 1.
+ * @returns `[N, Ho, Wo, C]`.
+ */
+export function depthwiseConvNative(
+  x: tf.Tensor4D,
+  weight: tf.Tensor3D,
+  stride: 1 | 2,
+  dilation = 1,
+): tf.Tensor4D {
+  // Native kernels take a stride or a dilation, not both: stride 1, then every other pixel.
+  if (stride === 2 && dilation > 1) return subsample2(depthwiseConvNative(x, weight, 1, dilation), 0);
+  const [k, , c] = weight.shape;
+  const p = samePadding(k, dilation);
+  const pad: Pad4 = [[0, 0], [p, p], [p, p], [0, 0]];
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, wi] = args as [tf.Tensor4D, tf.Tensor3D];
+    (args[2] as tf.GradSaveFunc)([xi, wi]);
+    const filter = tf.reshape(wi, [k, k, c, 1]) as tf.Tensor4D;
+    const value = tf.depthwiseConv2d(xi, filter, stride, pad, "NHWC", dilation);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor3D];
+        const g = dy as tf.Tensor4D;
+        return [inputGrad(g, ws, xs.shape, stride, dilation), filterGrad(g, xs, k, stride, dilation)];
+      },
+    };
+  });
+  return f(x, weight) as tf.Tensor4D;
+}
+
+function inputGrad(
+  dy: tf.Tensor4D,
+  weight: tf.Tensor3D,
+  shape: readonly [number, number, number, number],
+  stride: 1 | 2,
+  dilation: number,
+): tf.Tensor4D {
+  const [n, h, w, c] = shape;
+  const [k] = weight.shape;
+  const p = samePadding(k, dilation);
+  const e = dilation * (k - 1);
+  const u = zeroInsert(dy, stride);
+  // Full correlation with the flipped kernel: output row i is padded-input row i.
+  const extraH = Math.max(0, p + h - u.shape[1] - e);
+  const extraW = Math.max(0, p + w - u.shape[2] - e);
+  const flipped = tf.reshape(tf.reverse(weight, [0, 1]), [k, k, c, 1]) as tf.Tensor4D;
+  const full = tf.depthwiseConv2d(u, flipped, 1, [[0, 0], [e, e + extraH], [e, e + extraW], [0, 0]], "NHWC", dilation);
+  return tf.slice(full, [0, p, p, 0], [n, h, w, c]);
+}
+
+function filterGrad(dy: tf.Tensor4D, x: tf.Tensor4D, k: number, stride: 1 | 2, dilation: number): tf.Tensor3D {
+  const c = x.shape[3];
+  const taps = windowTaps(x, k, stride, dilation);
+  const perTap = taps.map((tap) => tf.sum(tf.mul(tap, dy), [0, 1, 2]));
+  return tf.reshape(tf.stack(perTap), [k, k, c]) as tf.Tensor3D;
+}
+
+/**
+ * k×k max pooling, padding (k−1)/2 ignored, stride 1 or 2; the gradient goes to the first maximum
+ * of each window in row-major order, as PyTorch.
+ *
+ * @param x Input `[N, H, W, C]`.
+ * @param kernel Odd k.
+ * @param stride 1 or 2.
+ * @returns `[N, Ho, Wo, C]`.
+ */
+export function maxPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf.Tensor4D {
+  const p = samePadding(kernel, 1);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xi = args[0] as tf.Tensor4D;
+    const value = tf.maxPool(xi, kernel, stride, p);
+    (args[1] as tf.GradSaveFunc)([xi, value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, y] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const taps = windowTaps(xs, kernel, stride, 1, Number.NEGATIVE_INFINITY);
+        let free = tf.onesLike(y);
+        const parts = taps.map((tap, t) => {
+          const first = tf.mul(tf.cast(tf.equal(tap, y), "float32"), free);
+          free = tf.sub(free, first);
+          return placeTap(tf.mul(first, dy) as tf.Tensor4D, Math.floor(t / kernel), t % kernel, stride, p, xs.shape);
+        });
+        return [sumTensors(parts)];
+      },
+    };
+  });
+  return f(x) as tf.Tensor4D;
+}

@@ -1,0 +1,66 @@
+import { assert } from "./deps.ts";
+import { tf } from "../runtime/deps.ts";
+import { useBackend } from "../runtime/backend.ts";
+import { depthwiseConv, maxPool } from "../runtime/kernels.ts";
+import { depthwiseConvNative, maxPoolNative } from "../runtime/kernels_native.ts";
+
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`depthwiseConvNative() matches the shifted-slice reference, values and gradients (${backend})`, async () => {
+    await useBackend(backend);
+    for (const [size, k, stride, dilation] of [[6, 3, 1, 1], [7, 3, 2, 1], [6, 5, 2, 2], [8, 3, 1, 2], [5, 5, 1, 1]] as const) {
+      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+      const w = tf.randomNormal([k, k, 3], 0, 1, "float32", 2) as tf.Tensor3D;
+      const dy = tf.randomNormal(depthwiseConv(x, w, stride, dilation).shape, 0, 1, "float32", 3);
+      const loss = (f: typeof depthwiseConv) => (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor3D, stride, dilation), dy));
+      const reference = tf.grads(loss(depthwiseConv))([x, w]);
+      const native = tf.grads(loss(depthwiseConvNative))([x, w]);
+      const label = `size ${size} k ${k} stride ${stride} dilation ${dilation}`;
+      assert.ok(maxDiff(depthwiseConv(x, w, stride, dilation), depthwiseConvNative(x, w, stride, dilation)) < 1e-4, label);
+      assert.ok(maxDiff(reference[0]!, native[0]!) < 1e-4, `dx, ${label}`);
+      assert.ok(maxDiff(reference[1]!, native[1]!) < 1e-3, `dW, ${label}`);
+      tf.dispose([x, w, dy, ...reference, ...native]);
+    }
+  });
+
+  Deno.test(`maxPoolNative() matches the shifted-slice reference, values and gradients (${backend})`, async () => {
+    await useBackend(backend);
+    for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
+      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 4) as tf.Tensor4D;
+      const dy = tf.randomNormal(maxPool(x, 3, stride).shape, 0, 1, "float32", 5);
+      const loss = (f: typeof maxPool) => (a: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
+      assert.ok(maxDiff(maxPool(x, 3, stride), maxPoolNative(x, 3, stride)) < 1e-6);
+      const reference = tf.grad(loss(maxPool))(x);
+      const native = tf.grad(loss(maxPoolNative))(x);
+      assert.ok(maxDiff(reference, native) < 1e-5, `size ${size} stride ${stride}`);
+      tf.dispose([x, dy, reference, native]);
+    }
+  });
+}
+
+Deno.test("the native kernels keep only their input for backpropagation", async () => {
+  await useBackend("cpu");
+  const x = tf.randomNormal([2, 8, 8, 4]) as tf.Tensor4D;
+  const w = tf.variable(tf.randomNormal([5, 5, 4]) as tf.Tensor3D);
+  // Inside a gradient tape, count the tensors alive after the forward pass.
+  const alive = (f: () => tf.Tensor) => {
+    let count = 0;
+    const { value, grads } = tf.variableGrads(() => {
+      const before = tf.memory().numTensors;
+      const y = tf.sum(f()) as tf.Scalar;
+      count = tf.memory().numTensors - before;
+      return y;
+    }, [w]);
+    tf.dispose([value, ...Object.values(grads)]);
+    return count;
+  };
+  const reference = alive(() => depthwiseConv(x, w, 1, 1));
+  const native = alive(() => depthwiseConvNative(x, w, 1, 1));
+  assert.ok(native * 4 < reference, `${native} tensors alive vs ${reference}`);
+  tf.dispose([x, w]);
+});
