@@ -1,8 +1,9 @@
 /**
- * A search checkpoint on disk, crash-safe: `<run>/checkpoint/` holds one binary file of float32
- * values (every tensor and optimizer slot, little-endian, back to back) and `latest.json`, the
- * manifest: the rest of the state as JSON, each tensor referenced by offset and shape, the data
- * file's name, size and SHA-256.
+ * A search (or training) checkpoint on disk, crash-safe: `<run>/checkpoint/` holds one binary file
+ * of float32 values (every tensor and optimizer slot, little-endian, back to back) and
+ * `latest.json`, the manifest: the rest of the state as JSON, each tensor referenced by offset and
+ * shape, the data file's name, size and SHA-256. Any top-level field of the checkpoint that holds
+ * named tensors (`SlotValues`: `tensors`, `sgd`, `adam`) goes to the binary file.
  *
  * A new checkpoint writes its data file under a fresh name, then replaces `latest.json` (temporary
  * file + fsync + rename), then removes the old data file. Whenever the process dies, `latest.json`
@@ -12,13 +13,14 @@
  */
 import { writeFileAtomic } from "./atomic.ts";
 import type { SearchCheckpoint } from "./search.ts";
+import type { TrainCheckpoint } from "./train.ts";
 import type { SlotValues } from "./optim.ts";
 
 /** The folder of a run that holds its checkpoint. */
 export const CHECKPOINT_DIR = "checkpoint";
 /** The manifest: the one file whose rename makes a checkpoint current. */
 export const MANIFEST = "latest.json";
-const FORMAT = "asap-search-checkpoint";
+const FORMAT = "asap-checkpoint";
 const FORMAT_VERSION = 1;
 const DATA_FILE = /^e\d+-s\d+-[0-9a-z]+\.bin$/;
 /** Leftovers of an atomic write that was killed (see atomic.ts): `.<name>.<pid>.<n>.<time>.tmp`. */
@@ -36,7 +38,17 @@ interface TensorRef {
   readonly offset: number;
 }
 
-type Groups = Record<"tensors" | "sgd" | "adam", Record<string, TensorRef>>;
+/** Per top-level field of named tensors, where each tensor lies. */
+type Groups = Record<string, Record<string, TensorRef>>;
+
+/** The plain-data state every checkpoint has (search and training alike). */
+export interface CheckpointState {
+  readonly version: number;
+  readonly seed: number;
+  readonly epoch: number;
+  readonly step: number;
+  readonly telemetry: readonly unknown[];
+}
 
 /** `latest.json`: the checkpoint without its tensor values. */
 interface Manifest {
@@ -46,10 +58,17 @@ interface Manifest {
   readonly bytes: number;
   readonly sha256: string;
   readonly groups: Groups;
-  readonly state: Omit<SearchCheckpoint, "tensors" | "sgd" | "adam">;
+  readonly state: CheckpointState & Record<string, unknown>;
 }
 
-const GROUPS = ["tensors", "sgd", "adam"] as const;
+/** Whether a field holds named tensors (`SlotValues`); an empty object counts (no slots yet). */
+function isSlotValues(value: unknown): value is SlotValues {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every((t) =>
+    typeof t === "object" && t !== null && (t as { values?: unknown }).values instanceof Float32Array &&
+    Array.isArray((t as { shape?: unknown }).shape)
+  );
+}
 
 /**
  * The SHA-256 of bytes or text (UTF-8), as lowercase hex.
@@ -95,24 +114,32 @@ function decodeFloat(_key: string, value: unknown): unknown {
  * await writeCheckpoint("runs/demo", await run.checkpoint());
  * ```
  */
-export async function writeCheckpoint(runDir: string, checkpoint: SearchCheckpoint): Promise<string> {
+export async function writeCheckpoint(
+  runDir: string,
+  checkpoint: SearchCheckpoint | TrainCheckpoint,
+): Promise<string> {
   const dir = `${runDir}/${CHECKPOINT_DIR}`;
   await Deno.mkdir(dir, { recursive: true });
-  const { tensors, sgd, adam, ...state } = checkpoint;
-  const all: Record<(typeof GROUPS)[number], SlotValues> = { tensors, sgd, adam };
+  const all: Record<string, SlotValues> = {};
+  const state: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(checkpoint)) {
+    if (isSlotValues(value)) all[key] = value;
+    else state[key] = value;
+  }
   let total = 0;
-  for (const group of GROUPS) for (const t of Object.values(all[group])) total += t.values.length;
+  for (const group of Object.values(all)) for (const t of Object.values(group)) total += t.values.length;
   const values = new Float32Array(total);
-  const groups: Groups = { tensors: {}, sgd: {}, adam: {} };
+  const groups: Groups = {};
   let offset = 0;
-  for (const group of GROUPS) {
-    for (const [name, t] of Object.entries(all[group])) {
+  for (const [group, tensors] of Object.entries(all)) {
+    groups[group] = {};
+    for (const [name, t] of Object.entries(tensors)) {
       const size = t.shape.reduce((a, b) => a * b, 1);
       if (size !== t.values.length) {
         throw new CheckpointError(`tensor "${name}" has ${t.values.length} values but shape [${t.shape}]`);
       }
       values.set(t.values, offset);
-      groups[group][name] = { shape: [...t.shape], offset };
+      groups[group]![name] = { shape: [...t.shape], offset };
       offset += size;
     }
   }
@@ -126,7 +153,7 @@ export async function writeCheckpoint(runDir: string, checkpoint: SearchCheckpoi
     bytes: bytes.length,
     sha256: await sha256Hex(bytes),
     groups,
-    state,
+    state: state as Manifest["state"],
   };
   const path = `${dir}/${MANIFEST}`;
   await writeFileAtomic(path, `${JSON.stringify(manifest, encodeFloat)}\n`);
@@ -172,7 +199,8 @@ export async function hasCheckpoint(runDir: string): Promise<boolean> {
  * Reads and validates the checkpoint of a run folder.
  *
  * @param runDir The run folder.
- * @returns The state to pass to `SearchRun.restore`.
+ * @returns The state to pass to `SearchRun.restore` (or `TrainRun.restore`, with the type argument
+ * `TrainCheckpoint`).
  * @throws {CheckpointError} When the manifest or its data file is missing, truncated, or does not
  * match its checksum; the message names the file.
  * @example
@@ -180,7 +208,9 @@ export async function hasCheckpoint(runDir: string): Promise<boolean> {
  * run.restore(await readCheckpoint("runs/demo"));
  * ```
  */
-export async function readCheckpoint(runDir: string): Promise<SearchCheckpoint> {
+export async function readCheckpoint<T extends CheckpointState = SearchCheckpoint>(
+  runDir: string,
+): Promise<T> {
   const dir = `${runDir}/${CHECKPOINT_DIR}`;
   const path = `${dir}/${MANIFEST}`;
   let text: string;
@@ -201,7 +231,7 @@ export async function readCheckpoint(runDir: string): Promise<SearchCheckpoint> 
     throw corrupt("it is not valid JSON");
   }
   if (typeof manifest !== "object" || manifest === null || manifest.format !== FORMAT) {
-    throw corrupt(`it is not an asap search checkpoint (no "format": "${FORMAT}")`);
+    throw corrupt(`it is not an asap checkpoint (no "format": "${FORMAT}")`);
   }
   if (manifest.formatVersion !== FORMAT_VERSION) {
     throw new CheckpointError(
@@ -215,7 +245,7 @@ export async function readCheckpoint(runDir: string): Promise<SearchCheckpoint> 
     typeof manifest.groups !== "object" || manifest.groups === null ||
     typeof state !== "object" || state === null ||
     typeof state.epoch !== "number" || typeof state.step !== "number" || typeof state.seed !== "number" ||
-    typeof state.alive !== "object" || !Array.isArray(state.telemetry) || typeof state.rng !== "object"
+    !Array.isArray(state.telemetry)
   ) {
     throw corrupt("a field is missing or has the wrong type");
   }
@@ -234,10 +264,10 @@ export async function readCheckpoint(runDir: string): Promise<SearchCheckpoint> 
     throw corrupt(`its data file "${dataPath}" does not match the SHA-256 in the manifest`);
   }
   const values = new Float32Array(bytes.slice().buffer);
-  const read = (group: (typeof GROUPS)[number]): SlotValues => {
-    const refs = manifest.groups[group];
-    if (typeof refs !== "object" || refs === null) throw corrupt(`the "${group}" group is missing`);
-    const out: SlotValues = {};
+  const out: Record<string, unknown> = { ...state };
+  for (const [group, refs] of Object.entries(manifest.groups)) {
+    if (typeof refs !== "object" || refs === null) throw corrupt(`the "${group}" group is malformed`);
+    const tensors: SlotValues = {};
     for (const [name, ref] of Object.entries(refs)) {
       const size = Array.isArray(ref.shape) ? ref.shape.reduce((a, b) => a * b, 1) : NaN;
       if (
@@ -245,9 +275,9 @@ export async function readCheckpoint(runDir: string): Promise<SearchCheckpoint> 
       ) {
         throw corrupt(`tensor "${name}" lies outside the data file`);
       }
-      out[name] = { shape: ref.shape, values: values.slice(ref.offset, ref.offset + size) };
+      tensors[name] = { shape: ref.shape, values: values.slice(ref.offset, ref.offset + size) };
     }
-    return out;
-  };
-  return { ...state, tensors: read("tensors"), sgd: read("sgd"), adam: read("adam") };
+    out[group] = tensors;
+  }
+  return out as unknown as T;
 }

@@ -120,11 +120,10 @@ export function formatBar(
   return `epoch ${epoch + 1}/${maxEpochs} [${bar}] ${step}/${steps}  ETA ${formatDuration(etaSeconds)}`;
 }
 
-/** Draws a search's progress on a {@linkcode ProgressSink}. */
+/** Draws a search's or a training's progress on a {@linkcode ProgressSink}. */
 export class Progress {
   readonly #sink: ProgressSink;
   readonly #maxEpochs: number;
-  readonly #totals: Readonly<Record<string, number>>;
   #epochStarted = 0;
   #epochStartStep = 0;
   #epoch = -1;
@@ -132,20 +131,17 @@ export class Progress {
   readonly #now: () => number;
 
   /**
-   * @param ir The space searched (for the candidate counts).
    * @param maxEpochs The run's epoch budget.
    * @param sink Where to write (default: stdout).
    * @param now A clock in milliseconds (tests pass a fake one).
    */
   constructor(
-    ir: SpaceIR,
     maxEpochs: number,
     sink: ProgressSink = stdoutSink(),
     now: () => number = () => performance.now(),
   ) {
     this.#sink = sink;
     this.#maxEpochs = maxEpochs;
-    this.#totals = candidateCounts(ir);
     this.#now = now;
   }
 
@@ -174,11 +170,11 @@ export class Progress {
   /**
    * Called at the end of an epoch: replaces the bar with the epoch's line.
    *
-   * @param telemetry The epoch's telemetry.
+   * @param line The epoch's summary, e.g. from {@linkcode formatEpochLine}.
    */
-  epoch(telemetry: EpochTelemetry): void {
+  endEpoch(line: string): void {
     this.#clearBar();
-    this.#sink.write(`${formatEpochLine(telemetry, this.#maxEpochs, this.#totals)}\n`);
+    this.#sink.write(`${line}\n`);
     this.#epoch = -1;
   }
 

@@ -16,7 +16,14 @@ import { cellTypeOf } from "../dsl/ir.ts";
 import { BackendError, type BackendName, BACKENDS, isBackendName, useBackend } from "./backend.ts";
 import { CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from "./checkpoint_io.ts";
 import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./data.ts";
-import { formatDuration, Progress, type ProgressSink, stdoutSink } from "./progress.ts";
+import {
+  candidateCounts,
+  formatDuration,
+  formatEpochLine,
+  Progress,
+  type ProgressSink,
+  stdoutSink,
+} from "./progress.ts";
 import {
   createRunFolder,
   type DataSource,
@@ -29,11 +36,11 @@ import {
 } from "./run_folder.ts";
 import { NumericalError, SearchInterrupted, SearchRun } from "./search.ts";
 
-const EXIT_OK = 0;
-const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
 /** 128 + SIGINT, as shells report a process stopped by Ctrl-C. */
-const EXIT_INTERRUPTED = 130;
+export const EXIT_INTERRUPTED = 130;
 
 /** The space searched when no file is given. */
 const QUICKSTART = new URL("../spaces/quickstart.space", import.meta.url);
@@ -51,7 +58,8 @@ options:
   --out DIR              run folder (default: runs/<space name>-<UTC time>)
   --epochs N             override the space's max_epochs
   --batch-size N         override the space's batch_size
-  --steps-per-epoch N    cap the steps of each epoch (quick runs)
+  --steps-per-epoch N    cap the steps of each epoch (default: 20 on the embedded digits,
+                         every batch on --data)
   --seed N               random seed (default: 0)
   --resume DIR           continue an interrupted run from its last checkpoint
   --synthetic N          for testing: N synthetic 8×8 images instead of real data
@@ -67,18 +75,19 @@ export interface CliIo {
   readonly err: (text: string) => void;
 }
 
-function defaultIo(): CliIo {
+/** stdout and stderr (shared with evaluate_cli.ts). */
+export function defaultIo(): CliIo {
   const encoder = new TextEncoder();
   return { out: stdoutSink(), err: (text) => Deno.stderr.writeSync(encoder.encode(text)) };
 }
 
 /** A usage error: a one-line message, then the usage text; exit code 2. */
-class UsageError extends Error {
+export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
 /** A failure with a message for the user; exit code 1. */
-class Failure extends Error {
+export class Failure extends Error {
   override readonly name = "Failure";
 }
 
@@ -108,7 +117,8 @@ const STRING_FLAGS = [
   "synthetic",
 ] as const;
 
-function integer(flag: string, value: string | undefined, min: number): number | undefined {
+/** An integer flag's value, or a usage error naming the flag. */
+export function integer(flag: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === "" || !Number.isInteger(n) || n < min) {
@@ -166,6 +176,13 @@ function parseFlags(args: string[]): Flags {
   };
 }
 
+/**
+ * Steps per epoch on the embedded digits when --steps-per-epoch is not given: the digits are the
+ * quick demo (spaces/quickstart.space), so each epoch sees 20 random batches of the 4,168 w-half
+ * images rather than all of them. Searches on --data run full epochs.
+ */
+const DIGITS_STEPS_PER_EPOCH = 20;
+
 /** The digits of synthetic test data: small images, few classes, a fixed pattern seed. */
 const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
 
@@ -180,7 +197,8 @@ async function loadData(source: DataSource): Promise<Dataset> {
   }
 }
 
-async function readText(path: string | URL, what: string): Promise<string> {
+/** A text file, or a failure that names it and says what is wrong. */
+export async function readText(path: string | URL, what: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
@@ -197,7 +215,7 @@ async function readText(path: string | URL, what: string): Promise<string> {
 }
 
 /** `runs/<name>-20250131T235959Z`, with `-2`, `-3` … when that exists. */
-async function defaultOut(name: string): Promise<string> {
+export async function defaultOut(name: string): Promise<string> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   for (let k = 1;; k++) {
     const dir = `runs/${name}-${stamp}${k > 1 ? `-${k}` : ""}`;
@@ -211,12 +229,12 @@ async function defaultOut(name: string): Promise<string> {
 }
 
 /** Fails early, with the flag to add, when the process may not write the run folder. */
-async function ensureWritable(dir: string): Promise<void> {
+export async function ensureWritable(dir: string): Promise<void> {
   let state = (await Deno.permissions.query({ name: "write", path: dir })).state;
   if (state === "prompt") state = (await Deno.permissions.request({ name: "write", path: dir })).state;
   if (state !== "granted") {
     throw new Failure(
-      `cannot write the run folder "${dir}": this process may not write there (the search task may write ` +
+      `cannot write the run folder "${dir}": this process may not write there (the task may write ` +
         `only under runs/); use an --out under runs/, or run deno run --allow-write=${dir} with the task's ` +
         `other flags`,
     );
@@ -264,7 +282,7 @@ async function planFresh(flags: Flags): Promise<Plan> {
       // Filled in from the space once it is compiled (see resolveDefaults).
       epochs: flags.epochs ?? 0,
       batchSize: flags.batchSize ?? 0,
-      stepsPerEpoch: flags.stepsPerEpoch ?? null,
+      stepsPerEpoch: flags.stepsPerEpoch ?? (data.kind === "mnist" ? DIGITS_STEPS_PER_EPOCH : null),
       backend: flags.backend ?? "wasm",
       data,
       started: new Date().toISOString(),
@@ -391,7 +409,8 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
   const augment = config.data.kind === "cifar10" ? { pad: 4, flip: true } : { pad: 4, flip: false };
 
   const controller = new AbortController();
-  const progress = new Progress(ir, config.epochs, io.out);
+  const progress = new Progress(config.epochs, io.out);
+  const totals = candidateCounts(ir);
   let run: SearchRun;
   try {
     run = new SearchRun(ir, {
@@ -435,7 +454,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     lastCheckpoint = run.epoch;
     while (!run.done) {
       const telemetry = await run.runEpoch();
-      progress.epoch(telemetry);
+      progress.endEpoch(formatEpochLine(telemetry, config.epochs, totals));
       await writeCheckpoint(dir, await run.checkpoint());
       lastCheckpoint = run.epoch;
       await writeEpochOutputs(dir, run, telemetry.temperature);

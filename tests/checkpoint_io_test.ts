@@ -103,7 +103,7 @@ Deno.test("readCheckpoint() still reads the previous checkpoint after a write ki
     // Killed after the data file was renamed into place, before the manifest was replaced.
     await Deno.writeFile(`${cp}/e0002-s0000-abc.bin`, new Uint8Array(64));
     // Killed while writing the new manifest: a truncated temporary manifest.
-    await Deno.writeTextFile(`${cp}/.latest.json.999.1.x.tmp`, '{"format": "asap-search-che');
+    await Deno.writeTextFile(`${cp}/.latest.json.999.1.x.tmp`, '{"format": "asap-che');
     assert.deepEqual(await readCheckpoint(dir), previous);
     // The next checkpoint cleans the leftovers up.
     await writeCheckpoint(dir, fakeCheckpoint(3, 2));
@@ -140,7 +140,7 @@ Deno.test("readCheckpoint() says a run folder has no checkpoint, or that its man
     await Deno.writeTextFile(`${dir}/checkpoint/latest.json`, "{ not json");
     await assert.rejects(() => readCheckpoint(dir), /corrupt: it is not valid JSON/);
     await Deno.writeTextFile(`${dir}/checkpoint/latest.json`, '{"epoch": 3}');
-    await assert.rejects(() => readCheckpoint(dir), /not an asap search checkpoint/);
+    await assert.rejects(() => readCheckpoint(dir), /not an asap checkpoint/);
   });
 });
 

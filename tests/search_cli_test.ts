@@ -274,3 +274,74 @@ Deno.test("Ctrl-C checkpoints mid-epoch, exits 130 with the resume command, and 
     assertSameSearch(await readGenotype(run), await readGenotype(reference));
   });
 });
+
+Deno.test("search exits 1 naming the epoch and step when the loss becomes NaN", async () => {
+  await withTemp(async (dir) => {
+    const file = `${dir}/nan.space`;
+    // A learning rate of 1e30 sends the weights, then the loss, to infinity within two steps.
+    await Deno.writeTextFile(
+      file,
+      FAST_SPACE.replace(
+        "grace_epochs: 0",
+        "grace_epochs: 0  weights: sgd(lr: 1e30, lr_min: 0, grad_clip: 5)",
+      ),
+    );
+    const io = captureIo();
+    assert.equal(
+      await main([file, "--synthetic", "32", "--steps-per-epoch", "2", "--out", `${dir}/run`], io),
+      1,
+    );
+    assert.match(
+      io.stderr(),
+      /^error: the train loss became NaN or infinite at epoch \d+, step \d+; .*learning rate/,
+    );
+  });
+});
+
+Deno.test("Progress draws a bar with an ETA only on a terminal, and one line per epoch either way", async () => {
+  const { candidateCounts, formatEpochLine, Progress } = await import("../runtime/progress.ts");
+  const { compileSpace } = await import("../dsl/compile.ts");
+  const ir = compileSpace(FAST_SPACE).ir!;
+  const telemetry = {
+    epoch: 0,
+    temperature: 0.5,
+    threshold: 0.4 / 3,
+    lr: 0.025,
+    grace: false,
+    opsLeft: { normal: [3, 2, 1, 3, 3], reduction: [3, 3, 3, 3, 3] },
+    sparsity: 0.1,
+    entropy: { normal: 0.81, reduction: 0.99 },
+    pruned: [],
+    steps: 4,
+    epochMs: 2500,
+    trainLoss: 1.5,
+    trainAccuracy: 0.5,
+    valLoss: NaN,
+    valAccuracy: NaN,
+    tfBytes: 0,
+    tfTensors: 0,
+  };
+  for (const isTerminal of [true, false]) {
+    let text = "";
+    let now = 0;
+    const progress = new Progress(6, { write: (t) => text += t, isTerminal }, () => now);
+    for (let step = 1; step <= 4; step++) {
+      progress.step(0, step, 4);
+      now += 2000;
+    }
+    progress.endEpoch(formatEpochLine(telemetry, 6, candidateCounts(ir)));
+    const lines = text.split("\n");
+    assert.equal(
+      lines.at(-2)!.split("\x1b[K").pop(),
+      "epoch 1/6  T 0.500  θ 0.133  ops 27/30 (normal 12/15, reduction 15/15)  H normal 0.81 reduction 0.99  " +
+        "2.5 s  train 1.500 50.0%  val - -",
+    );
+    if (isTerminal) {
+      // After step 2 of 4, one step took 2 s: 2 steps, 4 s left.
+      assert.ok(text.includes("\repoch 1/6 [############............] 2/4  ETA 0:04"), JSON.stringify(text));
+    } else {
+      assert.equal(text.split("\n").length, 2);
+      assert.ok(!text.includes("\r"));
+    }
+  }
+});

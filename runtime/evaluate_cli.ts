@@ -1,0 +1,511 @@
+/**
+ * `deno task evaluate <run dir | genotype.json | found.space>`: stacks the found cells into the
+ * evaluation network (the space's `evaluate` block: cells, channels, auxiliary head, drop-path,
+ * cutout, learning-rate schedule), trains it from scratch, reports its test accuracy and saves the
+ * trained weights. `--dry-run` only prints the parameter count. Ctrl-C checkpoints; `--resume`
+ * continues. Same exit codes as `search`: 0, 1 failure, 2 usage, 130 interrupted.
+ *
+ * @module
+ */
+import { parseArgs } from "../dsl/deps.ts";
+import { compileSpace } from "../dsl/compile.ts";
+import { renderDiagnostics } from "../dsl/diagnostics.ts";
+import { inferEvaluation } from "../dsl/infer.ts";
+import { type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../dsl/ir.ts";
+import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
+import { BackendError, type BackendName, BACKENDS, isBackendName, useBackend } from "./backend.ts";
+import { CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from "./checkpoint_io.ts";
+import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./data.ts";
+import { formatDuration, Progress } from "./progress.ts";
+import { type DataSource, RunFolderError, spaceHash } from "./run_folder.ts";
+import {
+  type CliIo,
+  defaultIo,
+  defaultOut,
+  ensureWritable,
+  EXIT_FAILURE,
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  EXIT_USAGE,
+  Failure,
+  integer,
+  readText,
+  UsageError,
+} from "./search_cli.ts";
+import {
+  NonFiniteLossError,
+  type TrainCheckpoint,
+  TrainInterrupted,
+  TrainRun,
+  type TrainTelemetry,
+} from "./train.ts";
+
+export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
+
+Stacks the found cells into the evaluation network described by the space's evaluate block,
+trains it from scratch, reports its test accuracy and saves the trained weights.
+
+options:
+  --data DIR             CIFAR-10 binary folder (data_batch_*.bin, test_batch.bin);
+                         default: the embedded MNIST digits (test: the 1,663 held-out digits)
+  --epochs N             override the evaluate block's epochs
+  --channels N           initial channels C (evaluate block: channels)
+  --cells N              cells in the stack (reductions at 1/3 and 2/3)
+  --batch-size N         override the evaluate block's batch_size
+  --steps-per-epoch N    cap the steps of each epoch (quick runs)
+  --seed N               random seed (default: 0)
+  --backend NAME         ${BACKENDS.join(", ")} (default: wasm)
+  --out DIR              output folder (default: runs/<space name>-eval-<UTC time>)
+  --dry-run              print the parameter count (with and without the auxiliary head) and exit
+  --resume DIR           continue an interrupted evaluation from its last checkpoint
+  --synthetic N          for testing: N synthetic 8×8 images instead of real data
+  -h, --help             show this help`;
+
+/** `eval.json`: everything needed to resume the training exactly. */
+interface EvalConfig {
+  readonly version: 1;
+  /** The run folder, genotype.json or found.space the cells came from. */
+  readonly source: string;
+  readonly seed: number;
+  readonly epochs: number | null;
+  readonly channels: number | null;
+  readonly cells: number | null;
+  readonly batchSize: number | null;
+  readonly stepsPerEpoch: number | null;
+  readonly backend: string;
+  readonly data: DataSource;
+  readonly started: string;
+}
+
+interface Flags {
+  readonly file: string | null;
+  readonly values: Readonly<Record<string, string | undefined>>;
+  readonly dryRun: boolean;
+  readonly help: boolean;
+}
+
+const STRING_FLAGS = [
+  "data",
+  "epochs",
+  "channels",
+  "cells",
+  "batch-size",
+  "steps-per-epoch",
+  "seed",
+  "backend",
+  "out",
+  "resume",
+  "synthetic",
+] as const;
+
+function parseFlags(args: string[]): Flags {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" as const }])),
+        "dry-run": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    if (unknown) throw new UsageError(`unknown option "${unknown[1]}"`);
+    const missing = /Option '(?:-\w, )?(--[\w-]+) <value>' argument (?:missing|is ambiguous)/.exec(message);
+    if (missing) throw new UsageError(`option "${missing[1]}" needs a value (write ${missing[1]}=VALUE)`);
+    throw new UsageError(message.split("\n")[0]!);
+  }
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(
+      `expected one run folder, genotype.json or .space file, got ${parsed.positionals.length}`,
+    );
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const values: Record<string, string | undefined> = {};
+  for (const name of STRING_FLAGS) values[name] = v[name] as string | undefined;
+  return {
+    file: parsed.positionals[0] ?? null,
+    values,
+    dryRun: v["dry-run"] === true,
+    help: v.help === true,
+  };
+}
+
+/** The synthetic test data: small images, few classes, the same class patterns as the search's. */
+const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
+
+function inputOf(source: DataSource): { inputSize: number; inputChannels: number; classes: number } {
+  switch (source.kind) {
+    case "mnist":
+      return { inputSize: 32, inputChannels: 1, classes: 10 };
+    case "cifar10":
+      return { inputSize: 32, inputChannels: 3, classes: 10 };
+    case "synthetic":
+      return { inputSize: SYNTHETIC.height, inputChannels: SYNTHETIC.channels, classes: SYNTHETIC.classes };
+  }
+}
+
+async function loadData(source: DataSource): Promise<{ data: Dataset; test: Dataset }> {
+  switch (source.kind) {
+    case "mnist":
+      return { data: await loadMnist({ split: "train" }), test: await loadMnist({ split: "test" }) };
+    case "cifar10":
+      return { data: await loadCifar10(source.dir, "train"), test: await loadCifar10(source.dir, "test") };
+    case "synthetic":
+      return {
+        data: syntheticDataset({ n: source.n, ...SYNTHETIC }),
+        test: syntheticDataset({ n: Math.max(SYNTHETIC.classes, Math.ceil(source.n / 4)), ...SYNTHETIC }),
+      };
+  }
+}
+
+/** The found cells and their space, from a run folder, a genotype.json or a found.space. */
+async function loadFound(path: string, io: CliIo): Promise<Genotype> {
+  let file = path;
+  try {
+    if ((await Deno.stat(path)).isDirectory) file = `${path.replace(/\/+$/, "")}/genotype.json`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new Failure(`"${path}" does not exist`);
+    throw error;
+  }
+  const text = await readText(file, file.endsWith(".space") ? "space file" : "genotype file");
+  if (file.endsWith(".space")) {
+    const { ir, diagnostics } = compileSpace(text, file);
+    if (diagnostics.length > 0) io.err(renderDiagnostics(diagnostics, text));
+    if (!ir) throw new Failure(`"${file}" does not compile`);
+    const cells = ir.cellTypes.map((cell): GenotypeCell => {
+      const open = cell.edges.find((e) => e.candidates.length !== 1);
+      if (open) {
+        throw new Failure(
+          `"${file}" is a search space, not a found cell: an edge of cell "${cell.name}" has ` +
+            `${open.candidates.length} candidates; search it first (deno task search ${file})`,
+        );
+      }
+      return {
+        cellType: cell.name,
+        edges: cell.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates[0]! })),
+      };
+    });
+    // A found.space does not record the search's seed or α.
+    const hash = await spaceHash(text);
+    return {
+      version: 1,
+      space: ir,
+      spaceHash: hash,
+      seed: 0,
+      algorithm: ir.search.algorithm,
+      cells,
+      alpha: {},
+      versions: {},
+    };
+  }
+  let genotype: Genotype;
+  try {
+    genotype = JSON.parse(text) as Genotype;
+  } catch {
+    throw new Failure(`"${file}" is not valid JSON`);
+  }
+  if (
+    typeof genotype !== "object" || genotype === null || genotype.version !== 1 ||
+    typeof genotype.space !== "object" || genotype.space === null || !Array.isArray(genotype.cells)
+  ) {
+    throw new Failure(`"${file}" is not a genotype (a search writes one as genotype.json in its run folder)`);
+  }
+  if (genotype.space.version !== IR_VERSION) {
+    throw new Failure(
+      `"${file}" holds a space IR of version ${genotype.space.version}; this asap reads ${IR_VERSION}`,
+    );
+  }
+  return genotype;
+}
+
+function formatTrainLine(t: TrainTelemetry, epochs: number): string {
+  const pct = (v: number) => Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : "-";
+  const num = (v: number) => Number.isFinite(v) ? v.toFixed(3) : "-";
+  return [
+    `epoch ${t.epoch + 1}/${epochs}`,
+    `lr ${t.lr.toPrecision(3)}`,
+    `drop-path ${t.dropPath.toFixed(3)}`,
+    `train ${num(t.trainLoss)} ${pct(t.trainAccuracy)}`,
+    `test ${num(t.testLoss)} ${pct(t.testAccuracy)}`,
+    `${(t.epochMs / 1000).toFixed(1)} s`,
+  ].join("  ");
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+/**
+ * Runs the `evaluate` command.
+ *
+ * @param args The command-line arguments (without the command name).
+ * @param io Where to write (default: stdout and stderr).
+ * @returns The exit code: 0 done, 1 failure, 2 usage error, 130 interrupted after checkpointing.
+ * @example
+ * ```ts ignore
+ * const code = await main(["runs/quickstart-20250101T000000Z", "--dry-run"]);
+ * ```
+ */
+export async function main(args: string[], io: CliIo = defaultIo()): Promise<number> {
+  try {
+    const flags = parseFlags(args);
+    if (flags.help) {
+      io.out.write(`${USAGE}\n`);
+      return EXIT_OK;
+    }
+    return await evaluate(flags, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}\n\n${USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof BackendError) {
+      io.err(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (
+      error instanceof Failure || error instanceof DataError || error instanceof RunFolderError ||
+      error instanceof CheckpointError
+    ) {
+      io.err(`error: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    if (error instanceof WebAssembly.RuntimeError) {
+      io.err(
+        `error: the wasm backend failed (${error.message}), most likely out of memory; use a smaller ` +
+          `--batch-size, --channels or --cells\n`,
+      );
+      return EXIT_FAILURE;
+    }
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    io.err(`error: the evaluation failed unexpectedly (${message}); please report this\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+async function planConfig(
+  flags: Flags,
+): Promise<{ config: EvalConfig; dir: string | null; resume: boolean }> {
+  const v = flags.values;
+  if (v.resume !== undefined) {
+    const given = STRING_FLAGS.filter((f) => f !== "resume" && f !== "backend" && v[f] !== undefined);
+    if (given.length > 0 || flags.file !== null || flags.dryRun) {
+      const what = given[0] !== undefined
+        ? `--${given[0]}`
+        : flags.file !== null
+        ? "a file argument"
+        : "--dry-run";
+      throw new UsageError(
+        `${what} cannot be combined with --resume: a resumed evaluation keeps its options`,
+      );
+    }
+    let config: EvalConfig;
+    try {
+      config = JSON.parse(await Deno.readTextFile(`${v.resume}/eval.json`)) as EvalConfig;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new Failure(`"${v.resume}" is not an evaluation folder: it has no eval.json`);
+      }
+      throw new Failure(`"${v.resume}/eval.json" is not valid JSON`);
+    }
+    return {
+      config: v.backend !== undefined ? { ...config, backend: v.backend } : config,
+      dir: v.resume,
+      resume: true,
+    };
+  }
+  if (flags.file === null) throw new UsageError("expected a run folder, genotype.json or found.space");
+  if (v.data !== undefined && v.synthetic !== undefined) {
+    throw new UsageError("--data and --synthetic cannot be combined");
+  }
+  const synthetic = integer("synthetic", v.synthetic, 2);
+  const data: DataSource = synthetic !== undefined
+    ? { kind: "synthetic", n: synthetic }
+    : v.data !== undefined
+    ? { kind: "cifar10", dir: v.data }
+    : { kind: "mnist" };
+  return {
+    dir: v.out ?? null,
+    resume: false,
+    config: {
+      version: 1,
+      source: flags.file,
+      seed: integer("seed", v.seed, 0) ?? 0,
+      epochs: integer("epochs", v.epochs, 1) ?? null,
+      channels: integer("channels", v.channels, 1) ?? null,
+      cells: integer("cells", v.cells, 1) ?? null,
+      batchSize: integer("batch-size", v["batch-size"], 1) ?? null,
+      stepsPerEpoch: integer("steps-per-epoch", v["steps-per-epoch"], 1) ?? null,
+      backend: v.backend ?? "wasm",
+      data,
+      started: new Date().toISOString(),
+    },
+  };
+}
+
+async function evaluate(flags: Flags, io: CliIo): Promise<number> {
+  const say = (text: string) => io.out.write(`${text}\n`);
+  const plan = await planConfig(flags);
+  const { config } = plan;
+  if (!isBackendName(config.backend)) {
+    throw new UsageError(`unknown backend "${config.backend}": expected one of ${BACKENDS.join(", ")}`);
+  }
+  const genotype = await loadFound(plan.resume ? `${plan.dir}/genotype.json` : config.source, io);
+  const { space: ir, cells } = genotype;
+  const input = inputOf(config.data);
+  let summary;
+  try {
+    summary = inferEvaluation(ir, cells, {
+      ...input,
+      ...(config.channels !== null ? { channels: config.channels } : {}),
+      ...(config.cells !== null ? { cells: config.cells } : {}),
+    });
+  } catch (error) {
+    throw new Failure(error instanceof Error ? error.message : String(error));
+  }
+  const shape = `${summary.cells.length} cells (reductions at ${summary.reductions.join(", ") || "none"}), ` +
+    `C = ${summary.channels}, input ${input.inputSize}×${input.inputSize}×${input.inputChannels}, ` +
+    `${input.classes} classes`;
+  if (flags.dryRun) {
+    say(`evaluation network of "${ir.name}": ${shape}`);
+    say(
+      `parameters: ${count(summary.params)} without the auxiliary head, ` +
+        `${
+          count(
+            summary.params +
+              (summary.auxiliary ? summary.auxiliaryParams : inferAux(ir, cells, config, input)),
+          )
+        } ` +
+        `with it`,
+    );
+    return EXIT_OK;
+  }
+
+  const dir = plan.dir ?? await defaultOut(`${ir.name}-eval`);
+  await ensureWritable(dir);
+  if (!plan.resume) {
+    try {
+      await Deno.lstat(`${dir}/eval.json`);
+      throw new Failure(
+        `"${dir}" already holds an evaluation: continue it with --resume ${dir}, or choose another --out`,
+      );
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  await useBackend(config.backend as BackendName);
+  const { data, test } = await loadData(config.data);
+
+  const controller = new AbortController();
+  let run: TrainRun;
+  try {
+    run = new TrainRun(ir, cells, {
+      data,
+      test,
+      seed: config.seed,
+      ...(config.epochs !== null ? { epochs: config.epochs } : {}),
+      ...(config.channels !== null ? { channels: config.channels } : {}),
+      ...(config.cells !== null ? { cells: config.cells } : {}),
+      ...(config.batchSize !== null ? { batchSize: config.batchSize } : {}),
+      ...(config.stepsPerEpoch !== null ? { stepsPerEpoch: config.stepsPerEpoch } : {}),
+      augment: { flip: config.data.kind === "cifar10" },
+      // DARTS' auxiliary head needs 32×32 images; the synthetic test images are 8×8.
+      ...(config.data.kind === "synthetic" ? { auxiliary: false } : {}),
+      signal: controller.signal,
+      onStep: (epoch, step, steps) => progress.step(epoch, step, steps),
+    });
+  } catch (error) {
+    // The settings and the data do not fit together (batch larger than the data, image too small…).
+    if (error instanceof Error) throw new Failure(error.message);
+    throw error;
+  }
+  const epochs = run.settings.epochs;
+  const progress = new Progress(epochs, io.out);
+  const onSigint = () => {
+    if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
+    controller.abort();
+    progress.line("stopping after the current step (Ctrl-C again quits without a new checkpoint)");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const started = performance.now();
+  try {
+    if (plan.resume) {
+      if (await hasCheckpoint(dir)) {
+        run.restore(await readCheckpoint<TrainCheckpoint>(dir));
+        say(`resuming ${dir} at epoch ${run.epoch + 1}, step ${run.step + 1}`);
+      }
+    } else {
+      await Deno.mkdir(dir, { recursive: true });
+      await writeJsonAtomic(`${dir}/genotype.json`, genotype);
+      await writeJsonAtomic(`${dir}/eval.json`, config);
+      say(`training "${ir.name}": ${shape}, ${epochs} epochs of ${run.stepsPerEpoch} steps on ${data.name}`);
+    }
+    while (!run.done) {
+      const telemetry = await run.runEpoch();
+      progress.endEpoch(formatTrainLine(telemetry, epochs));
+      await writeCheckpoint(dir, await run.checkpoint());
+      await writeFileAtomic(
+        `${dir}/telemetry.jsonl`,
+        run.telemetry.map((t) => `${JSON.stringify(t)}\n`).join(""),
+      );
+    }
+    await run.saveWeights(`${dir}/weights`);
+    const last = run.telemetry.at(-1);
+    const seconds = (performance.now() - started) / 1000;
+    const result = {
+      space: ir.name,
+      parameters: run.net.parameterCount({ auxiliary: false }),
+      parametersWithAuxiliary: run.net.parameterCount({ auxiliary: true }),
+      testAccuracy: last?.testAccuracy ?? null,
+      testImages: test.labels.length,
+      epochs: run.epoch,
+      wallSeconds: seconds,
+    };
+    await writeJsonAtomic(`${dir}/result.json`, result);
+    say(
+      `done in ${formatDuration(seconds)}: test accuracy ${
+        result.testAccuracy === null ? "-" : `${(100 * result.testAccuracy).toFixed(2)}%`
+      } on ${count(result.testImages)} images; ${count(result.parameters)} parameters ` +
+        `(${count(result.parametersWithAuxiliary)} with the auxiliary head)`,
+    );
+    say(`output folder ${dir}: result.json, telemetry.jsonl, weights/weights.json, weights/weights.bin`);
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof TrainInterrupted) {
+      await writeCheckpoint(dir, await run.checkpoint());
+      progress.line(`interrupted; resume with: deno task evaluate --resume ${dir}`);
+      return EXIT_INTERRUPTED;
+    }
+    if (error instanceof NonFiniteLossError) {
+      throw new Failure(
+        `the training loss became NaN or infinite at epoch ${error.epoch + 1}, step ${error.step + 1}; the ` +
+          `checkpoint of the last finished epoch is kept in ${dir}/checkpoint. Lower the learning rate ` +
+          `(evaluate block: weights: sgd(lr: …)) or the gradient clip, or try another --seed`,
+      );
+    }
+    throw error;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    run.dispose();
+  }
+}
+
+/** The auxiliary head's parameters when the evaluate block has none (auxiliary_weight: 0). */
+function inferAux(
+  ir: SpaceIR,
+  cells: readonly GenotypeCell[],
+  config: EvalConfig,
+  input: ReturnType<typeof inputOf>,
+): number {
+  return inferEvaluation(ir, cells, {
+    ...input,
+    auxiliary: true,
+    ...(config.channels !== null ? { channels: config.channels } : {}),
+    ...(config.cells !== null ? { cells: config.cells } : {}),
+  }).auxiliaryParams;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

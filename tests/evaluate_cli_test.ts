@@ -1,0 +1,131 @@
+import { assert } from "./deps.ts";
+import { main } from "../runtime/evaluate_cli.ts";
+import type { CliIo } from "../runtime/search_cli.ts";
+import { compileSpace } from "../dsl/compile.ts";
+import { inferEvaluation } from "../dsl/infer.ts";
+import type { GenotypeCell } from "../dsl/ir.ts";
+
+/** A found cell, as a search's found.space writes it: one candidate per kept edge. */
+const FOUND = `space found {
+  operation skip_connect = identity
+  operation conv_3x3 = relu > conv(kernel: 3) > batch_norm
+  cell normal {
+    nodes: 2
+    edges {
+      prev_prev -> n0 [conv_3x3]
+      prev -> n0 [skip_connect]
+      prev -> n1 [conv_3x3]
+      n0 -> n1 [skip_connect]
+    }
+  }
+  cell reduction extends normal { reduction: true }
+  supernet { channels: 4  cells: 3  reductions: [1] }
+  evaluate { cells: 4  channels: 4  reductions: [1/3, 2/3]  epochs: 2  batch_size: 8  cutout: 0 }
+}
+`;
+
+function captureIo(): CliIo & { stdout: () => string; stderr: () => string } {
+  let out = "";
+  let err = "";
+  return {
+    out: { write: (text) => out += text, isTerminal: false },
+    err: (text) => err += text,
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "asap-evaluate-cli-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function foundCells(): { ir: NonNullable<ReturnType<typeof compileSpace>["ir"]>; cells: GenotypeCell[] } {
+  const ir = compileSpace(FOUND).ir!;
+  const cells = ir.cellTypes.map((c) => ({
+    cellType: c.name,
+    edges: c.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates[0]! })),
+  }));
+  return { ir, cells };
+}
+
+Deno.test("evaluate exits 2 with the usage when the found cell is missing or a flag is unknown", async () => {
+  for (
+    const [args, message] of [[[], /expected a run folder/], [
+      ["x.space", "--bogus"],
+      /unknown option/,
+    ]] as const
+  ) {
+    const io = captureIo();
+    assert.equal(await main([...args], io), 2);
+    assert.match(io.stderr(), message);
+    assert.match(io.stderr(), /usage: deno task evaluate/);
+  }
+});
+
+Deno.test("evaluate --dry-run prints the parameter counts with and without the auxiliary head", async () => {
+  await withTemp(async (dir) => {
+    const file = `${dir}/found.space`;
+    await Deno.writeTextFile(file, FOUND);
+    const io = captureIo();
+    assert.equal(await main([file, "--dry-run", "--channels", "8"], io), 0, io.stderr());
+    const { ir, cells } = foundCells();
+    const options = { channels: 8, inputSize: 32, inputChannels: 1, classes: 10 };
+    const without = inferEvaluation(ir, cells, { ...options, auxiliary: false }).params;
+    const withAux = inferEvaluation(ir, cells, { ...options, auxiliary: true }).paramsWithAuxiliary;
+    assert.ok(withAux > without);
+    const n = (x: number) => x.toLocaleString("en-US");
+    assert.ok(
+      io.stdout().includes(`parameters: ${n(without)} without the auxiliary head, ${n(withAux)} with it`),
+      io.stdout(),
+    );
+    assert.match(io.stdout(), /4 cells \(reductions at 1, 2\), C = 8, input 32×32×1/);
+  });
+});
+
+Deno.test("evaluate refuses a search space whose edges still have several candidates", async () => {
+  await withTemp(async (dir) => {
+    const file = `${dir}/search.space`;
+    await Deno.writeTextFile(
+      file,
+      FOUND.replace("prev -> n0 [skip_connect]", "prev -> n0 [skip_connect, conv_3x3]"),
+    );
+    const io = captureIo();
+    assert.equal(await main([file, "--dry-run"], io), 1);
+    assert.match(
+      io.stderr(),
+      /is a search space, not a found cell: an edge of cell "normal" has 2 candidates/,
+    );
+  });
+});
+
+Deno.test("evaluate trains the found cells, reports test accuracy and saves the weights", async () => {
+  await withTemp(async (dir) => {
+    const file = `${dir}/found.space`;
+    await Deno.writeTextFile(file, FOUND);
+    const out = `${dir}/eval`;
+    const io = captureIo();
+    const args = [file, "--synthetic", "32", "--steps-per-epoch", "2", "--out", out];
+    assert.equal(await main(args, io), 0, io.stderr());
+    assert.match(io.stdout(), /^epoch 1\/2 {2}lr /m);
+    assert.match(io.stdout(), /^done in \d+:\d\d: test accuracy \d+\.\d\d% on 8 images; /m);
+    const result = JSON.parse(await Deno.readTextFile(`${out}/result.json`));
+    const { ir, cells } = foundCells();
+    const expected = inferEvaluation(ir, cells, {
+      inputSize: 8,
+      inputChannels: 3,
+      classes: 4,
+      auxiliary: false,
+    });
+    assert.equal(result.parameters, expected.params);
+    assert.ok(result.testAccuracy >= 0 && result.testAccuracy <= 1);
+    assert.equal((await Deno.readTextFile(`${out}/telemetry.jsonl`)).trimEnd().split("\n").length, 2);
+    assert.ok((await Deno.stat(`${out}/weights/weights.json`)).isFile);
+    assert.ok((await Deno.stat(`${out}/weights/weights.bin`)).size > 0);
+    assert.ok((await Deno.stat(`${out}/checkpoint/latest.json`)).isFile);
+  });
+});
