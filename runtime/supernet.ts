@@ -7,7 +7,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import { applyRecomputed } from "./recompute.ts";
+import { recomputed } from "./recompute.ts";
 import type { CellType, SpaceIR, Step, StridedStep } from "../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../dsl/ir.ts";
 import {
@@ -80,7 +80,7 @@ export class SearchNetwork {
   readonly #typeCells: ReadonlyMap<string, readonly PlacedCell[]>;
   readonly #classes: number;
   /**
-   * Recompute each candidate op's activations in the backward pass instead of keeping them
+   * Recompute each mixed op's activations in the backward pass instead of keeping them
    * (see runtime/recompute.ts): memory for time.
    */
   recompute = false;
@@ -201,19 +201,18 @@ export class SearchNetwork {
         if (edge.to !== n) return;
         const x = edge.from.kind === "input" ? inputs[edge.from.index]! : nodes[edge.from.index]!;
         if (!x) return;
-        const idx = alive[e]!;
-        const phi = phis[e]!;
-        const weights = idx.length > 1 ? tf.unstack(phi) : null;
-        idx.forEach((o, k) => {
-          const op = cell.edges[e]!.ops[o];
-          if (!op) {
-            // A zero op: its output is 0, it adds nothing; its α still enters Φ's normalisation.
-            zeroShape ??= zeroOutputShape(x, edge.stride);
-            return;
-          }
-          const y = this.recompute ? applyRecomputed(op, x, training) : op.apply(x, training);
-          terms.push(weights ? tf.mul(y, weights[k]!) : y);
-        });
+        const ops = alive[e]!.map((o) => cell.edges[e]!.ops[o] ?? null);
+        // A zero op's output is 0: it adds nothing, but its α still enters Φ's normalisation.
+        if (ops.some((op) => !op)) zeroShape ??= zeroOutputShape(x, edge.stride);
+        if (ops.every((op) => !op)) return;
+        const phi = ops.length > 1 ? phis[e]! : null;
+        const weights = ops.flatMap((op) => op?.weights ?? []);
+        const mixed = (input: tf.Tensor4D, p: tf.Tensor1D | null) => mixedOp(ops, input, p, training);
+        terms.push(
+          this.recompute
+            ? recomputed((i, p) => mixed(i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null), phi ? [x, phi] : [x], weights)
+            : mixed(x, phi),
+        );
       });
       nodes.push(terms.length === 0 ? (zeroShape ? tf.zeros(zeroShape) as tf.Tensor4D : null) : sum(terms));
     });
@@ -330,6 +329,23 @@ export class SearchNetwork {
     }
     for (const alphas of this.alpha.values()) for (const a of alphas) a.dispose();
   }
+}
+
+/** ō(x) = Σ_o Φ_o·o(x) over the alive ops (eq. 2); zero ops (null) add nothing; no Φ for a single op. */
+function mixedOp(
+  ops: readonly (Module | null)[],
+  x: tf.Tensor4D,
+  phi: tf.Tensor1D | null,
+  training: boolean,
+): tf.Tensor4D {
+  const weights = phi ? tf.unstack(phi) : null;
+  const terms: tf.Tensor4D[] = [];
+  ops.forEach((op, k) => {
+    if (!op) return;
+    const y = op.apply(x, training);
+    terms.push(weights ? tf.mul(y, weights[k]!) : y);
+  });
+  return sum(terms);
 }
 
 function zeroOutputShape(x: tf.Tensor4D, stride: 1 | 2): number[] {
