@@ -115,11 +115,21 @@ function inputGrad(
   return tf.slice(full, [0, p, p, 0], [n, h, w, c]);
 }
 
+/**
+ * dW[a, b, c] = Σ_{n, y, x} xpad[n, s·y + d·a, s·x + d·b, c] · dy[n, y, x, c]: one native depthwise
+ * correlation of the padded input with dy as the filter, batch folded into the channels.
+ */
 function filterGrad(dy: tf.Tensor4D, x: tf.Tensor4D, k: number, stride: 1 | 2, dilation: number): tf.Tensor3D {
-  const c = x.shape[3];
-  const taps = windowTaps(x, k, stride, dilation);
-  const perTap = taps.map((tap) => tf.sum(tf.mul(tap, dy), [0, 1, 2]));
-  return tf.reshape(tf.stack(perTap), [k, k, c]) as tf.Tensor3D;
+  const [n, h, w, c] = x.shape;
+  const [, ho, wo] = dy.shape;
+  const p = samePadding(k, dilation);
+  const hp = h + 2 * p;
+  const wp = w + 2 * p;
+  const input = tf.reshape(tf.transpose(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]), [1, 2, 0, 3]), [1, hp, wp, n * c]);
+  const filter = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [ho, wo, n * c, 1]);
+  const out = tf.depthwiseConv2d(input as tf.Tensor4D, filter as tf.Tensor4D, dilation, "valid", "NHWC", stride);
+  const taps = tf.slice(out, [0, 0, 0, 0], [1, k, k, n * c]);
+  return tf.sum(tf.reshape(taps, [k, k, n, c]), 2) as tf.Tensor3D;
 }
 
 /**
