@@ -15,7 +15,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import { samePadding, subsample2, sumTensors, windowTaps } from "./kernels.ts";
+import { inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./kernels.ts";
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -159,6 +159,33 @@ export function maxPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
           return placeTap(tf.mul(first, dy) as tf.Tensor4D, Math.floor(t / kernel), t % kernel, stride, p, xs.shape);
         });
         return [sumTensors(parts)];
+      },
+    };
+  });
+  return f(x) as tf.Tensor4D;
+}
+
+/**
+ * k×k average pooling, padding (k−1)/2 excluded from the count (PyTorch's count_include_pad=False,
+ * as DARTS). tfjs's forward excludes the padding but its AvgPoolGrad divides by k² everywhere, so the
+ * gradient is written here: dy over each window's count, summed back by a native depthwise
+ * correlation with a kernel of ones.
+ *
+ * @param x Input `[N, H, W, C]`.
+ * @param kernel Odd k.
+ * @param stride 1 or 2.
+ * @returns `[N, Ho, Wo, C]`.
+ */
+export function avgPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf.Tensor4D {
+  const p = samePadding(kernel, 1);
+  const [, h, w, c] = x.shape;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xi = args[0] as tf.Tensor4D;
+    return {
+      value: tf.avgPool(xi, kernel, stride, p),
+      gradFunc: (dy: tf.Tensor) => {
+        const scaled = tf.mul(dy, inverseWindowCounts(h, w, kernel, stride)) as tf.Tensor4D;
+        return [inputGrad(scaled, tf.ones([kernel, kernel, c]) as tf.Tensor3D, xi.shape, stride, 1)];
       },
     };
   });

@@ -11,8 +11,8 @@
  */
 import { tf } from "./deps.ts";
 import type { StridedStep } from "../dsl/ir.ts";
-import { avgPool, batchNormTrain, conv, conv1x1, normalize } from "./kernels.ts";
-import { depthwiseConvNative, maxPoolNative } from "./kernels_native.ts";
+import { batchNormTrain, conv, conv1x1, normalize } from "./kernels.ts";
+import { avgPoolNative, depthwiseConvNative, maxPoolNative } from "./kernels_native.ts";
 
 /** A trainable piece of a network. */
 export interface Module {
@@ -247,7 +247,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
     case "max_pool":
       return stateless((x) => maxPoolNative(x, step.kernel, s));
     case "avg_pool":
-      return stateless((x) => avgPool(x, step.kernel, s));
+      return stateless((x) => avgPoolNative(x, step.kernel, s));
     case "identity":
       return s === 1 ? stateless((x) => tf.clone(x)) : factorizedReduce(c, c, ctx);
     case "zero":

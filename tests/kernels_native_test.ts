@@ -1,8 +1,8 @@
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/backend.ts";
-import { depthwiseConv, maxPool } from "../runtime/kernels.ts";
-import { depthwiseConvNative, maxPoolNative } from "../runtime/kernels_native.ts";
+import { avgPool, depthwiseConv, maxPool } from "../runtime/kernels.ts";
+import { avgPoolNative, depthwiseConvNative, maxPoolNative } from "../runtime/kernels_native.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
@@ -25,6 +25,20 @@ for (const backend of ["cpu", "wasm"] as const) {
       assert.ok(maxDiff(reference[0]!, native[0]!) < 1e-4, `dx, ${label}`);
       assert.ok(maxDiff(reference[1]!, native[1]!) < 1e-3, `dW, ${label}`);
       tf.dispose([x, w, dy, ...reference, ...native]);
+    }
+  });
+
+  Deno.test(`avgPoolNative() matches the shifted-slice reference, values and gradients (${backend})`, async () => {
+    await useBackend(backend);
+    for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
+      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 6) as tf.Tensor4D;
+      const dy = tf.randomNormal(avgPool(x, 3, stride).shape, 0, 1, "float32", 7);
+      const loss = (f: typeof avgPool) => (a: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
+      assert.ok(maxDiff(avgPool(x, 3, stride), avgPoolNative(x, 3, stride)) < 1e-5);
+      const reference = tf.grad(loss(avgPool))(x);
+      const native = tf.grad(loss(avgPoolNative))(x);
+      assert.ok(maxDiff(reference, native) < 1e-5, `size ${size} stride ${stride}`);
+      tf.dispose([x, dy, reference, native]);
     }
   });
 
