@@ -15,7 +15,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import { inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./kernels.ts";
+import { type BatchNormResult, inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./kernels.ts";
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -190,4 +190,50 @@ export function avgPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
     };
   });
   return f(x) as tf.Tensor4D;
+}
+
+/**
+ * Batch norm with batch statistics and its gradient written out: backpropagation keeps x̂ and
+ * 1/σ only, and takes five elementwise passes (dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ).
+ * `gamma` and `beta` are both given (affine) or both omitted.
+ *
+ * @param x Input `[N, H, W, C]`.
+ * @param eps Added to the variance (PyTorch: 1e-5).
+ * @param gamma Scale `[C]`.
+ * @param beta Shift `[C]`.
+ * @returns The output and the batch mean and biased variance (for the running statistics).
+ */
+export function batchNormTrainNative(
+  x: tf.Tensor4D,
+  eps: number,
+  gamma?: tf.Tensor1D,
+  beta?: tf.Tensor1D,
+): BatchNormResult {
+  const stats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D } = {};
+  const axes = [0, 1, 2];
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, g, b] = args as [tf.Tensor4D, tf.Tensor1D | undefined, tf.Tensor1D | undefined];
+    const { mean, variance } = tf.moments(xi, axes);
+    // The forward pass is tidied by customGrad: keep the statistics, handed to the caller's scope below.
+    stats.mean = tf.keep(mean as tf.Tensor1D);
+    stats.variance = tf.keep(variance as tf.Tensor1D);
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(tf.sub(xi, mean), rstd);
+    (args[args.length - 1] as tf.GradSaveFunc)(gamma ? [xhat, rstd, g!] : [xhat, rstd]);
+    return {
+      value: gamma ? tf.add(tf.mul(xhat, g!), b!) : xhat,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, r, gs] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D | undefined];
+        const dxhat = gs ? tf.mul(dy, gs) : dy;
+        const centred = tf.sub(dxhat, tf.mean(dxhat, axes));
+        const dx = tf.mul(tf.sub(centred, tf.mul(xh, tf.mean(tf.mul(dxhat, xh), axes))), r);
+        return gs ? [dx, tf.sum(tf.mul(dy, xh), axes), tf.sum(dy, axes)] : [dx];
+      },
+    };
+  });
+  const y = (gamma && beta ? f(x, gamma, beta) : f(x)) as tf.Tensor4D;
+  const mean = tf.clone(stats.mean!);
+  const variance = tf.clone(stats.variance!);
+  tf.dispose([stats.mean!, stats.variance!]);
+  return { y, mean, variance };
 }

@@ -11,8 +11,8 @@
  */
 import { tf } from "./deps.ts";
 import type { StridedStep } from "../dsl/ir.ts";
-import { batchNormTrain, conv, conv1x1, normalize } from "./kernels.ts";
-import { avgPoolNative, depthwiseConvNative, maxPoolNative } from "./kernels_native.ts";
+import { conv, conv1x1, normalize } from "./kernels.ts";
+import { avgPoolNative, batchNormTrainNative, depthwiseConvNative, maxPoolNative } from "./kernels_native.ts";
 
 /** A trainable piece of a network. */
 export interface Module {
@@ -111,7 +111,7 @@ export function batchNorm(channels: number, affine: boolean, ctx: BuildContext):
         if (!training) {
           return normalize(x, runningMean as tf.Tensor1D, runningVar as tf.Tensor1D, BN_EPS, gamma, beta);
         }
-        const { y, mean, variance } = batchNormTrain(x, BN_EPS, gamma, beta);
+        const { y, mean, variance } = batchNormTrainNative(x, BN_EPS, gamma, beta);
         const count = x.shape[0] * x.shape[1] * x.shape[2];
         const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
         runningMean.assign(tf.add(tf.mul(runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));

@@ -1,8 +1,8 @@
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/backend.ts";
-import { avgPool, depthwiseConv, maxPool } from "../runtime/kernels.ts";
-import { avgPoolNative, depthwiseConvNative, maxPoolNative } from "../runtime/kernels_native.ts";
+import { avgPool, batchNormTrain, depthwiseConv, maxPool } from "../runtime/kernels.ts";
+import { avgPoolNative, batchNormTrainNative, depthwiseConvNative, maxPoolNative } from "../runtime/kernels_native.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
@@ -40,6 +40,29 @@ for (const backend of ["cpu", "wasm"] as const) {
       assert.ok(maxDiff(reference, native) < 1e-5, `size ${size} stride ${stride}`);
       tf.dispose([x, dy, reference, native]);
     }
+  });
+
+  Deno.test(`batchNormTrainNative() matches the autodiff reference, values and gradients (${backend})`, async () => {
+    await useBackend(backend);
+    const x = tf.randomNormal([3, 4, 4, 5], 1, 2, "float32", 8) as tf.Tensor4D;
+    const gamma = tf.randomNormal([5], 1, 0.5, "float32", 9) as tf.Tensor1D;
+    const beta = tf.randomNormal([5], 0, 1, "float32", 10) as tf.Tensor1D;
+    const dy = tf.randomNormal(x.shape, 0, 1, "float32", 11);
+    for (const affine of [true, false]) {
+      const loss = (f: typeof batchNormTrain) => (...args: tf.Tensor[]) => {
+        const [a, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+        return tf.sum(tf.mul(affine ? f(a, 1e-5, g, b).y : f(a, 1e-5).y, dy));
+      };
+      const inputs = affine ? [x, gamma, beta] : [x];
+      const reference = tf.grads(loss(batchNormTrain))(inputs);
+      const native = tf.grads(loss(batchNormTrainNative))(inputs);
+      const r = batchNormTrain(x, 1e-5, gamma, beta);
+      const n = batchNormTrainNative(x, 1e-5, gamma, beta);
+      assert.ok(maxDiff(r.y, n.y) < 1e-5 && maxDiff(r.mean, n.mean) < 1e-6 && maxDiff(r.variance, n.variance) < 1e-5);
+      reference.forEach((g, i) => assert.ok(maxDiff(g, native[i]!) < 1e-4, `affine ${affine}, input ${i}`));
+      tf.dispose([...reference, ...native, r.y, r.mean, r.variance, n.y, n.mean, n.variance]);
+    }
+    tf.dispose([x, gamma, beta, dy]);
   });
 
   Deno.test(`maxPoolNative() matches the shifted-slice reference, values and gradients (${backend})`, async () => {
