@@ -247,7 +247,7 @@ Deno.test("a search killed with SIGKILL and resumed finds what an uninterrupted 
   });
 });
 
-Deno.test("Ctrl-C checkpoints mid-epoch, exits 130 with the resume command, and the resumed run matches", async () => {
+Deno.test("Ctrl-C checkpoints after the current step, exits 130 with the resume command, and the resumed run matches", async () => {
   await withTemp(async (dir) => {
     const file = `${dir}/fast.space`;
     await Deno.writeTextFile(file, FAST_SPACE);
