@@ -19,6 +19,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { recomputed } from "./recompute.ts";
 import type { CellType, GenotypeCell, GenotypeEdge, NodeRef, SpaceIR, StridedStep } from "../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../dsl/ir.ts";
 import { evaluationCellTypes } from "../dsl/infer.ts";
@@ -144,6 +145,8 @@ export class EvaluationNetwork {
   readonly #auxiliary: AuxiliaryHead | null;
   /** Drop-path masks when the caller passes no generator. */
   readonly #rng: Rng;
+  /** Recompute each edge's activations in the backward pass instead of keeping them (memory for time). */
+  recompute = false;
 
   /**
    * @param ir The compiled space the genotype was found in.
@@ -295,7 +298,10 @@ export class EvaluationNetwork {
           zeroShape ??= zeroOutputShape(x, edge.stride);
           continue;
         }
-        let y = edge.module.apply(x, training);
+        const module = edge.module;
+        let y = this.recompute
+          ? recomputed((input) => module.apply(input as tf.Tensor4D, training), [x], module.weights)
+          : module.apply(x, training);
         if (drop > 0 && !edge.identity) y = dropPath(y, drop, rng);
         acc = acc ? tf.add(acc, y) : y;
       }

@@ -63,6 +63,8 @@ export interface TrainOptions {
   readonly seed?: number;
   readonly epochs?: number;
   readonly batchSize?: number;
+  /** Recompute activations in the backward pass (default: when they would take over 1 GiB). */
+  readonly recompute?: boolean;
   /** Initial channels C. */
   readonly channels?: number;
   /** Cells in the stack (the reductions move to floor(cells/3), floor(2·cells/3)). */
@@ -325,6 +327,13 @@ export class TrainRun {
       nextSeed: () => init.int(2 ** 31 - 1),
       name: `train${runs++}`,
     });
+    // Recompute each edge's activations in the backward pass when keeping them would not fit: a rough
+    // estimate, dominated by the first stage (wasm's heap is 4 GiB in all).
+    const { height, width } = options.data;
+    const edges = Math.max(...cells.map((c) => c.edges.length));
+    const estimate = this.settings.batchSize * height * width * this.settings.channels * this.settings.cells *
+      edges * 64;
+    this.net.recompute = options.recompute ?? estimate > 2 ** 30;
     this.#sgd = new Sgd(this.settings.weightOptimizer);
     this.standardize = channelStats(options.data);
     this.#order = Array.from({ length: n }, (_, i) => i);

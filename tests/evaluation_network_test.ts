@@ -289,3 +289,23 @@ Deno.test("EvaluationNetwork forward leaves no tensor behind and dispose frees e
   net.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
+
+Deno.test("EvaluationNetwork gives the same gradients with activations recomputed in the backward pass", () => {
+  const net = build(TINY, { inputChannels: 3, classes: 5, channels: 4, cells: 4 });
+  const x = images(2, 8, 3);
+  try {
+    const grads = (recompute: boolean) => {
+      net.recompute = recompute;
+      const { value, grads } = tf.variableGrads(() => tf.sum(net.forward(x, true).logits) as tf.Scalar, net.weights());
+      value.dispose();
+      return grads;
+    };
+    const plain = grads(false);
+    const recomputed = grads(true);
+    for (const [name, g] of Object.entries(plain)) assert.ok(maxAbsDiff(g, recomputed[name]!) < 1e-4, name);
+    tf.dispose([...Object.values(plain), ...Object.values(recomputed)]);
+  } finally {
+    x.dispose();
+    net.dispose();
+  }
+});
