@@ -29,6 +29,7 @@ export interface BenchResult {
   readonly batch: number;
   readonly opsPerEdge: number;
   readonly stepMs: number;
+  /** tfjs bytes alive at the end of the last forward pass (weights, optimizer slots, saved activations). */
   readonly tfBytes: number;
 }
 
@@ -127,7 +128,7 @@ export async function main(args: string[]): Promise<number> {
         batch,
         opsPerEdge,
         stepMs,
-        tfBytes: tf.memory().numBytes,
+        tfBytes: run.net.forwardBytes,
       });
     } finally {
       run.dispose();

@@ -84,6 +84,8 @@ export class SearchNetwork {
    * (see runtime/recompute.ts): memory for time.
    */
   recompute = false;
+  /** tfjs bytes alive at the end of the last forward pass: what backpropagation will read (telemetry). */
+  forwardBytes = 0;
 
   constructor(ir: SpaceIR, options: SupernetOptions) {
     this.ir = ir;
@@ -182,7 +184,9 @@ export class SearchNetwork {
     }
     const last = states[states.length - 1]!;
     const pooled = tf.mean(last, [1, 2]) as tf.Tensor2D;
-    return this.#classifier.apply(pooled);
+    const logits = this.#classifier.apply(pooled);
+    this.forwardBytes = tf.memory().numBytes;
+    return logits;
   }
 
   #cellForward(
