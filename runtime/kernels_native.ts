@@ -15,7 +15,14 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import { type BatchNormResult, inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./kernels.ts";
+import {
+  type BatchNormResult,
+  inverseWindowCounts,
+  samePadding,
+  subsample2,
+  sumTensors,
+  windowTaps,
+} from "./kernels.ts";
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -111,7 +118,14 @@ function inputGrad(
   const extraH = Math.max(0, p + h - u.shape[1] - e);
   const extraW = Math.max(0, p + w - u.shape[2] - e);
   const flipped = tf.reshape(tf.reverse(weight, [0, 1]), [k, k, c, 1]) as tf.Tensor4D;
-  const full = tf.depthwiseConv2d(u, flipped, 1, [[0, 0], [e, e + extraH], [e, e + extraW], [0, 0]], "NHWC", dilation);
+  const full = tf.depthwiseConv2d(
+    u,
+    flipped,
+    1,
+    [[0, 0], [e, e + extraH], [e, e + extraW], [0, 0]],
+    "NHWC",
+    dilation,
+  );
   return tf.slice(full, [0, p, p, 0], [n, h, w, c]);
 }
 
@@ -119,15 +133,33 @@ function inputGrad(
  * dW[a, b, c] = Σ_{n, y, x} xpad[n, s·y + d·a, s·x + d·b, c] · dy[n, y, x, c]: one native depthwise
  * correlation of the padded input with dy as the filter, batch folded into the channels.
  */
-function filterGrad(dy: tf.Tensor4D, x: tf.Tensor4D, k: number, stride: 1 | 2, dilation: number): tf.Tensor3D {
+function filterGrad(
+  dy: tf.Tensor4D,
+  x: tf.Tensor4D,
+  k: number,
+  stride: 1 | 2,
+  dilation: number,
+): tf.Tensor3D {
   const [n, h, w, c] = x.shape;
   const [, ho, wo] = dy.shape;
   const p = samePadding(k, dilation);
   const hp = h + 2 * p;
   const wp = w + 2 * p;
-  const input = tf.reshape(tf.transpose(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]), [1, 2, 0, 3]), [1, hp, wp, n * c]);
+  const input = tf.reshape(tf.transpose(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]), [1, 2, 0, 3]), [
+    1,
+    hp,
+    wp,
+    n * c,
+  ]);
   const filter = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [ho, wo, n * c, 1]);
-  const out = tf.depthwiseConv2d(input as tf.Tensor4D, filter as tf.Tensor4D, dilation, "valid", "NHWC", stride);
+  const out = tf.depthwiseConv2d(
+    input as tf.Tensor4D,
+    filter as tf.Tensor4D,
+    dilation,
+    "valid",
+    "NHWC",
+    stride,
+  );
   const taps = tf.slice(out, [0, 0, 0, 0], [1, k, k, n * c]);
   return tf.sum(tf.reshape(taps, [k, k, n, c]), 2) as tf.Tensor3D;
 }
@@ -156,7 +188,14 @@ export function maxPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
         const parts = taps.map((tap, t) => {
           const first = tf.mul(tf.cast(tf.equal(tap, y), "float32"), free);
           free = tf.sub(free, first);
-          return placeTap(tf.mul(first, dy) as tf.Tensor4D, Math.floor(t / kernel), t % kernel, stride, p, xs.shape);
+          return placeTap(
+            tf.mul(first, dy) as tf.Tensor4D,
+            Math.floor(t / kernel),
+            t % kernel,
+            stride,
+            p,
+            xs.shape,
+          );
         });
         return [sumTensors(parts)];
       },

@@ -214,7 +214,11 @@ export class SearchNetwork {
         const mixed = (input: tf.Tensor4D, p: tf.Tensor1D | null) => mixedOp(ops, input, p, training);
         terms.push(
           this.recompute
-            ? recomputed((i, p) => mixed(i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null), phi ? [x, phi] : [x], weights)
+            ? recomputed(
+              (i, p) => mixed(i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null),
+              phi ? [x, phi] : [x],
+              weights,
+            )
             : mixed(x, phi),
         );
       });

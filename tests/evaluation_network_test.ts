@@ -296,7 +296,10 @@ Deno.test("EvaluationNetwork gives the same gradients with activations recompute
   try {
     const grads = (recompute: boolean) => {
       net.recompute = recompute;
-      const { value, grads } = tf.variableGrads(() => tf.sum(net.forward(x, true).logits) as tf.Scalar, net.weights());
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(net.forward(x, true).logits) as tf.Scalar,
+        net.weights(),
+      );
       value.dispose();
       return grads;
     };
