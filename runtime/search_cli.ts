@@ -58,7 +58,7 @@ options:
   --out DIR              run folder (default: runs/<space name>-<UTC time>)
   --epochs N             override the space's max_epochs
   --batch-size N         override the space's batch_size
-  --steps-per-epoch N    cap the steps of each epoch (default: 20 on the embedded digits,
+  --steps-per-epoch N    cap the steps of each epoch (default: 50 on the embedded digits,
                          every batch on --data)
   --seed N               random seed (default: 0)
   --resume DIR           continue an interrupted run from its last checkpoint
@@ -178,10 +178,10 @@ function parseFlags(args: string[]): Flags {
 
 /**
  * Steps per epoch on the embedded digits when --steps-per-epoch is not given: the digits are the
- * quick demo (spaces/quickstart.space), so each epoch sees 20 random batches of the 4,168 w-half
+ * quick demo (spaces/quickstart.space), so each epoch sees 50 random batches of the 4,168 w-half
  * images rather than all of them. Searches on --data run full epochs.
  */
-const DIGITS_STEPS_PER_EPOCH = 20;
+const DIGITS_STEPS_PER_EPOCH = 50;
 
 /** The digits of synthetic test data: small images, few classes, a fixed pattern seed. */
 const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
