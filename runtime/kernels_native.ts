@@ -15,6 +15,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { weightGradientsWanted } from "./grad_scope.ts";
 import {
   type BatchNormResult,
   inverseWindowCounts,
@@ -95,7 +96,8 @@ export function depthwiseConvNative(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor3D];
         const g = dy as tf.Tensor4D;
-        return [inputGrad(g, ws, xs.shape, stride, dilation), filterGrad(g, xs, k, stride, dilation)];
+        const dw = weightGradientsWanted() ? filterGrad(g, xs, k, stride, dilation) : tf.zerosLike(ws);
+        return [inputGrad(g, ws, xs.shape, stride, dilation), dw];
       },
     };
   });

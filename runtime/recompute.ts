@@ -7,6 +7,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { weightGradientsWanted } from "./grad_scope.ts";
 
 /** The engine's tape, which a nested gradient computation replaces and must give back. */
 interface TapeHolder {
@@ -40,10 +41,11 @@ export function recomputed<T extends tf.Tensor>(
         const holder = engine as unknown as TapeHolder;
         const tape = holder.state.activeTape;
         try {
-          const wrt = [...saved, ...weights];
+          const wrt = weightGradientsWanted() ? [...saved, ...weights] : saved;
           const { value, grads } = engine.gradients(() => f(...saved), wrt, dy, true);
           value.dispose();
-          return grads.map((grad, i) => grad ?? tf.zerosLike(wrt[i]!));
+          const all = [...saved, ...weights];
+          return all.map((x, i) => grads[i] ?? tf.zerosLike(x));
         } finally {
           holder.state.activeTape = tape;
         }

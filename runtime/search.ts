@@ -20,6 +20,7 @@ import {
   thresholdAt,
 } from "./schedules.ts";
 import { deriveCell } from "./derive.ts";
+import { withoutWeightGradients } from "./grad_scope.ts";
 import { Rng, type RngState } from "./rng.ts";
 import { type Dataset, splitTrainVal } from "./data.ts";
 import { type BatchOptions, channelStats, makeBatch } from "./augment.ts";
@@ -271,7 +272,8 @@ export class SearchRun {
 
   async #alphaStep(alphas: tf.Variable[], at: number): Promise<void> {
     const val = this.#batch(this.#val, at);
-    const a = this.net.lossAndGradients(val.x, val.y, this.temperature, alphas);
+    // α only: the hand-written gradients skip the weights' (see grad_scope.ts).
+    const a = withoutWeightGradients(() => this.net.lossAndGradients(val.x, val.y, this.temperature, alphas));
     if (this.ir.search.algorithm === "accumulated_gradient") await this.#accumulate(a.grads);
     this.#adam.step(alphas, a.grads);
     tf.dispose([...a.grads, val.x, val.y]);

@@ -5,6 +5,7 @@ import { SearchNetwork } from "../runtime/supernet.ts";
 import { SearchRun } from "../runtime/search.ts";
 import { syntheticDataset } from "../runtime/data.ts";
 import { Rng } from "../runtime/rng.ts";
+import { withoutWeightGradients } from "../runtime/grad_scope.ts";
 import type { SearchSettings, SpaceIR } from "../dsl/ir.ts";
 import { tinySpace } from "./_ir_builders.ts";
 
@@ -117,6 +118,28 @@ Deno.test("recomputing the ops' activations gives the same loss and gradients as
         recomputed.correct,
         ...recomputed.grads,
       ]);
+    }
+  } finally {
+    tf.dispose([x, labels]);
+    net.dispose();
+  }
+});
+
+Deno.test("α gradients are the same when the weights' gradients are skipped (the α step)", () => {
+  const net = network(tinySpace());
+  const { x } = batch();
+  const labels = tf.tensor1d([0, 1, 2, 1], "int32");
+  try {
+    const alphas = [...net.alpha.values()].flat();
+    alphas[3]!.assign(tf.tensor1d([0.4, -0.1, 0.3]));
+    for (const recompute of [false, true]) {
+      net.recompute = recompute;
+      const full = net.lossAndGradients(x, labels, 0.5, alphas);
+      const skipped = withoutWeightGradients(() => net.lossAndGradients(x, labels, 0.5, alphas));
+      full.grads.forEach((g, i) =>
+        assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(g, skipped.grads[i]!))).dataSync()[0]!) < 1e-6)
+      );
+      tf.dispose([full.loss, full.correct, ...full.grads, skipped.loss, skipped.correct, ...skipped.grads]);
     }
   } finally {
     tf.dispose([x, labels]);
