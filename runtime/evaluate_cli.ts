@@ -13,23 +13,22 @@ import { renderDiagnostics } from "../dsl/diagnostics.ts";
 import { inferEvaluation } from "../dsl/infer.ts";
 import { type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../dsl/ir.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
-import { BackendError, type BackendName, BACKENDS, isBackendName, useBackend } from "./backend.ts";
-import { CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from "./checkpoint_io.ts";
-import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./data.ts";
+import { type BackendName, BACKENDS, isBackendName, useBackend } from "./backend.ts";
+import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "./checkpoint_io.ts";
+import { type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./data.ts";
 import { formatDuration, Progress } from "./progress.ts";
-import { type DataSource, RunFolderError, spaceHash } from "./run_folder.ts";
+import { type DataSource, spaceHash } from "./run_folder.ts";
 import {
   type CliIo,
   defaultIo,
   defaultOut,
   ensureWritable,
-  EXIT_FAILURE,
   EXIT_INTERRUPTED,
   EXIT_OK,
-  EXIT_USAGE,
   Failure,
   integer,
   readText,
+  reportError,
   UsageError,
 } from "./search_cli.ts";
 import {
@@ -258,31 +257,11 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     }
     return await evaluate(flags, io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`error: ${error.message}\n\n${USAGE}\n`);
-      return EXIT_USAGE;
-    }
-    if (error instanceof BackendError) {
-      io.err(`error: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (
-      error instanceof Failure || error instanceof DataError || error instanceof RunFolderError ||
-      error instanceof CheckpointError
-    ) {
-      io.err(`error: ${error.message}\n`);
-      return EXIT_FAILURE;
-    }
-    if (error instanceof WebAssembly.RuntimeError) {
-      io.err(
-        `error: the wasm backend failed (${error.message}), most likely out of memory; use a smaller ` +
-          `--batch-size, --channels or --cells\n`,
-      );
-      return EXIT_FAILURE;
-    }
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    io.err(`error: the evaluation failed unexpectedly (${message}); please report this\n`);
-    return EXIT_FAILURE;
+    return reportError(error, io, {
+      usage: USAGE,
+      outOfMemory: "use a smaller --batch-size, --channels or --cells",
+      unexpected: "the evaluation failed unexpectedly",
+    });
   }
 }
 

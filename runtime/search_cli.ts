@@ -355,33 +355,49 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
   try {
     return await search(flags, io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`error: ${error.message}\n\n${USAGE}\n`);
-      return EXIT_USAGE;
-    }
-    if (error instanceof BackendError) {
-      io.err(`error: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (
-      error instanceof Failure || error instanceof DataError || error instanceof RunFolderError ||
-      error instanceof CheckpointError
-    ) {
-      io.err(`error: ${error.message}\n`);
-      return EXIT_FAILURE;
-    }
-    if (error instanceof WebAssembly.RuntimeError) {
-      io.err(
-        `error: the wasm backend failed (${error.message}), most likely out of memory: the supernet's ` +
-          `activations did not fit in wasm's 4 GB; use a smaller --batch-size, or a space with fewer cells, ` +
-          `nodes or candidates\n`,
-      );
-      return EXIT_FAILURE;
-    }
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    io.err(`error: the search failed unexpectedly (${message}); please report this with the .space file\n`);
+    return reportError(error, io, {
+      usage: USAGE,
+      outOfMemory:
+        "the supernet's activations did not fit in wasm's 4 GB; use a smaller --batch-size, or a " +
+        "space with fewer cells, nodes or candidates",
+      unexpected: "the search failed unexpectedly",
+    });
+  }
+}
+
+/**
+ * Prints a CLI's error for the user and returns its exit code: 2 for usage errors, the backend's
+ * code, 1 for bad input, a failed run or anything unexpected (no stack traces).
+ */
+export function reportError(
+  error: unknown,
+  io: CliIo,
+  words: { readonly usage: string; readonly outOfMemory: string; readonly unexpected: string },
+): number {
+  if (error instanceof UsageError) {
+    io.err(`error: ${error.message}\n\n${words.usage}\n`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof BackendError) {
+    io.err(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (
+    error instanceof Failure || error instanceof DataError || error instanceof RunFolderError ||
+    error instanceof CheckpointError
+  ) {
+    io.err(`error: ${error.message}\n`);
     return EXIT_FAILURE;
   }
+  if (error instanceof WebAssembly.RuntimeError) {
+    io.err(
+      `error: the wasm backend failed (${error.message}), most likely out of memory: ${words.outOfMemory}\n`,
+    );
+    return EXIT_FAILURE;
+  }
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  io.err(`error: ${words.unexpected} (${message}); please report this with the .space file\n`);
+  return EXIT_FAILURE;
 }
 
 async function search(flags: Flags, io: CliIo): Promise<number> {
