@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: the first-order search-step time (w step + α step) of a supernet with every
  * candidate alive, and of the same supernet with one op left per edge, in one run, with their ratio
- * and tfjs memory. `--json` prints one object per line.
+ * and tfjs memory; with `--eval`, a training step of the DARTS_V2 evaluation network too. `--json`
+ * prints one object per line.
  *
  * @module
  */
@@ -12,6 +13,8 @@ import { tf } from "./deps.ts";
 import { type BackendName, isBackendName, useBackend } from "./backend.ts";
 import { syntheticDataset } from "./data.ts";
 import { SearchRun } from "./search.ts";
+import { EvaluationNetwork } from "./evaluation_network.ts";
+import type { GenotypeCell } from "../dsl/ir.ts";
 
 const USAGE =
   `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
@@ -20,6 +23,7 @@ const USAGE =
   --batch    batch size (default 32)
   --steps    timed steps per configuration, after one warm-up step (default 2)
   --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
+  --eval     also time the evaluation network of spaces/darts_v2.space (C=36, 20 cells, auxiliary head)
   --json     one JSON object per line: {"name","backend","batch","opsPerEdge","stepMs","tfBytes"}`;
 
 /** One measured configuration. */
@@ -51,6 +55,7 @@ export async function main(args: string[]): Promise<number> {
       steps: { type: "string", default: "2" },
       keep: { type: "string", default: "sep_conv_3x3" },
       json: { type: "boolean", default: false },
+      eval: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -134,6 +139,7 @@ export async function main(args: string[]): Promise<number> {
       run.dispose();
     }
   }
+  if (values.eval) report(await timeEvaluation(batch, steps));
   const [all, one] = results;
   if (all && one && !values.json) {
     console.log(
@@ -143,6 +149,62 @@ export async function main(args: string[]): Promise<number> {
     console.log("(with one op per edge no α is left to update: its step is only the w step)");
   }
   return 0;
+}
+
+/**
+ * One training step (forward + backward with the auxiliary head, drop-path 0.2) of the DARTS_V2
+ * evaluation network at the paper's size: C = 36, 20 cells, 32×32×3 inputs.
+ */
+async function timeEvaluation(batch: number, steps: number): Promise<BenchResult> {
+  const file = new URL("../spaces/darts_v2.space", import.meta.url).pathname;
+  const { ir } = compileSpace(await Deno.readTextFile(file), file);
+  if (!ir) throw new Error(`${file} does not compile`);
+  const cells: GenotypeCell[] = ir.cellTypes.map((cell) => ({
+    cellType: cell.name,
+    edges: cell.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates[0]! })),
+  }));
+  let seed = 0;
+  const net = new EvaluationNetwork(ir, cells, {
+    inputChannels: 3,
+    classes: 10,
+    auxiliary: true,
+    nextSeed: () => seed++,
+  });
+  net.recompute = true;
+  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+  const labels = tf.oneHot(
+    tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"),
+    10,
+  ) as tf.Tensor2D;
+  let bytes = 0;
+  const step = async () => {
+    const { value, grads } = tf.variableGrads(() => {
+      const { logits, auxLogits } = net.forward(x, true, 0.2);
+      bytes = tf.memory().numBytes;
+      const aux = tf.mul(tf.losses.softmaxCrossEntropy(labels, auxLogits!), ir.evaluate.auxiliaryWeight);
+      return tf.add(tf.losses.softmaxCrossEntropy(labels, logits), aux) as tf.Scalar;
+    }, net.weights());
+    await value.data();
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  try {
+    await step();
+    const start = performance.now();
+    for (let i = 0; i < steps; i++) await step();
+    return {
+      name: `darts_v2 evaluation network, C=36, 20 cells (${
+        (net.parameterCount({ auxiliary: false }) / 1e6).toFixed(2)
+      }M)`,
+      backend: tf.getBackend(),
+      batch,
+      opsPerEdge: 1,
+      stepMs: (performance.now() - start) / steps,
+      tfBytes: bytes,
+    };
+  } finally {
+    tf.dispose([x, labels]);
+    net.dispose();
+  }
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
