@@ -14,6 +14,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { weightGradientsWanted } from "./grad_scope.ts";
 
 /** Largest number of tensors summed by one AddN (webgpu's AddN is wrong from 8 inputs on some devices). */
 const ADD_N_CHUNK = 6;
@@ -149,6 +150,32 @@ export function subsample2(x: tf.Tensor4D, offset: 0 | 1): tf.Tensor4D {
 }
 
 /**
+ * `x · weight` for 2-D tensors, whose gradient uses plain matMuls of explicitly transposed operands:
+ * tfjs's own matMul gradient asks for transposed products, which wasm's BatchMatMul computes 3–10×
+ * slower than untransposed ones. The weight's gradient is skipped inside `withoutWeightGradients`.
+ *
+ * @param x `[M, K]`.
+ * @param weight `[K, N]`.
+ * @returns `[M, N]`.
+ */
+export function matMul2d(x: tf.Tensor2D, weight: tf.Tensor2D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [a, b] = args as [tf.Tensor2D, tf.Tensor2D];
+    (args[2] as tf.GradSaveFunc)([a, b]);
+    return {
+      value: tf.matMul(a, b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [as, bs] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const g = dy as tf.Tensor2D;
+        const db = weightGradientsWanted() ? tf.matMul(tf.transpose(as), g) : tf.zerosLike(bs);
+        return [tf.matMul(g, tf.transpose(bs)), db];
+      },
+    };
+  });
+  return f(x, weight) as tf.Tensor2D;
+}
+
+/**
  * Pointwise (1×1) convolution as reshape + matMul; stride 2 takes every other pixel first.
  *
  * @param x Input `[N, H, W, Cin]`.
@@ -165,7 +192,7 @@ export function conv1x1(
 ): tf.Tensor4D {
   const xs = stride === 2 ? subsample2(x, offset) : x;
   const [n, h, w, c] = xs.shape;
-  const y = tf.matMul(tf.reshape(xs, [n * h * w, c]), weight);
+  const y = matMul2d(tf.reshape(xs, [n * h * w, c]), weight);
   return tf.reshape(y, [n, h, w, weight.shape[1]]);
 }
 
@@ -217,7 +244,12 @@ export function conv(
   const rows = n * ho * wo;
   if (groups === 1) {
     const patches = tf.reshape(taps.length === 1 ? taps[0]! : tf.concat(taps, 3), [rows, k * k * cIn]);
-    return tf.reshape(tf.matMul(patches, tf.reshape(weight, [k * k * cIn, cOut])), [n, ho, wo, cOut]);
+    return tf.reshape(matMul2d(patches as tf.Tensor2D, tf.reshape(weight, [k * k * cIn, cOut])), [
+      n,
+      ho,
+      wo,
+      cOut,
+    ]);
   }
   // Grouped: one batched matMul over the groups.
   const patches = tf.transpose(tf.reshape(tf.stack(taps, 3), [rows, k * k, groups, cg]), [2, 0, 1, 3]);

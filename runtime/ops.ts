@@ -11,7 +11,7 @@
  */
 import { tf } from "./deps.ts";
 import type { StridedStep } from "../dsl/ir.ts";
-import { conv, conv1x1, normalize } from "./kernels.ts";
+import { conv, conv1x1, matMul2d, normalize } from "./kernels.ts";
 import { avgPoolNative, batchNormTrainNative, depthwiseConvNative, maxPoolNative } from "./kernels_native.ts";
 
 /** A trainable piece of a network. */
@@ -215,7 +215,7 @@ export function linear(cIn: number, cOut: number, ctx: BuildContext): Linear {
   return {
     weights: [w, b],
     state: [],
-    apply: (x) => tf.tidy(() => tf.add(tf.matMul(x, w as tf.Tensor2D), b)),
+    apply: (x) => tf.tidy(() => tf.add(matMul2d(x, w as tf.Tensor2D), b)),
     dispose: () => disposeAll([w, b]),
   };
 }
