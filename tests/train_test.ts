@@ -6,7 +6,7 @@ import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/backend.ts";
 import { lrAt, NonFiniteLossError, train, type TrainOptions, TrainRun } from "../runtime/train.ts";
 import { loadWeights, saveWeights, WeightsError } from "../runtime/weights_io.ts";
-import { type Dataset, syntheticDataset } from "../runtime/data.ts";
+import { type Dataset, loadMnist, syntheticDataset } from "../runtime/data.ts";
 import type { GenotypeCell } from "../dsl/ir.ts";
 import { EVALUATE_DEFAULTS, tinySpace } from "./_ir_builders.ts";
 
@@ -239,4 +239,28 @@ Deno.test("loadWeights() names a missing file and data that does not match its m
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a tiny evaluation network trained on a slice of the embedded digits beats chance clearly", async () => {
+  const [digits, held] = await Promise.all([
+    loadMnist({ limit: 480 }),
+    loadMnist({ split: "test", limit: 200 }),
+  ]);
+  const result = await train(tinySpace(), TINY, {
+    data: digits,
+    test: held,
+    seed: 1,
+    epochs: 5,
+    batchSize: 32,
+    channels: 8,
+    cells: 3,
+    auxiliary: false,
+    cutout: 0,
+    augment: { pad: 2, flip: false },
+    weightOptimizer: { lr: 0.1 },
+    lrSchedule: { kind: "cosine" },
+  });
+  console.log(`digits: test accuracy ${result.testAccuracy} after 5 epochs of 480 images (chance 0.1)`);
+  // Measured 0.385 (wasm, seed 1): three to four times chance.
+  assert.ok(result.testAccuracy >= 0.3, `test accuracy ${result.testAccuracy}`);
 });
