@@ -23,7 +23,8 @@ const USAGE =
   --batch    batch size (default 32)
   --steps    timed steps per configuration, after one warm-up step (default 2)
   --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
-  --eval     also time the evaluation network of spaces/darts_v2.space (C=36, 20 cells, auxiliary head)
+  --eval     also time a training step of the evaluation network of spaces/darts_v2.space (C=36,
+             20 cells, auxiliary head); --eval-only: only that (a fresh wasm heap)
   --json     one JSON object per line: {"name","backend","batch","opsPerEdge","stepMs","tfBytes"}`;
 
 /** One measured configuration. */
@@ -56,6 +57,7 @@ export async function main(args: string[]): Promise<number> {
       keep: { type: "string", default: "sep_conv_3x3" },
       json: { type: "boolean", default: false },
       eval: { type: "boolean", default: false },
+      "eval-only": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -104,7 +106,7 @@ export async function main(args: string[]): Promise<number> {
     );
   };
 
-  for (const keep of [null, values.keep]) {
+  for (const keep of values["eval-only"] ? [] : [null, values.keep]) {
     const run = new SearchRun({ ...space, search: { ...space.search, threshold } }, {
       data,
       seed: 0,
@@ -139,7 +141,7 @@ export async function main(args: string[]): Promise<number> {
       run.dispose();
     }
   }
-  if (values.eval) report(await timeEvaluation(batch, steps));
+  if (values.eval || values["eval-only"]) report(await timeEvaluation(batch, steps));
   const [all, one] = results;
   if (all && one && !values.json) {
     console.log(

@@ -145,7 +145,7 @@ export class EvaluationNetwork {
   readonly #auxiliary: AuxiliaryHead | null;
   /** Drop-path masks when the caller passes no generator. */
   readonly #rng: Rng;
-  /** Recompute each edge's activations in the backward pass instead of keeping them (memory for time). */
+  /** Recompute each cell's activations in the backward pass instead of keeping them (memory for time). */
   recompute = false;
 
   /**
@@ -277,34 +277,70 @@ export class EvaluationNetwork {
     const drop = training ? dropPathProb : 0;
     const states: tf.Tensor4D[] = [this.#stem.apply(x, training)];
     this.#cells.forEach((cell, i) => {
-      const out = this.#cellForward(cell, states, training, drop, rng);
+      // Drop-path masks are drawn before the cell runs, so a recomputed pass sees the same ones.
+      const masks = cell.edges.map((edge) =>
+        drop > 0 && edge.module && !edge.identity ? dropMask(x.shape[0], drop, rng) : null
+      );
+      const out = this.recompute ? this.#cellRecomputed(cell, states, training, masks) : this.#cellForward(
+        cell,
+        states,
+        training,
+        masks,
+      );
       states.push(out);
       after(i, out);
     });
     return states;
   }
 
-  #cellForward(cell: PlacedCell, states: readonly tf.Tensor4D[], training: boolean, drop: number, rng: Rng) {
+  /** The cell's forward pass, recomputed during backpropagation: only its inputs and output are kept. */
+  #cellRecomputed(
+    cell: PlacedCell,
+    states: readonly tf.Tensor4D[],
+    training: boolean,
+    masks: readonly (Float32Array | null)[],
+  ): tf.Tensor4D {
+    const read = [...new Set(cell.sources)];
+    const weights = [
+      ...cell.preprocess.flatMap((m) => m.weights),
+      ...cell.edges.flatMap((e) => e.module?.weights ?? []),
+      ...(cell.project?.weights ?? []),
+    ];
+    return recomputed(
+      (...inputs) => {
+        const view = [...states];
+        read.forEach((s, j) => (view[s] = inputs[j] as tf.Tensor4D));
+        return this.#cellForward(cell, view, training, masks);
+      },
+      read.map((s) => states[s]!),
+      weights,
+    );
+  }
+
+  #cellForward(
+    cell: PlacedCell,
+    states: readonly tf.Tensor4D[],
+    training: boolean,
+    masks: readonly (Float32Array | null)[],
+  ): tf.Tensor4D {
     const inputs = cell.sources.map((s, j) => cell.preprocess[j]!.apply(states[s]!, training));
     // A node without incoming edges is null; checkWiring ensured nothing reads one.
     const nodes: (tf.Tensor4D | null)[] = [];
     cell.type.nodes.forEach((_, n) => {
       let acc: tf.Tensor4D | null = null;
       let zeroShape: [number, number, number, number] | null = null;
-      for (const edge of cell.edges) {
-        if (edge.to !== n) continue;
+      cell.edges.forEach((edge, e) => {
+        if (edge.to !== n) return;
         const x = edge.from.kind === "input" ? inputs[edge.from.index]! : nodes[edge.from.index]!;
         if (!edge.module) {
           zeroShape ??= zeroOutputShape(x, edge.stride);
-          continue;
+          return;
         }
-        const module = edge.module;
-        let y = this.recompute
-          ? recomputed((input) => module.apply(input as tf.Tensor4D, training), [x], module.weights)
-          : module.apply(x, training);
-        if (drop > 0 && !edge.identity) y = dropPath(y, drop, rng);
+        let y = edge.module.apply(x, training);
+        const mask = masks[e];
+        if (mask) y = tf.mul(y, tf.tensor4d(mask, [mask.length, 1, 1, 1]));
         acc = acc ? tf.add(acc, y) : y;
-      }
+      });
       nodes.push(acc ?? (zeroShape ? tf.zeros(zeroShape) as tf.Tensor4D : null));
     });
     const outs = cell.type.output.nodes.map((n) => nodes[n]!);
@@ -466,8 +502,12 @@ function zeroOutputShape(x: tf.Tensor4D, stride: 1 | 2): [number, number, number
  * @returns The masked tensor.
  */
 export function dropPath(x: tf.Tensor4D, p: number, rng: Rng): tf.Tensor4D {
+  const mask = dropMask(x.shape[0], p, rng);
+  return tf.mul(x, tf.tensor4d(mask, [mask.length, 1, 1, 1]));
+}
+
+/** Per-sample drop-path factors: 0 with probability p, else 1/(1 − p). */
+function dropMask(n: number, p: number, rng: Rng): Float32Array {
   const keep = 1 - p;
-  const n = x.shape[0];
-  const mask = Float32Array.from({ length: n }, () => (rng.next() < keep ? 1 / keep : 0));
-  return tf.mul(x, tf.tensor4d(mask, [n, 1, 1, 1]));
+  return Float32Array.from({ length: n }, () => (rng.next() < keep ? 1 / keep : 0));
 }
