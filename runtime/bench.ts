@@ -130,7 +130,8 @@ export async function main(args: string[]): Promise<number> {
       }
       const stepMs = await timeSteps(run, steps);
       report({
-        name: keep ? `${ir.name} supernet, only ${keep}` : `${ir.name} supernet, all ops`,
+        name: (keep ? `${ir.name} supernet, only ${keep}` : `${ir.name} supernet, all ops`) +
+          (run.net.recompute ? " (recomputed)" : ""),
         backend: tf.getBackend(),
         batch,
         opsPerEdge,
