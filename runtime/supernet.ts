@@ -17,6 +17,7 @@ import {
   linear,
   type Module,
   reluConvBn,
+  sequential,
   stem,
 } from "./ops.ts";
 
@@ -115,12 +116,11 @@ export class SearchNetwork {
         const name = `cell${i}/pre${j}`;
         const gap = target - scale[s]!;
         if (gap === 0) return reluConvBn(channels[s]!, c, 1, 1, ctx(name));
+        // An input several reductions older (cells with three or more inputs) is reduced once per
+        // reduction, as dsl/infer.ts counts it.
         if (gap === 1) return factorizedReduce(channels[s]!, c, ctx(name));
-        throw new Error(
-          `cell ${i} ("${type.name}") input "${type.inputs[j]!.name}" is ${
-            2 ** gap
-          }× larger than its most recent input; ` +
-            `only one reduction between a cell's inputs is supported`,
+        return sequential(
+          Array.from({ length: gap }, (_, r) => factorizedReduce(r === 0 ? channels[s]! : c, c, ctx(`${name}/${r}`))),
         );
       });
       const edges = type.edges.map((edge, e) => ({

@@ -7,7 +7,8 @@ import { syntheticDataset } from "../runtime/data.ts";
 import { Rng } from "../runtime/rng.ts";
 import { withoutWeightGradients } from "../runtime/grad_scope.ts";
 import type { SearchSettings, SpaceIR } from "../dsl/ir.ts";
-import { tinySpace } from "./_ir_builders.ts";
+import { dartsSpace, tinySpace } from "./_ir_builders.ts";
+import { summarize } from "../dsl/infer.ts";
 
 // wasm: the CPU default; the kernels it lacks are reformulated (tests/kernels_test.ts checks them against cpu).
 await useBackend("wasm");
@@ -335,3 +336,43 @@ for (const algorithm of ["magnitude", "accumulated_gradient"] as const) {
     }
   });
 }
+
+Deno.test("the search network has exactly the weights dsl/infer counts (DARTS: 1,930,618; three inputs)", () => {
+  const weightsOf = (ir: SpaceIR) => {
+    const rng = new Rng(1);
+    const net = new SearchNetwork(ir, {
+      inputChannels: 3,
+      classes: 10,
+      nextSeed: () => rng.int(2 ** 31 - 1),
+    });
+    try {
+      return net.weights().reduce((n, w) => n + w.size, 0);
+    } finally {
+      net.dispose();
+    }
+  };
+  assert.equal(weightsOf(dartsSpace()), 1930618);
+  // Three inputs and back-to-back reductions: the oldest input is two reductions larger.
+  const base = tinySpace();
+  const threeInputs: SpaceIR = {
+    ...base,
+    cellTypes: base.cellTypes.map((c) => ({
+      ...c,
+      inputs: [{ name: "p3", span: c.span }, ...c.inputs],
+      edges: c.edges.map((
+        e,
+      ) => (e.from.kind === "input" ? { ...e, from: { ...e.from, index: e.from.index + 1 } } : e)),
+    })),
+    supernet: {
+      ...base.supernet,
+      cells: [
+        { cellType: "normal", channels: 4 },
+        { cellType: "reduction", channels: 8 },
+        { cellType: "reduction", channels: 16 },
+        { cellType: "normal", channels: 16 },
+      ],
+      reductions: [1, 2],
+    },
+  };
+  assert.equal(weightsOf(threeInputs), summarize(threeInputs).weightParams);
+});
