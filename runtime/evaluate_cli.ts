@@ -17,6 +17,7 @@ import { type BackendName, BACKENDS, isBackendName, useBackend } from "./backend
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "./checkpoint_io.ts";
 import { type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./data.ts";
 import { formatDuration, Progress } from "./progress.ts";
+import { NonFiniteLossError } from "./errors.ts";
 import { type DataSource, spaceHash } from "./run_folder.ts";
 import {
   type CliIo,
@@ -31,13 +32,7 @@ import {
   reportError,
   UsageError,
 } from "./search_cli.ts";
-import {
-  NonFiniteLossError,
-  type TrainCheckpoint,
-  TrainInterrupted,
-  TrainRun,
-  type TrainTelemetry,
-} from "./train.ts";
+import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry } from "./train.ts";
 
 export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
 

@@ -20,6 +20,7 @@ import {
   thresholdAt,
 } from "./schedules.ts";
 import { deriveCell } from "./derive.ts";
+import { NonFiniteLossError } from "./errors.ts";
 import { withoutWeightGradients } from "./grad_scope.ts";
 import { Rng, type RngState } from "./rng.ts";
 import { type Dataset, splitTrainVal } from "./data.ts";
@@ -255,7 +256,9 @@ export class SearchRun {
     tf.dispose([...w.grads, ...clipped, train.x, train.y]);
     const [trainLoss, trainCorrect] = await Promise.all([w.loss.data(), w.correct.data()]);
     tf.dispose([w.loss, w.correct]);
-    if (!Number.isFinite(trainLoss[0]!)) throw new NumericalError(this.epoch, this.step, "train");
+    if (!Number.isFinite(trainLoss[0]!)) {
+      throw new NonFiniteLossError(this.epoch, this.step, "train", trainLoss[0]!);
+    }
     this.#acc.trainLoss += trainLoss[0]! * this.batchSize;
     this.#acc.trainCorrect += trainCorrect[0]!;
     this.#acc.trainSeen += this.batchSize;
@@ -279,7 +282,9 @@ export class SearchRun {
     tf.dispose([...a.grads, val.x, val.y]);
     const [valLoss, valCorrect] = await Promise.all([a.loss.data(), a.correct.data()]);
     tf.dispose([a.loss, a.correct]);
-    if (!Number.isFinite(valLoss[0]!)) throw new NumericalError(this.epoch, this.step, "val");
+    if (!Number.isFinite(valLoss[0]!)) {
+      throw new NonFiniteLossError(this.epoch, this.step, "val", valLoss[0]!);
+    }
     this.#acc.valLoss += valLoss[0]! * this.batchSize;
     this.#acc.valCorrect += valCorrect[0]!;
     this.#acc.valSeen += this.batchSize;
@@ -552,14 +557,6 @@ export class SearchRun {
     this.net.dispose();
     this.#sgd.dispose();
     this.#adam.dispose();
-  }
-}
-
-/** A NaN or infinite loss: the search stops; the last good checkpoint is kept. */
-export class NumericalError extends Error {
-  constructor(readonly epoch: number, readonly step: number, readonly phase: "train" | "val") {
-    super(`the ${phase} loss became NaN or infinite at epoch ${epoch}, step ${step}`);
-    this.name = "NumericalError";
   }
 }
 

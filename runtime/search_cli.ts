@@ -34,7 +34,8 @@ import {
   writeEpochOutputs,
   writeFinalOutputs,
 } from "./run_folder.ts";
-import { NumericalError, SearchInterrupted, SearchRun } from "./search.ts";
+import { SearchInterrupted, SearchRun } from "./search.ts";
+import { NonFiniteLossError } from "./errors.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -496,7 +497,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       progress.line(`interrupted; resume with: deno task search --resume ${dir}`);
       return EXIT_INTERRUPTED;
     }
-    if (error instanceof NumericalError) {
+    if (error instanceof NonFiniteLossError) {
       const kept = (await hasCheckpoint(dir))
         ? `the checkpoint of epoch ${lastCheckpoint} is kept in ${dir}/checkpoint`
         : "no checkpoint was written yet";

@@ -120,7 +120,10 @@ export class SearchNetwork {
         // reduction, as dsl/infer.ts counts it.
         if (gap === 1) return factorizedReduce(channels[s]!, c, ctx(name));
         return sequential(
-          Array.from({ length: gap }, (_, r) => factorizedReduce(r === 0 ? channels[s]! : c, c, ctx(`${name}/${r}`))),
+          Array.from(
+            { length: gap },
+            (_, r) => factorizedReduce(r === 0 ? channels[s]! : c, c, ctx(`${name}/${r}`)),
+          ),
         );
       });
       const edges = type.edges.map((edge, e) => ({

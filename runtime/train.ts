@@ -14,6 +14,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { NonFiniteLossError } from "./errors.ts";
 import type { GenotypeCell, LrSchedule, SpaceIR, WeightOptimizer } from "../dsl/ir.ts";
 import { EvaluationNetwork } from "./evaluation_network.ts";
 import { clipByGlobalNorm, Sgd, type SlotValues } from "./optim.ts";
@@ -145,22 +146,6 @@ export interface TrainResult {
   readonly testAccuracy: number;
   /** Trainable parameters without the auxiliary head. */
   readonly parameters: number;
-}
-
-/** A NaN or infinite training loss: the run stops; the last checkpoint taken is still good. */
-export class NonFiniteLossError extends Error {
-  /**
-   * @param epoch The 0-based epoch of the failing step.
-   * @param step The 0-based step within the epoch.
-   * @param loss The loss value read back.
-   */
-  constructor(readonly epoch: number, readonly step: number, readonly loss: number) {
-    super(
-      `the training loss became ${loss} at epoch ${epoch}, step ${step}: lower the learning rate ` +
-        `or the gradient clip, or restore the last checkpoint`,
-    );
-    this.name = "NonFiniteLossError";
-  }
 }
 
 /** The run was stopped by its signal after a completed step. */
@@ -394,7 +379,7 @@ export class TrainRun {
     const [loss] = await value.data();
     if (!Number.isFinite(loss!)) {
       tf.dispose([...ordered, value, correct!, x, y]);
-      throw new NonFiniteLossError(this.epoch, this.step, loss!);
+      throw new NonFiniteLossError(this.epoch, this.step, "training", loss!);
     }
     const clipped = clipByGlobalNorm(ordered, this.settings.weightOptimizer.gradClip);
     this.#sgd.step(weights, clipped, this.lr);

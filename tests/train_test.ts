@@ -4,7 +4,8 @@
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/backend.ts";
-import { lrAt, NonFiniteLossError, train, type TrainOptions, TrainRun } from "../runtime/train.ts";
+import { lrAt, train, type TrainOptions, TrainRun } from "../runtime/train.ts";
+import { NonFiniteLossError } from "../runtime/errors.ts";
 import { loadWeights, saveWeights, WeightsError } from "../runtime/weights_io.ts";
 import { type Dataset, loadMnist, syntheticDataset } from "../runtime/data.ts";
 import type { GenotypeCell } from "../dsl/ir.ts";
