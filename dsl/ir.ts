@@ -298,6 +298,27 @@ export function cellTypeOf(ir: SpaceIR, name: string): CellType {
   return cell;
 }
 
+/**
+ * The cells of a found space (one candidate per edge, as `found.space` is written), or the first edge
+ * that still has a choice.
+ */
+export function fixedCells(
+  ir: SpaceIR,
+): { readonly cells: GenotypeCell[] } | {
+  readonly open: { readonly cellType: string; readonly candidates: number };
+} {
+  for (const cell of ir.cellTypes) {
+    const edge = cell.edges.find((e) => e.candidates.length !== 1);
+    if (edge) return { open: { cellType: cell.name, candidates: edge.candidates.length } };
+  }
+  return {
+    cells: ir.cellTypes.map((cell) => ({
+      cellType: cell.name,
+      edges: cell.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates[0]! })),
+    })),
+  };
+}
+
 /** The IR as JSON text (stable key order, as built). */
 export function irToJson(ir: SpaceIR): string {
   return JSON.stringify(ir, null, 2);

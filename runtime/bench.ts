@@ -14,7 +14,7 @@ import { type BackendName, isBackendName, useBackend } from "./backend.ts";
 import { syntheticDataset } from "./data.ts";
 import { SearchRun } from "./search.ts";
 import { EvaluationNetwork } from "./evaluation_network.ts";
-import type { GenotypeCell } from "../dsl/ir.ts";
+import { fixedCells } from "../dsl/ir.ts";
 
 const USAGE =
   `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
@@ -162,10 +162,9 @@ async function timeEvaluation(batch: number, steps: number): Promise<BenchResult
   const file = new URL("../spaces/darts_v2.space", import.meta.url).pathname;
   const { ir } = compileSpace(await Deno.readTextFile(file), file);
   if (!ir) throw new Error(`${file} does not compile`);
-  const cells: GenotypeCell[] = ir.cellTypes.map((cell) => ({
-    cellType: cell.name,
-    edges: cell.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates[0]! })),
-  }));
+  const fixed = fixedCells(ir);
+  if (!("cells" in fixed)) throw new Error(`${file} is not a found cell`);
+  const cells = fixed.cells;
   let seed = 0;
   const net = new EvaluationNetwork(ir, cells, {
     inputChannels: 3,

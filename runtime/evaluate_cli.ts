@@ -11,7 +11,7 @@ import { parseArgs } from "../dsl/deps.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { renderDiagnostics } from "../dsl/diagnostics.ts";
 import { inferEvaluation } from "../dsl/infer.ts";
-import { type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../dsl/ir.ts";
+import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../dsl/ir.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "./backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "./checkpoint_io.ts";
@@ -171,19 +171,14 @@ async function loadFound(path: string, io: CliIo): Promise<Genotype> {
     const { ir, diagnostics } = compileSpace(text, file);
     if (diagnostics.length > 0) io.err(renderDiagnostics(diagnostics, text));
     if (!ir) throw new Failure(`"${file}" does not compile`);
-    const cells = ir.cellTypes.map((cell): GenotypeCell => {
-      const open = cell.edges.find((e) => e.candidates.length !== 1);
-      if (open) {
-        throw new Failure(
-          `"${file}" is a search space, not a found cell: an edge of cell "${cell.name}" has ` +
-            `${open.candidates.length} candidates; search it first (deno task search ${file})`,
-        );
-      }
-      return {
-        cellType: cell.name,
-        edges: cell.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates[0]! })),
-      };
-    });
+    const fixed = fixedCells(ir);
+    if ("open" in fixed) {
+      throw new Failure(
+        `"${file}" is a search space, not a found cell: an edge of cell "${fixed.open.cellType}" has ` +
+          `${fixed.open.candidates} candidates; search it first (deno task search ${file})`,
+      );
+    }
+    const cells = fixed.cells;
     // A found.space does not record the search's seed or α.
     const hash = await spaceHash(text);
     return {

@@ -8,6 +8,10 @@
  * input ("shifted slices"); a stride of 2 reads them from the four phases of the input (even/odd rows
  * and columns, split by rank-4 reshapes and slices), so no strided slice (no gradient in tfjs) is needed.
  *
+ * The network ops use these for full k×k convolutions (im2col) and 1×1 convolutions; for depthwise conv,
+ * pooling and batch norm they use kernels_native.ts (native forwards, hand-written gradients, a tape of
+ * one input instead of k² slices), whose tests check them against the formulations here.
+ *
  * Layout NHWC, float32. Padding is PyTorch's: `(k − 1)/2 · d` on every side, so a stride-2 window
  * op on an even size halves it exactly as DARTS does.
  *

@@ -213,17 +213,14 @@ export class SearchNetwork {
         if (ops.some((op) => !op)) zeroShape ??= zeroOutputShape(x, edge.stride);
         if (ops.every((op) => !op)) return;
         const phi = ops.length > 1 ? phis[e]! : null;
+        if (!this.recompute) {
+          terms.push(mixedOp(ops, x, phi, training));
+          return;
+        }
         const weights = ops.flatMap((op) => op?.weights ?? []);
-        const mixed = (input: tf.Tensor4D, p: tf.Tensor1D | null) => mixedOp(ops, input, p, training);
-        terms.push(
-          this.recompute
-            ? recomputed(
-              (i, p) => mixed(i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null),
-              phi ? [x, phi] : [x],
-              weights,
-            )
-            : mixed(x, phi),
-        );
+        const mixed = (i: tf.Tensor, p?: tf.Tensor) =>
+          mixedOp(ops, i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null, training);
+        terms.push(recomputed(mixed, phi ? [x, phi] : [x], weights));
       });
       nodes.push(terms.length === 0 ? (zeroShape ? tf.zeros(zeroShape) as tf.Tensor4D : null) : sum(terms));
     });

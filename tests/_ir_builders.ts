@@ -394,3 +394,23 @@ export const DARTS_V2: readonly GenotypeCell[] = [
     ]),
   },
 ];
+
+/** A tiny genotype of tinySpace (ops skip, pool, conv; 2 nodes). */
+export const TINY_GENOTYPE: readonly GenotypeCell[] = [
+  {
+    cellType: "normal",
+    edges: [
+      { from: input(0), to: 0, op: "conv" },
+      { from: input(1), to: 1, op: "skip" },
+      { from: node(0), to: 1, op: "pool" },
+    ],
+  },
+  {
+    cellType: "reduction",
+    edges: [
+      { from: input(0), to: 0, op: "skip" },
+      { from: input(1), to: 0, op: "pool" },
+      { from: node(0), to: 1, op: "conv" },
+    ],
+  },
+];

@@ -1,14 +1,6 @@
 import { assert } from "./deps.ts";
+import { withTempDir } from "./_helpers.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../runtime/atomic.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "asap_atomic_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function entries(dir: string): Promise<string[]> {
   const names: string[] = [];

@@ -1,4 +1,5 @@
 import { assert } from "./deps.ts";
+import { withTempDir } from "./_helpers.ts";
 import { DataError, loadCifar10, loadMnist, splitTrainVal, syntheticDataset } from "../runtime/data.ts";
 import { Rng } from "../runtime/rng.ts";
 
@@ -12,15 +13,6 @@ function cifarRecords(labels: number[]): Uint8Array {
     }
   });
   return bytes;
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "asap_data_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("loadCifar10() turns channel-planar records into NHWC values in [0, 1] with their labels", async () => {

@@ -1,9 +1,9 @@
 import { assert } from "./deps.ts";
+import { captureIo, withTempDir } from "./_helpers.ts";
 import { main } from "../runtime/evaluate_cli.ts";
-import type { CliIo } from "../runtime/search_cli.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { inferEvaluation } from "../dsl/infer.ts";
-import type { GenotypeCell } from "../dsl/ir.ts";
+import { fixedCells, type GenotypeCell } from "../dsl/ir.ts";
 
 /** A found cell, as a search's found.space writes it: one candidate per kept edge. */
 const FOUND = `space found {
@@ -24,32 +24,11 @@ const FOUND = `space found {
 }
 `;
 
-function captureIo(): CliIo & { stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    out: { write: (text) => out += text, isTerminal: false },
-    err: (text) => err += text,
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "asap-evaluate-cli-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 function foundCells(): { ir: NonNullable<ReturnType<typeof compileSpace>["ir"]>; cells: GenotypeCell[] } {
   const ir = compileSpace(FOUND).ir!;
-  const cells = ir.cellTypes.map((c) => ({
-    cellType: c.name,
-    edges: c.edges.map((e) => ({ from: e.from, to: e.to, op: e.candidates[0]! })),
-  }));
+  const fixed = fixedCells(ir);
+  assert.ok("cells" in fixed);
+  const cells = fixed.cells;
   return { ir, cells };
 }
 
@@ -68,7 +47,7 @@ Deno.test("evaluate exits 2 with the usage when the found cell is missing or a f
 });
 
 Deno.test("evaluate --dry-run prints the parameter counts with and without the auxiliary head", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/found.space`;
     await Deno.writeTextFile(file, FOUND);
     const io = captureIo();
@@ -88,7 +67,7 @@ Deno.test("evaluate --dry-run prints the parameter counts with and without the a
 });
 
 Deno.test("evaluate refuses a search space whose edges still have several candidates", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/search.space`;
     await Deno.writeTextFile(
       file,
@@ -104,7 +83,7 @@ Deno.test("evaluate refuses a search space whose edges still have several candid
 });
 
 Deno.test("evaluate trains the found cells, reports test accuracy and saves the weights", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/found.space`;
     await Deno.writeTextFile(file, FOUND);
     const out = `${dir}/eval`;

@@ -8,32 +8,12 @@ import { dropPath, EvaluationNetwork, type EvaluationNetworkOptions } from "../r
 import { Rng } from "../runtime/rng.ts";
 import { inferEvaluation } from "../dsl/infer.ts";
 import type { GenotypeCell } from "../dsl/ir.ts";
-import { DARTS_V2, dartsSpace, tinySpace } from "./_ir_builders.ts";
+import { DARTS_V2, dartsSpace, TINY_GENOTYPE as TINY, tinySpace } from "./_ir_builders.ts";
 
 await useBackend("cpu");
 
 const input = (index: number) => ({ kind: "input", index }) as const;
 const node = (index: number) => ({ kind: "node", index }) as const;
-
-/** A tiny genotype of tinySpace (ops skip, pool, conv; 2 nodes). */
-const TINY: readonly GenotypeCell[] = [
-  {
-    cellType: "normal",
-    edges: [
-      { from: input(0), to: 0, op: "conv" },
-      { from: input(1), to: 1, op: "skip" },
-      { from: node(0), to: 1, op: "pool" },
-    ],
-  },
-  {
-    cellType: "reduction",
-    edges: [
-      { from: input(0), to: 0, op: "skip" },
-      { from: input(1), to: 0, op: "pool" },
-      { from: node(0), to: 1, op: "conv" },
-    ],
-  },
-];
 
 /** Every edge a stride-1 identity. */
 const ALL_SKIP: readonly GenotypeCell[] = [{

@@ -1,5 +1,6 @@
 import { assert } from "./deps.ts";
-import { type CliIo, main } from "../runtime/search_cli.ts";
+import { captureIo, withTempDir } from "./_helpers.ts";
+import { main } from "../runtime/search_cli.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import type { Genotype } from "../dsl/ir.ts";
 import { sha256Hex } from "../runtime/checkpoint_io.ts";
@@ -29,27 +30,6 @@ const FAST_SPACE = `space fast {
 
 /** The run options every run of the resume tests shares. */
 const RUN = ["--synthetic", "48", "--steps-per-epoch", "3", "--seed", "5"];
-
-/** Captures what the CLI writes. */
-function captureIo(): CliIo & { stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    out: { write: (text) => out += text, isTerminal: false },
-    err: (text) => err += text,
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "asap-search-cli-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** The CLI as `deno task search` runs it: the task's permissions, writing only under `writable`. */
 function spawnCli(writable: string, args: string[]): Deno.ChildProcess {
@@ -124,7 +104,7 @@ Deno.test("search --help prints the usage and exits 0", async () => {
 });
 
 Deno.test("search exits 1 with the rendered diagnostics of a bad space file", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/bad.space`;
     await Deno.writeTextFile(
       file,
@@ -139,7 +119,7 @@ Deno.test("search exits 1 with the rendered diagnostics of a bad space file", as
 });
 
 Deno.test("search exits 1 naming the file when the space or the data is missing", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const io = captureIo();
     assert.equal(await main([`${dir}/nowhere.space`], io), 1);
     assert.match(io.stderr(), /^error: space file ".*nowhere\.space" does not exist/);
@@ -152,7 +132,7 @@ Deno.test("search exits 1 naming the file when the space or the data is missing"
 });
 
 Deno.test("search writes a complete run folder whose found.space compiles", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/fast.space`;
     await Deno.writeTextFile(file, FAST_SPACE);
     const out = `${dir}/run`;
@@ -218,7 +198,7 @@ Deno.test("search writes a complete run folder whose found.space compiles", asyn
 });
 
 Deno.test("a search killed with SIGKILL and resumed finds what an uninterrupted search finds", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/fast.space`;
     await Deno.writeTextFile(file, FAST_SPACE);
 
@@ -248,7 +228,7 @@ Deno.test("a search killed with SIGKILL and resumed finds what an uninterrupted 
 });
 
 Deno.test("Ctrl-C checkpoints after the current step, exits 130 with the resume command, and the resumed run matches", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/fast.space`;
     await Deno.writeTextFile(file, FAST_SPACE);
     const reference = `${dir}/reference`;
@@ -276,7 +256,7 @@ Deno.test("Ctrl-C checkpoints after the current step, exits 130 with the resume 
 });
 
 Deno.test("search exits 1 naming the epoch and step when the loss becomes NaN", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/nan.space`;
     // A learning rate of 1e30 sends the weights, then the loss, to infinity within two steps.
     await Deno.writeTextFile(

@@ -1,6 +1,6 @@
 // Training the evaluation network (runtime/train.ts) and saving its weights (runtime/weights_io.ts),
-// on the wasm backend (the cpu backend's shifted-slice kernels are too slow for a training loop)
-// with a tiny network and synthetic, learnable data.
+// on the wasm backend (the cpu backend is too slow for a training loop)
+// with a tiny network on synthetic, learnable data and on a slice of the embedded digits.
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/backend.ts";
@@ -8,33 +8,9 @@ import { lrAt, train, type TrainOptions, TrainRun } from "../runtime/train.ts";
 import { NonFiniteLossError } from "../runtime/errors.ts";
 import { loadWeights, saveWeights, WeightsError } from "../runtime/weights_io.ts";
 import { type Dataset, loadMnist, syntheticDataset } from "../runtime/data.ts";
-import type { GenotypeCell } from "../dsl/ir.ts";
-import { EVALUATE_DEFAULTS, tinySpace } from "./_ir_builders.ts";
+import { EVALUATE_DEFAULTS, TINY_GENOTYPE as TINY, tinySpace } from "./_ir_builders.ts";
 
 await useBackend("wasm");
-
-const input = (index: number) => ({ kind: "input", index }) as const;
-const node = (index: number) => ({ kind: "node", index }) as const;
-
-/** A tiny genotype of tinySpace (ops skip, pool, conv; 2 nodes). */
-const TINY: readonly GenotypeCell[] = [
-  {
-    cellType: "normal",
-    edges: [
-      { from: input(0), to: 0, op: "conv" },
-      { from: input(1), to: 1, op: "skip" },
-      { from: node(0), to: 1, op: "pool" },
-    ],
-  },
-  {
-    cellType: "reduction",
-    edges: [
-      { from: input(0), to: 0, op: "skip" },
-      { from: input(1), to: 0, op: "pool" },
-      { from: node(0), to: 1, op: "conv" },
-    ],
-  },
-];
 
 /** The first `n` images of a dataset and the rest. */
 function split(data: Dataset, n: number): { train: Dataset; test: Dataset } {
