@@ -4,15 +4,22 @@
  *
  * @module
  */
-export { BackendError, BACKENDS, isBackendName, useBackend } from "./backend.ts";
-export type { BackendName } from "./backend.ts";
-export { DataError, datasetSize, loadCifar10, loadMnist, splitTrainVal, syntheticDataset } from "./data.ts";
-export type { Dataset, TrainValSplit } from "./data.ts";
-export { search, SearchInterrupted, SearchRun } from "./search.ts";
-export { NonFiniteLossError } from "./errors.ts";
-export type { EpochTelemetry, PruneEvent, SearchCheckpoint, SearchOptions } from "./search.ts";
-export { SearchNetwork } from "./supernet.ts";
-export { deriveCell } from "./derive.ts";
+export { BackendError, BACKENDS, isBackendName, useBackend } from "./kernels/backend.ts";
+export type { BackendName } from "./kernels/backend.ts";
+export {
+  DataError,
+  datasetSize,
+  loadCifar10,
+  loadMnist,
+  splitTrainVal,
+  syntheticDataset,
+} from "./data/datasets.ts";
+export type { Dataset, TrainValSplit } from "./data/datasets.ts";
+export { search, SearchInterrupted, SearchRun } from "./loops/search.ts";
+export { NonFiniteLossError } from "./core/errors.ts";
+export type { EpochTelemetry, PruneEvent, SearchCheckpoint, SearchOptions } from "./loops/search.ts";
+export { SearchNetwork } from "./nets/supernet.ts";
+export { deriveCell } from "./loops/derive.ts";
 export {
   cosineLr,
   cyclicLr,
@@ -21,11 +28,11 @@ export {
   sparsityAt,
   temperatureAt,
   thresholdAt,
-} from "./schedules.ts";
-export { Rng } from "./rng.ts";
-export type { RngState } from "./rng.ts";
-export { EvaluationNetwork } from "./evaluation_network.ts";
-export { train, TrainInterrupted, TrainRun } from "./train.ts";
-export type { TrainOptions, TrainResult, TrainTelemetry } from "./train.ts";
-export { loadWeights, saveWeights } from "./weights_io.ts";
-export { cellToDot, cellToSvg, curvesToSvg, supernetToSvg } from "./render.ts";
+} from "./loops/schedules.ts";
+export { Rng } from "./core/rng.ts";
+export type { RngState } from "./core/rng.ts";
+export { EvaluationNetwork } from "./nets/evaluation_network.ts";
+export { train, TrainInterrupted, TrainRun } from "./loops/train.ts";
+export type { TrainOptions, TrainResult, TrainTelemetry } from "./loops/train.ts";
+export { loadWeights, saveWeights } from "./nets/weights_io.ts";
+export { cellToDot, cellToSvg, curvesToSvg, supernetToSvg } from "./report/render.ts";

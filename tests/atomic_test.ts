@@ -1,6 +1,6 @@
 import { assert } from "./deps.ts";
 import { withTempDir } from "./_helpers.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../runtime/atomic.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../runtime/core/atomic.ts";
 
 async function entries(dir: string): Promise<string[]> {
   const names: string[] = [];

@@ -1,7 +1,7 @@
 import { assert } from "./deps.ts";
-import { applyCutout, channelStats, cropPadded, flipHorizontal, makeBatch } from "../runtime/augment.ts";
-import { type Dataset, syntheticDataset } from "../runtime/data.ts";
-import { Rng } from "../runtime/rng.ts";
+import { applyCutout, channelStats, cropPadded, flipHorizontal, makeBatch } from "../runtime/data/augment.ts";
+import { type Dataset, syntheticDataset } from "../runtime/data/datasets.ts";
+import { Rng } from "../runtime/core/rng.ts";
 
 /** A 5×6×2 image whose value at (y, x, k) is 100y + 10x + k + 1 (never 0). */
 function ramp(): Float32Array {

@@ -1,8 +1,14 @@
 // Backend selection: the usable backends, the clear errors of the unusable ones, and webgpu against cpu.
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
-import { BackendError, type BackendName, BACKENDS, isBackendName, useBackend } from "../runtime/backend.ts";
-import { buildOperation } from "../runtime/ops.ts";
+import {
+  BackendError,
+  type BackendName,
+  BACKENDS,
+  isBackendName,
+  useBackend,
+} from "../runtime/kernels/backend.ts";
+import { buildOperation } from "../runtime/nets/ops.ts";
 
 Deno.test("isBackendName() accepts exactly the listed backends", () => {
   for (const name of BACKENDS) assert.ok(isBackendName(name));

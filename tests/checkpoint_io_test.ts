@@ -1,6 +1,6 @@
 import { assert } from "./deps.ts";
-import { CheckpointError, readCheckpoint, sha256Hex, writeCheckpoint } from "../runtime/checkpoint_io.ts";
-import type { EpochTelemetry, SearchCheckpoint } from "../runtime/search.ts";
+import { CheckpointError, readCheckpoint, sha256Hex, writeCheckpoint } from "../runtime/io/checkpoint_io.ts";
+import type { EpochTelemetry, SearchCheckpoint } from "../runtime/loops/search.ts";
 
 /** A checkpoint as plain data, without tfjs: every kind of field a real one has. */
 function fakeCheckpoint(epoch: number, fill: number): SearchCheckpoint {

@@ -1,7 +1,13 @@
 import { assert } from "./deps.ts";
 import { withTempDir } from "./_helpers.ts";
-import { DataError, loadCifar10, loadMnist, splitTrainVal, syntheticDataset } from "../runtime/data.ts";
-import { Rng } from "../runtime/rng.ts";
+import {
+  DataError,
+  loadCifar10,
+  loadMnist,
+  splitTrainVal,
+  syntheticDataset,
+} from "../runtime/data/datasets.ts";
+import { Rng } from "../runtime/core/rng.ts";
 
 /** A CIFAR-10 binary record: label, then R, G, B planes where pixel p of plane c is (p + 7c + label) % 256. */
 function cifarRecords(labels: number[]): Uint8Array {

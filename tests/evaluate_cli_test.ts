@@ -1,6 +1,6 @@
 import { assert } from "./deps.ts";
 import { captureIo, withTempDir } from "./_helpers.ts";
-import { main } from "../runtime/evaluate_cli.ts";
+import { main } from "../runtime/cli/evaluate.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { inferEvaluation } from "../dsl/infer.ts";
 import { fixedCells, type GenotypeCell } from "../dsl/ir.ts";

@@ -1,11 +1,15 @@
-// The evaluation network (runtime/evaluation_network.ts) on the cpu backend with tiny sizes: shapes
+// The evaluation network (runtime/nets/evaluation_network.ts) on the cpu backend with tiny sizes: shapes
 // and channels at every cell, parameter counts against hand counts and dsl/infer.ts, drop-path, the
 // auxiliary head, and clear errors for genotypes that do not fit their space.
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
-import { useBackend } from "../runtime/backend.ts";
-import { dropPath, EvaluationNetwork, type EvaluationNetworkOptions } from "../runtime/evaluation_network.ts";
-import { Rng } from "../runtime/rng.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
+import {
+  dropPath,
+  EvaluationNetwork,
+  type EvaluationNetworkOptions,
+} from "../runtime/nets/evaluation_network.ts";
+import { Rng } from "../runtime/core/rng.ts";
 import { inferEvaluation } from "../dsl/infer.ts";
 import type { GenotypeCell } from "../dsl/ir.ts";
 import { DARTS_V2, dartsSpace, TINY_GENOTYPE as TINY, tinySpace } from "./_ir_builders.ts";

@@ -1,9 +1,16 @@
 // Forward + backward of each kernel formulation at batch 32, 32×32, C = 16, on wasm and cpu.
 // Run: deno bench -A tests/kernels_bench.ts   (add --filter wasm to skip the slow cpu rows)
 import { tf } from "../runtime/deps.ts";
-import { type BackendName, useBackend } from "../runtime/backend.ts";
-import { avgPool, batchNormTrain, conv, conv1x1, depthwiseConv, maxPool } from "../runtime/kernels.ts";
-import { buildOperation } from "../runtime/ops.ts";
+import { type BackendName, useBackend } from "../runtime/kernels/backend.ts";
+import {
+  avgPool,
+  batchNormTrain,
+  conv,
+  conv1x1,
+  depthwiseConv,
+  maxPool,
+} from "../runtime/kernels/composite.ts";
+import { buildOperation } from "../runtime/nets/ops.ts";
 import type { Step } from "../dsl/ir.ts";
 import { stepsAt } from "../dsl/ir.ts";
 

@@ -1,13 +1,13 @@
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
-import { useBackend } from "../runtime/backend.ts";
-import { avgPool, batchNormTrain, depthwiseConv, maxPool } from "../runtime/kernels.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
+import { avgPool, batchNormTrain, depthwiseConv, maxPool } from "../runtime/kernels/composite.ts";
 import {
   avgPoolNative,
   batchNormTrainNative,
   depthwiseConvNative,
   maxPoolNative,
-} from "../runtime/kernels_native.ts";
+} from "../runtime/kernels/custom_grad.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);

@@ -1,4 +1,4 @@
-// Each kernel formulation of runtime/kernels.ts against the plain tfjs op on the cpu backend (the
+// Each kernel formulation of runtime/kernels/composite.ts against the plain tfjs op on the cpu backend (the
 // reference): forward within 1e-5, gradients w.r.t. input and weights within 1e-4.
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
@@ -12,8 +12,8 @@ import {
   maxPool,
   normalize,
   subsample2,
-} from "../runtime/kernels.ts";
-import { useBackend } from "../runtime/backend.ts";
+} from "../runtime/kernels/composite.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
 
 await useBackend("cpu");
 

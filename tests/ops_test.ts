@@ -12,8 +12,8 @@ import {
   reluConvBn,
   sequential,
   stem,
-} from "../runtime/ops.ts";
-import { useBackend } from "../runtime/backend.ts";
+} from "../runtime/nets/ops.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
 
 await useBackend("cpu");
 

@@ -4,11 +4,11 @@
 // (the rate moves with float rounding). About 40 s on wasm.
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
-import { useBackend } from "../runtime/backend.ts";
-import { SearchNetwork } from "../runtime/supernet.ts";
-import { SearchRun } from "../runtime/search.ts";
-import { Rng } from "../runtime/rng.ts";
-import type { Dataset } from "../runtime/data.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
+import { SearchNetwork } from "../runtime/nets/supernet.ts";
+import { SearchRun } from "../runtime/loops/search.ts";
+import { Rng } from "../runtime/core/rng.ts";
+import type { Dataset } from "../runtime/data/datasets.ts";
 import { compileSpace } from "../dsl/compile.ts";
 
 const SPACE = `space planted {

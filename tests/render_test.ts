@@ -1,5 +1,5 @@
 import { assert } from "./deps.ts";
-import { cellToDot, cellToSvg, curvesToSvg, supernetToSvg } from "../runtime/render.ts";
+import { cellToDot, cellToSvg, curvesToSvg, supernetToSvg } from "../runtime/report/render.ts";
 import type { CellType, GenotypeCell, GenotypeEdge, NodeRef } from "../dsl/ir.ts";
 
 const span = { file: "test.space", line: 1, column: 1, offset: 0, length: 1 };

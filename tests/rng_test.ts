@@ -1,5 +1,5 @@
 import { assert } from "./deps.ts";
-import { Rng } from "../runtime/rng.ts";
+import { Rng } from "../runtime/core/rng.ts";
 
 const take = (rng: Rng, n: number) => Array.from({ length: n }, () => rng.next());
 

@@ -8,7 +8,7 @@ import {
   sparsityAt,
   temperatureAt,
   thresholdAt,
-} from "../runtime/schedules.ts";
+} from "../runtime/loops/schedules.ts";
 
 const close = (actual: number, expected: number, tolerance = 1e-12) =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `expected ${expected}, got ${actual}`);

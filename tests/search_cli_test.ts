@@ -1,11 +1,11 @@
 import { assert } from "./deps.ts";
 import { captureIo, withTempDir } from "./_helpers.ts";
-import { main } from "../runtime/search_cli.ts";
+import { main } from "../runtime/cli/search.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import type { Genotype } from "../dsl/ir.ts";
-import { sha256Hex } from "../runtime/checkpoint_io.ts";
+import { sha256Hex } from "../runtime/io/checkpoint_io.ts";
 
-const CLI = new URL("../runtime/search_cli.ts", import.meta.url).pathname;
+const CLI = new URL("../runtime/cli/search.ts", import.meta.url).pathname;
 
 /**
  * A tiny space whose α moves fast (high Adam lr, no grace, low T), so that ops are pruned within
@@ -279,7 +279,7 @@ Deno.test("search exits 1 naming the epoch and step when the loss becomes NaN", 
 });
 
 Deno.test("Progress draws a bar with an ETA only on a terminal, and one line per epoch either way", async () => {
-  const { candidateCounts, formatEpochLine, Progress } = await import("../runtime/progress.ts");
+  const { candidateCounts, formatEpochLine, Progress } = await import("../runtime/report/progress.ts");
   const { compileSpace } = await import("../dsl/compile.ts");
   const ir = compileSpace(FAST_SPACE).ir!;
   const telemetry = {

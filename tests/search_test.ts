@@ -1,11 +1,11 @@
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
-import { useBackend } from "../runtime/backend.ts";
-import { SearchNetwork } from "../runtime/supernet.ts";
-import { SearchRun } from "../runtime/search.ts";
-import { syntheticDataset } from "../runtime/data.ts";
-import { Rng } from "../runtime/rng.ts";
-import { withoutWeightGradients } from "../runtime/grad_scope.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
+import { SearchNetwork } from "../runtime/nets/supernet.ts";
+import { SearchRun } from "../runtime/loops/search.ts";
+import { syntheticDataset } from "../runtime/data/datasets.ts";
+import { Rng } from "../runtime/core/rng.ts";
+import { withoutWeightGradients } from "../runtime/kernels/grad_scope.ts";
 import type { SearchSettings, SpaceIR } from "../dsl/ir.ts";
 import { dartsSpace, tinySpace } from "./_ir_builders.ts";
 import { summarize } from "../dsl/infer.ts";

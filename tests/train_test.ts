@@ -1,13 +1,13 @@
-// Training the evaluation network (runtime/train.ts) and saving its weights (runtime/weights_io.ts),
+// Training the evaluation network (runtime/loops/train.ts) and saving its weights (runtime/nets/weights_io.ts),
 // on the wasm backend (the cpu backend is too slow for a training loop)
 // with a tiny network on synthetic, learnable data and on a slice of the embedded digits.
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
-import { useBackend } from "../runtime/backend.ts";
-import { lrAt, train, type TrainOptions, TrainRun } from "../runtime/train.ts";
-import { NonFiniteLossError } from "../runtime/errors.ts";
-import { loadWeights, saveWeights, WeightsError } from "../runtime/weights_io.ts";
-import { type Dataset, loadMnist, syntheticDataset } from "../runtime/data.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
+import { lrAt, train, type TrainOptions, TrainRun } from "../runtime/loops/train.ts";
+import { NonFiniteLossError } from "../runtime/core/errors.ts";
+import { loadWeights, saveWeights, WeightsError } from "../runtime/nets/weights_io.ts";
+import { type Dataset, loadMnist, syntheticDataset } from "../runtime/data/datasets.ts";
 import { EVALUATE_DEFAULTS, TINY_GENOTYPE as TINY, tinySpace } from "./_ir_builders.ts";
 
 await useBackend("wasm");

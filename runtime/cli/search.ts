@@ -8,14 +8,14 @@
  *
  * @module
  */
-import { parseArgs } from "../dsl/deps.ts";
-import { compileSpace } from "../dsl/compile.ts";
-import { renderDiagnostics } from "../dsl/diagnostics.ts";
-import type { Genotype, SpaceIR } from "../dsl/ir.ts";
-import { cellTypeOf } from "../dsl/ir.ts";
-import { BackendError, type BackendName, BACKENDS, isBackendName, useBackend } from "./backend.ts";
-import { CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from "./checkpoint_io.ts";
-import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./data.ts";
+import { parseArgs } from "../../dsl/deps.ts";
+import { compileSpace } from "../../dsl/compile.ts";
+import { renderDiagnostics } from "../../dsl/diagnostics.ts";
+import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
+import { cellTypeOf } from "../../dsl/ir.ts";
+import { BackendError, type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
+import { CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
+import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "../data/datasets.ts";
 import {
   candidateCounts,
   formatDuration,
@@ -23,7 +23,7 @@ import {
   Progress,
   type ProgressSink,
   stdoutSink,
-} from "./progress.ts";
+} from "../report/progress.ts";
 import {
   createRunFolder,
   type DataSource,
@@ -33,9 +33,9 @@ import {
   spaceHash,
   writeEpochOutputs,
   writeFinalOutputs,
-} from "./run_folder.ts";
-import { SearchInterrupted, SearchRun } from "./search.ts";
-import { NonFiniteLossError } from "./errors.ts";
+} from "../report/run_folder.ts";
+import { SearchInterrupted, SearchRun } from "../loops/search.ts";
+import { NonFiniteLossError } from "../core/errors.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -44,7 +44,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
 /** The space searched when no file is given. */
-const QUICKSTART = new URL("../spaces/quickstart.space", import.meta.url);
+const QUICKSTART = new URL("../../spaces/quickstart.space", import.meta.url);
 
 export const USAGE = `usage: deno task search [file.space] [options]
 

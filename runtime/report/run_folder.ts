@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type { Genotype, SpaceIR } from "../dsl/ir.ts";
-import { cellTypeOf } from "../dsl/ir.ts";
-import { printFoundSpace } from "../dsl/print.ts";
-import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
-import { sha256Hex } from "./checkpoint_io.ts";
+import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
+import { cellTypeOf } from "../../dsl/ir.ts";
+import { printFoundSpace } from "../../dsl/print.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
+import { sha256Hex } from "../io/checkpoint_io.ts";
 import { cellToDot, cellToSvg, curvesToSvg, supernetToSvg } from "./render.ts";
-import type { EpochTelemetry, SearchRun } from "./search.ts";
+import type { EpochTelemetry, SearchRun } from "../loops/search.ts";
 
 /** The copy of the searched `.space` text. */
 export const SPACE_FILE = "space.space";

@@ -11,10 +11,10 @@
  *
  * @module
  */
-import { writeFileAtomic } from "./atomic.ts";
-import type { SearchCheckpoint } from "./search.ts";
-import type { TrainCheckpoint } from "./train.ts";
-import type { SlotValues } from "./optim.ts";
+import { writeFileAtomic } from "../core/atomic.ts";
+import type { SearchCheckpoint } from "../loops/search.ts";
+import type { TrainCheckpoint } from "../loops/train.ts";
+import type { SlotValues } from "../loops/optim.ts";
 
 /** The folder of a run that holds its checkpoint. */
 export const CHECKPOINT_DIR = "checkpoint";

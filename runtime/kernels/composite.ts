@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { tf } from "../deps.ts";
 import { weightGradientsWanted } from "./grad_scope.ts";
 
 /** Largest number of tensors summed by one AddN (webgpu's AddN is wrong from 8 inputs on some devices). */

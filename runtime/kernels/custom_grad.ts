@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { tf } from "../deps.ts";
 import { weightGradientsWanted } from "./grad_scope.ts";
 import {
   type BatchNormResult,
@@ -23,7 +23,7 @@ import {
   subsample2,
   sumTensors,
   windowTaps,
-} from "./kernels.ts";
+} from "./composite.ts";
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 

@@ -8,7 +8,7 @@
  * @example
  * ```ts ignore
  * import { EvaluationNetwork } from "./evaluation_network.ts";
- * import { Rng } from "./rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const rng = new Rng(0);
  * const net = new EvaluationNetwork(ir, genotype.cells, {
  *   inputChannels: 3, classes: 10, nextSeed: () => rng.int(2 ** 31 - 1),
@@ -18,11 +18,11 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
-import { recomputed } from "./recompute.ts";
-import type { CellType, GenotypeCell, GenotypeEdge, NodeRef, SpaceIR, StridedStep } from "../dsl/ir.ts";
-import { cellTypeOf, operationOf, stepsAt } from "../dsl/ir.ts";
-import { evaluationCellTypes } from "../dsl/infer.ts";
+import { tf } from "../deps.ts";
+import { recomputed } from "../kernels/recompute.ts";
+import type { CellType, GenotypeCell, GenotypeEdge, NodeRef, SpaceIR, StridedStep } from "../../dsl/ir.ts";
+import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
+import { evaluationCellTypes } from "../../dsl/infer.ts";
 import {
   type BuildContext,
   buildOperation,
@@ -33,7 +33,7 @@ import {
   sequential,
   stem,
 } from "./ops.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../core/rng.ts";
 
 /** How the evaluation network is built; the stack's shape defaults to the space's `evaluate` block. */
 export interface EvaluationNetworkOptions {

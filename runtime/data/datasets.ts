@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Rng } from "./rng.ts";
+import { Rng } from "../core/rng.ts";
 
 /** A labelled image dataset. */
 export interface Dataset {
@@ -152,14 +152,14 @@ const MNIST_PAD = 2;
  * @returns The digits as 32×32×1 NHWC in [0, 1].
  * @example
  * ```ts
- * import { loadMnist } from "./data.ts";
+ * import { loadMnist } from "./datasets.ts";
  * const digits = await loadMnist({ limit: 20 });
  * digits.labels.length; // 20, two of each class
  * ```
  */
 export async function loadMnist(options: MnistOptions = {}): Promise<Dataset> {
   const split = options.split ?? "train";
-  const digits = (await import("./deps_mnist.ts")).default as MnistDigits;
+  const digits = (await import("../deps_mnist.ts")).default as MnistDigits;
   const counts = Array.from(
     { length: 10 },
     (_, d) => Math.floor((digits[d]?.raw.length ?? 0) / MNIST_SIDE ** 2),
@@ -209,7 +209,7 @@ export interface SyntheticOptions {
  * @returns The dataset.
  * @example
  * ```ts
- * import { syntheticDataset } from "./data.ts";
+ * import { syntheticDataset } from "./datasets.ts";
  * const data = syntheticDataset({ n: 40, height: 8, width: 8, channels: 3, classes: 4, seed: 1 });
  * data.images.length; // 40 · 8 · 8 · 3
  * ```

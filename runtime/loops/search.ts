@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
-import type { Genotype, GenotypeCell, SpaceIR } from "../dsl/ir.ts";
-import { cellTypeOf } from "../dsl/ir.ts";
-import { SearchNetwork } from "./supernet.ts";
+import { tf } from "../deps.ts";
+import type { Genotype, GenotypeCell, SpaceIR } from "../../dsl/ir.ts";
+import { cellTypeOf } from "../../dsl/ir.ts";
+import { SearchNetwork } from "../nets/supernet.ts";
 import { Adam, clipByGlobalNorm, Sgd, type SlotValues } from "./optim.ts";
 import {
   cosineLr,
@@ -20,11 +20,11 @@ import {
   thresholdAt,
 } from "./schedules.ts";
 import { deriveCell } from "./derive.ts";
-import { NonFiniteLossError } from "./errors.ts";
-import { withoutWeightGradients } from "./grad_scope.ts";
-import { Rng, type RngState } from "./rng.ts";
-import { type Dataset, splitTrainVal } from "./data.ts";
-import { type BatchOptions, channelStats, makeBatch } from "./augment.ts";
+import { NonFiniteLossError } from "../core/errors.ts";
+import { withoutWeightGradients } from "../kernels/grad_scope.ts";
+import { Rng, type RngState } from "../core/rng.ts";
+import { type Dataset, splitTrainVal } from "../data/datasets.ts";
+import { type BatchOptions, channelStats, makeBatch } from "../data/augment.ts";
 
 /** One pruning event. */
 export interface PruneEvent {

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { tf } from "../deps.ts";
+import { writeFileAtomic } from "../core/atomic.ts";
 
 /** The file name of the manifest inside a weights folder. */
 export const WEIGHTS_MANIFEST = "weights.json";
@@ -39,7 +39,7 @@ export class WeightsError extends Error {
  * @returns When both files are in place.
  * @example
  * ```ts
- * import { tf } from "./deps.ts";
+ * import { tf } from "../deps.ts";
  * import { loadWeights, saveWeights } from "./weights_io.ts";
  * await tf.ready();
  * const dir = await Deno.makeTempDir();

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Grace, SparsitySchedule, TemperatureSchedule, ThresholdPolicy } from "../dsl/ir.ts";
+import type { Grace, SparsitySchedule, TemperatureSchedule, ThresholdPolicy } from "../../dsl/ir.ts";
 
 /**
  * The temperature T of Φ = softmax(α / T) at step `t`.

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
-import type { ArchOptimizer, WeightOptimizer } from "../dsl/ir.ts";
+import { tf } from "../deps.ts";
+import type { ArchOptimizer, WeightOptimizer } from "../../dsl/ir.ts";
 
 /** Named tensors as plain data, for checkpoints. */
 export type SlotValues = Record<string, { readonly shape: readonly number[]; readonly values: Float32Array }>;

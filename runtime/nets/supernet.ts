@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
-import { recomputed } from "./recompute.ts";
-import type { CellType, SpaceIR, Step, StridedStep } from "../dsl/ir.ts";
-import { cellTypeOf, operationOf, stepsAt } from "../dsl/ir.ts";
+import { tf } from "../deps.ts";
+import { recomputed } from "../kernels/recompute.ts";
+import type { CellType, SpaceIR, Step, StridedStep } from "../../dsl/ir.ts";
+import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
 import {
   type BuildContext,
   buildOperation,
@@ -82,7 +82,7 @@ export class SearchNetwork {
   readonly #classes: number;
   /**
    * Recompute each mixed op's activations in the backward pass instead of keeping them
-   * (see runtime/recompute.ts): memory for time.
+   * (see runtime/kernels/recompute.ts): memory for time.
    */
   recompute = false;
   /** tfjs bytes alive at the end of the last forward pass: what backpropagation will read (telemetry). */

@@ -6,15 +6,15 @@
  *
  * @module
  */
-import { parseArgs } from "../dsl/deps.ts";
-import { compileSpace } from "../dsl/compile.ts";
-import { renderDiagnostics } from "../dsl/diagnostics.ts";
-import { tf } from "./deps.ts";
-import { type BackendName, isBackendName, useBackend } from "./backend.ts";
-import { syntheticDataset } from "./data.ts";
-import { SearchRun } from "./search.ts";
-import { EvaluationNetwork } from "./evaluation_network.ts";
-import { fixedCells } from "../dsl/ir.ts";
+import { parseArgs } from "../../dsl/deps.ts";
+import { compileSpace } from "../../dsl/compile.ts";
+import { renderDiagnostics } from "../../dsl/diagnostics.ts";
+import { tf } from "../deps.ts";
+import { type BackendName, isBackendName, useBackend } from "../kernels/backend.ts";
+import { syntheticDataset } from "../data/datasets.ts";
+import { SearchRun } from "../loops/search.ts";
+import { EvaluationNetwork } from "../nets/evaluation_network.ts";
+import { fixedCells } from "../../dsl/ir.ts";
 
 const USAGE =
   `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
@@ -50,7 +50,7 @@ export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      space: { type: "string", default: new URL("../spaces/darts.space", import.meta.url).pathname },
+      space: { type: "string", default: new URL("../../spaces/darts.space", import.meta.url).pathname },
       backend: { type: "string", default: "wasm" },
       batch: { type: "string", default: "32" },
       steps: { type: "string", default: "2" },
@@ -159,7 +159,7 @@ export async function main(args: string[]): Promise<number> {
  * evaluation network at the paper's size: C = 36, 20 cells, 32×32×3 inputs.
  */
 async function timeEvaluation(batch: number, steps: number): Promise<BenchResult> {
-  const file = new URL("../spaces/darts_v2.space", import.meta.url).pathname;
+  const file = new URL("../../spaces/darts_v2.space", import.meta.url).pathname;
   const { ir } = compileSpace(await Deno.readTextFile(file), file);
   if (!ir) throw new Error(`${file} does not compile`);
   const fixed = fixedCells(ir);

@@ -2,17 +2,22 @@
  * The op registry (DARTS' `operations.py` in spirit): builds trainable modules from the IR's strided
  * steps, and the fixed building blocks of the networks (ReLUConvBN, FactorizedReduce, stem, linear).
  *
- * Every spatial op goes through runtime/kernels.ts, so forward and backward run on every backend.
+ * Every spatial op goes through runtime/kernels/composite.ts, so forward and backward run on every backend.
  * Weights start from PyTorch's defaults (kaiming-uniform, bound 1/√fan_in), drawn from seeds the
  * context hands out, so a build is deterministic. Batch norm follows PyTorch: momentum 0.1, eps 1e-5,
  * running variance updated with the unbiased batch variance.
  *
  * @module
  */
-import { tf } from "./deps.ts";
-import type { StridedStep } from "../dsl/ir.ts";
-import { conv, conv1x1, matMul2d, normalize } from "./kernels.ts";
-import { avgPoolNative, batchNormTrainNative, depthwiseConvNative, maxPoolNative } from "./kernels_native.ts";
+import { tf } from "../deps.ts";
+import type { StridedStep } from "../../dsl/ir.ts";
+import { conv, conv1x1, matMul2d, normalize } from "../kernels/composite.ts";
+import {
+  avgPoolNative,
+  batchNormTrainNative,
+  depthwiseConvNative,
+  maxPoolNative,
+} from "../kernels/custom_grad.ts";
 
 /** A trainable piece of a network. */
 export interface Module {
@@ -275,7 +280,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
  * @example
  * ```ts
  * import { buildOperation } from "./ops.ts";
- * import { tf } from "./deps.ts";
+ * import { tf } from "../deps.ts";
  * let seed = 0;
  * const op = buildOperation(
  *   [{ kind: "relu", stride: 1 }, { kind: "dw_conv", kernel: 3, dilation: 1, stride: 2 }],

@@ -13,16 +13,16 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
-import { NonFiniteLossError } from "./errors.ts";
-import type { GenotypeCell, LrSchedule, SpaceIR, WeightOptimizer } from "../dsl/ir.ts";
-import { EvaluationNetwork } from "./evaluation_network.ts";
+import { tf } from "../deps.ts";
+import { NonFiniteLossError } from "../core/errors.ts";
+import type { GenotypeCell, LrSchedule, SpaceIR, WeightOptimizer } from "../../dsl/ir.ts";
+import { EvaluationNetwork } from "../nets/evaluation_network.ts";
 import { clipByGlobalNorm, Sgd, type SlotValues } from "./optim.ts";
 import { cosineLr, cyclicLr } from "./schedules.ts";
-import { Rng, type RngState } from "./rng.ts";
-import { type Dataset, datasetSize } from "./data.ts";
-import { channelStats, makeBatch, type Standardization } from "./augment.ts";
-import { loadWeights, saveWeights } from "./weights_io.ts";
+import { Rng, type RngState } from "../core/rng.ts";
+import { type Dataset, datasetSize } from "../data/datasets.ts";
+import { channelStats, makeBatch, type Standardization } from "../data/augment.ts";
+import { loadWeights, saveWeights } from "../nets/weights_io.ts";
 
 /** What one epoch of training did, as plain data (one line of a telemetry file). */
 export interface TrainTelemetry {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { tf } from "../deps.ts";
 import { weightGradientsWanted } from "./grad_scope.ts";
 
 /** The engine's tape, which a nested gradient computation replaces and must give back. */

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { SpaceIR } from "../dsl/ir.ts";
-import type { EpochTelemetry } from "./search.ts";
+import type { SpaceIR } from "../../dsl/ir.ts";
+import type { EpochTelemetry } from "../loops/search.ts";
 
 /** Where progress goes; tests pass their own. */
 export interface ProgressSink {

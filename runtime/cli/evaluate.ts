@@ -7,18 +7,18 @@
  *
  * @module
  */
-import { parseArgs } from "../dsl/deps.ts";
-import { compileSpace } from "../dsl/compile.ts";
-import { renderDiagnostics } from "../dsl/diagnostics.ts";
-import { inferEvaluation } from "../dsl/infer.ts";
-import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../dsl/ir.ts";
-import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
-import { type BackendName, BACKENDS, isBackendName, useBackend } from "./backend.ts";
-import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "./checkpoint_io.ts";
-import { type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./data.ts";
-import { formatDuration, Progress } from "./progress.ts";
-import { NonFiniteLossError } from "./errors.ts";
-import { type DataSource, spaceHash } from "./run_folder.ts";
+import { parseArgs } from "../../dsl/deps.ts";
+import { compileSpace } from "../../dsl/compile.ts";
+import { renderDiagnostics } from "../../dsl/diagnostics.ts";
+import { inferEvaluation } from "../../dsl/infer.ts";
+import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../../dsl/ir.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
+import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
+import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
+import { type Dataset, loadCifar10, loadMnist, syntheticDataset } from "../data/datasets.ts";
+import { formatDuration, Progress } from "../report/progress.ts";
+import { NonFiniteLossError } from "../core/errors.ts";
+import { type DataSource, spaceHash } from "../report/run_folder.ts";
 import {
   type CliIo,
   defaultIo,
@@ -31,8 +31,8 @@ import {
   readText,
   reportError,
   UsageError,
-} from "./search_cli.ts";
-import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry } from "./train.ts";
+} from "./search.ts";
+import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry } from "../loops/train.ts";
 
 export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { loadWebgpuBackend, tf, TFJS_NODE_SPECIFIERS } from "./deps.ts";
+import { loadWebgpuBackend, tf, TFJS_NODE_SPECIFIERS } from "../deps.ts";
 
 /** The backends `useBackend` accepts, the default first. */
 export const BACKENDS = ["wasm", "webgpu", "cpu", "tensorflow", "tensorflow-gpu"] as const;

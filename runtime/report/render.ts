@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { CellType, GenotypeCell, NodeRef } from "../dsl/ir.ts";
-import { softmaxWithTemperature } from "./schedules.ts";
+import type { CellType, GenotypeCell, NodeRef } from "../../dsl/ir.ts";
+import { softmaxWithTemperature } from "../loops/schedules.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
@@ -305,7 +305,7 @@ function arrowMarker(id: string, color: string): string {
  * @example
  * ```ts
  * import { cellToSvg } from "./render.ts";
- * import type { CellType } from "../dsl/ir.ts";
+ * import type { CellType } from "../../dsl/ir.ts";
  * const span = { file: "x.space", line: 1, column: 1, offset: 0, length: 1 };
  * const cellType: CellType = {
  *   name: "normal", reduction: false, span,

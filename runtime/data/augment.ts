@@ -10,8 +10,8 @@
  * @module
  */
 
-import type { Dataset } from "./data.ts";
-import type { Rng } from "./rng.ts";
+import type { Dataset } from "./datasets.ts";
+import type { Rng } from "../core/rng.ts";
 
 /** Per-channel mean and standard deviation. */
 export interface Standardization {
@@ -48,7 +48,7 @@ export interface Batch {
  * @example
  * ```ts
  * import { channelStats } from "./augment.ts";
- * import { syntheticDataset } from "./data.ts";
+ * import { syntheticDataset } from "./datasets.ts";
  * const stats = channelStats(syntheticDataset({ n: 8, height: 4, width: 4, channels: 3, classes: 2, seed: 0 }));
  * stats.mean.length; // 3
  * ```
@@ -166,8 +166,8 @@ export function applyCutout(
  * @example
  * ```ts
  * import { makeBatch } from "./augment.ts";
- * import { syntheticDataset } from "./data.ts";
- * import { Rng } from "./rng.ts";
+ * import { syntheticDataset } from "./datasets.ts";
+ * import { Rng } from "../core/rng.ts";
  * const data = syntheticDataset({ n: 8, height: 8, width: 8, channels: 3, classes: 2, seed: 0 });
  * const batch = makeBatch(data, [0, 1, 2, 3], { pad: 2, flip: true }, new Rng(0));
  * batch.shape; // [4, 8, 8, 3]

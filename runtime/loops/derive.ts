@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CellType, GenotypeCell, GenotypeEdge } from "../dsl/ir.ts";
+import type { CellType, GenotypeCell, GenotypeEdge } from "../../dsl/ir.ts";
 
 /**
  * Derives one cell type's final cell.
