@@ -1,5 +1,5 @@
 // Helpers shared by the test files.
-import type { CliIo } from "../runtime/cli/search.ts";
+import type { CliIo } from "../runtime/cli/_common.ts";
 
 /** Runs `fn` with a fresh temporary folder, removed afterwards. */
 export async function withTempDir(fn: (dir: string) => Promise<void>, prefix = "asap-test-"): Promise<void> {

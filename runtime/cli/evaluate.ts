@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { parseArgs } from "../../dsl/deps.ts";
 import { compileSpace } from "../../dsl/compile.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { inferEvaluation } from "../../dsl/infer.ts";
@@ -28,10 +27,13 @@ import {
   EXIT_OK,
   Failure,
   integer,
+  parseFlags,
   readText,
   reportError,
+  stopOnSigint,
+  SYNTHETIC,
   UsageError,
-} from "./search.ts";
+} from "./_common.ts";
 import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry } from "../loops/train.ts";
 
 export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
@@ -92,45 +94,20 @@ const STRING_FLAGS = [
   "synthetic",
 ] as const;
 
-function parseFlags(args: string[]): Flags {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" as const }])),
-        "dry-run": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown) throw new UsageError(`unknown option "${unknown[1]}"`);
-    const missing = /Option '(?:-\w, )?(--[\w-]+) <value>' argument (?:missing|is ambiguous)/.exec(message);
-    if (missing) throw new UsageError(`option "${missing[1]}" needs a value (write ${missing[1]}=VALUE)`);
-    throw new UsageError(message.split("\n")[0]!);
-  }
+function readFlags(args: string[]): Flags {
+  const parsed = parseFlags(args, STRING_FLAGS, ["dry-run"]);
   if (parsed.positionals.length > 1) {
     throw new UsageError(
       `expected one run folder, genotype.json or .space file, got ${parsed.positionals.length}`,
     );
   }
-  const v = parsed.values as Record<string, string | boolean | undefined>;
-  const values: Record<string, string | undefined> = {};
-  for (const name of STRING_FLAGS) values[name] = v[name] as string | undefined;
   return {
     file: parsed.positionals[0] ?? null,
-    values,
-    dryRun: v["dry-run"] === true,
-    help: v.help === true,
+    values: parsed.strings,
+    dryRun: parsed.booleans["dry-run"] === true,
+    help: parsed.booleans.help === true,
   };
 }
-
-/** The synthetic test data: small images, few classes, the same class patterns as the search's. */
-const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
 
 function inputOf(source: DataSource): { inputSize: number; inputChannels: number; classes: number } {
   switch (source.kind) {
@@ -240,7 +217,7 @@ const count = (n: number) => n.toLocaleString("en-US");
  */
 export async function main(args: string[], io: CliIo = defaultIo()): Promise<number> {
   try {
-    const flags = parseFlags(args);
+    const flags = readFlags(args);
     if (flags.help) {
       io.out.write(`${USAGE}\n`);
       return EXIT_OK;
@@ -393,12 +370,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
   }
   const epochs = run.settings.epochs;
   const progress = new Progress(epochs, io.out);
-  const onSigint = () => {
-    if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
-    controller.abort();
-    progress.line("stopping after the current step (Ctrl-C again quits without a new checkpoint)");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const stopListening = stopOnSigint(controller, (line) => progress.line(line));
   const started = performance.now();
   try {
     if (plan.resume) {
@@ -457,7 +429,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
     }
     throw error;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    stopListening();
     run.dispose();
   }
 }

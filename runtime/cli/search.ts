@@ -8,40 +8,43 @@
  *
  * @module
  */
-import { parseArgs } from "../../dsl/deps.ts";
 import { compileSpace } from "../../dsl/compile.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
-import { BackendError, type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
-import { CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
-import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "../data/datasets.ts";
-import {
-  candidateCounts,
-  formatDuration,
-  formatEpochLine,
-  Progress,
-  type ProgressSink,
-  stdoutSink,
-} from "../report/progress.ts";
+import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
+import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
+import { type Dataset, loadCifar10, loadMnist, syntheticDataset } from "../data/datasets.ts";
+import { candidateCounts, formatDuration, formatEpochLine, Progress } from "../report/progress.ts";
 import {
   createRunFolder,
   type DataSource,
   readRunFolder,
   type RunConfig,
-  RunFolderError,
   spaceHash,
   writeEpochOutputs,
   writeFinalOutputs,
 } from "../report/run_folder.ts";
 import { SearchInterrupted, SearchRun } from "../loops/search.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
-
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-/** 128 + SIGINT, as shells report a process stopped by Ctrl-C. */
-export const EXIT_INTERRUPTED = 130;
+import {
+  type CliIo,
+  defaultIo,
+  defaultOut,
+  ensureWritable,
+  EXIT_FAILURE,
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  EXIT_USAGE,
+  Failure,
+  integer,
+  parseFlags,
+  readText,
+  reportError,
+  stopOnSigint,
+  SYNTHETIC,
+  UsageError,
+} from "./_common.ts";
 
 /** The space searched when no file is given. */
 const QUICKSTART = new URL("../../spaces/quickstart.space", import.meta.url);
@@ -67,30 +70,6 @@ options:
   -h, --help             show this help
 
 Ctrl-C stops after the current step and writes a checkpoint; --resume continues from it.`;
-
-/** Where the CLI writes; tests pass their own. */
-export interface CliIo {
-  /** Progress and results (stdout). */
-  readonly out: ProgressSink;
-  /** Error messages (stderr). */
-  readonly err: (text: string) => void;
-}
-
-/** stdout and stderr (shared with evaluate_cli.ts). */
-export function defaultIo(): CliIo {
-  const encoder = new TextEncoder();
-  return { out: stdoutSink(), err: (text) => Deno.stderr.writeSync(encoder.encode(text)) };
-}
-
-/** A usage error: a one-line message, then the usage text; exit code 2. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
-/** A failure with a message for the user; exit code 1. */
-export class Failure extends Error {
-  override readonly name = "Failure";
-}
 
 interface Flags {
   readonly file: string | null;
@@ -118,45 +97,9 @@ const STRING_FLAGS = [
   "synthetic",
 ] as const;
 
-/** An integer flag's value, or a usage error naming the flag. */
-export function integer(flag: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${flag} expects an integer ≥ ${min}, got "${value}"`);
-  }
-  return n;
-}
-
-function parseFlags(args: string[]): Flags {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" as const }])),
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    // node:util's messages are long and mention "args"; say it plainly.
-    const message = error instanceof Error ? error.message : String(error);
-    const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown) throw new UsageError(`unknown option "${unknown[1]}"`);
-    const missing = /Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
-    if (missing) throw new UsageError(`option "${missing[1]}" needs a value`);
-    const ambiguous = /Option '(--[\w-]+)' argument is ambiguous/.exec(message);
-    if (ambiguous) {
-      throw new UsageError(
-        `option "${ambiguous[1]}" needs a value (write ${ambiguous[1]}=VALUE for one starting with "-")`,
-      );
-    }
-    throw new UsageError(message.split("\n")[0]!);
-  }
-  const v = parsed.values as Record<string, string | boolean | undefined>;
-  const str = (name: string) => v[name] as string | undefined;
+function readFlags(args: string[]): Flags {
+  const parsed = parseFlags(args, STRING_FLAGS);
+  const str = (name: string) => parsed.strings[name];
   if (parsed.positionals.length > 1) {
     throw new UsageError(
       `expected one .space file, got ${parsed.positionals.length}: ${parsed.positionals.join(" ")}`,
@@ -173,7 +116,7 @@ function parseFlags(args: string[]): Flags {
     seed: integer("seed", str("seed"), 0),
     resume: str("resume"),
     synthetic: integer("synthetic", str("synthetic"), 2),
-    help: v.help === true,
+    help: parsed.booleans.help === true,
   };
 }
 
@@ -184,9 +127,6 @@ function parseFlags(args: string[]): Flags {
  */
 const DIGITS_STEPS_PER_EPOCH = 50;
 
-/** The digits of synthetic test data: small images, few classes, a fixed pattern seed. */
-const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
-
 async function loadData(source: DataSource): Promise<Dataset> {
   switch (source.kind) {
     case "mnist":
@@ -195,50 +135,6 @@ async function loadData(source: DataSource): Promise<Dataset> {
       return await loadCifar10(source.dir, "train");
     case "synthetic":
       return syntheticDataset({ n: source.n, ...SYNTHETIC });
-  }
-}
-
-/** A text file, or a failure that names it and says what is wrong. */
-export async function readText(path: string | URL, what: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    const shown = path instanceof URL ? decodeURIComponent(path.pathname) : path;
-    if (error instanceof Deno.errors.NotFound) throw new Failure(`${what} "${shown}" does not exist`);
-    if (error instanceof Deno.errors.IsADirectory) {
-      throw new Failure(`${what} "${shown}" is a folder, not a file`);
-    }
-    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      throw new Failure(`${what} "${shown}" cannot be read: run with --allow-read`);
-    }
-    throw error;
-  }
-}
-
-/** `runs/<name>-20250131T235959Z`, with `-2`, `-3` … when that exists. */
-export async function defaultOut(name: string): Promise<string> {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  for (let k = 1;; k++) {
-    const dir = `runs/${name}-${stamp}${k > 1 ? `-${k}` : ""}`;
-    try {
-      await Deno.lstat(dir);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return dir;
-      throw error;
-    }
-  }
-}
-
-/** Fails early, with the flag to add, when the process may not write the run folder. */
-export async function ensureWritable(dir: string): Promise<void> {
-  let state = (await Deno.permissions.query({ name: "write", path: dir })).state;
-  if (state === "prompt") state = (await Deno.permissions.request({ name: "write", path: dir })).state;
-  if (state !== "granted") {
-    throw new Failure(
-      `cannot write the run folder "${dir}": this process may not write there (the task may write ` +
-        `only under runs/); use an --out under runs/, or run deno run --allow-write=${dir} with the task's ` +
-        `other flags`,
-    );
   }
 }
 
@@ -343,7 +239,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
   const say = (text: string) => io.out.write(`${text}\n`);
   let flags: Flags;
   try {
-    flags = parseFlags(args);
+    flags = readFlags(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.err(`error: ${error.message}\n\n${USAGE}\n`);
@@ -364,41 +260,6 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       unexpected: "the search failed unexpectedly",
     });
   }
-}
-
-/**
- * Prints a CLI's error for the user and returns its exit code: 2 for usage errors, the backend's
- * code, 1 for bad input, a failed run or anything unexpected (no stack traces).
- */
-export function reportError(
-  error: unknown,
-  io: CliIo,
-  words: { readonly usage: string; readonly outOfMemory: string; readonly unexpected: string },
-): number {
-  if (error instanceof UsageError) {
-    io.err(`error: ${error.message}\n\n${words.usage}\n`);
-    return EXIT_USAGE;
-  }
-  if (error instanceof BackendError) {
-    io.err(`error: ${error.message}\n`);
-    return error.exitCode;
-  }
-  if (
-    error instanceof Failure || error instanceof DataError || error instanceof RunFolderError ||
-    error instanceof CheckpointError
-  ) {
-    io.err(`error: ${error.message}\n`);
-    return EXIT_FAILURE;
-  }
-  if (error instanceof WebAssembly.RuntimeError) {
-    io.err(
-      `error: the wasm backend failed (${error.message}), most likely out of memory: ${words.outOfMemory}\n`,
-    );
-    return EXIT_FAILURE;
-  }
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  io.err(`error: ${words.unexpected} (${message}); please report this with the .space file\n`);
-  return EXIT_FAILURE;
 }
 
 async function search(flags: Flags, io: CliIo): Promise<number> {
@@ -445,12 +306,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     throw error;
   }
 
-  const onSigint = () => {
-    if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
-    controller.abort();
-    progress.line("stopping after the current step (Ctrl-C again quits without a new checkpoint)");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const stopListening = stopOnSigint(controller, (line) => progress.line(line));
   const started = performance.now();
   let lastCheckpoint = 0;
   try {
@@ -511,7 +367,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     }
     throw error;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    stopListening();
     run.dispose();
   }
 }
