@@ -10,6 +10,7 @@
 
 import type { CellType, Edge, GenotypeCell, NodeRef, SpaceIR, Step } from "./ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "./ir.ts";
+import { AUXILIARY_HEAD, evaluationStack, type EvaluationStackOptions, wireStack } from "./stack.ts";
 
 /** The input the networks are inferred for; defaults: a 32×32 RGB image, 10 classes (CIFAR-10). */
 export interface InferOptions {
@@ -120,16 +121,7 @@ export interface SpaceSummary {
 }
 
 /** Options of {@linkcode inferEvaluation}: overrides of the space's `evaluate` settings and the input. */
-export interface EvaluationOptions extends InferOptions {
-  /** Initial channels C; default `evaluate.channels`. */
-  readonly channels?: number;
-  /**
-   * Cells in the stack; default `evaluate.cells`. When it differs from `evaluate.cells` and no
-   * `reductions` are given, the reductions sit at DARTS' `cells // 3` and `2 * cells // 3`.
-   */
-  readonly cells?: number;
-  /** Indices of the reduction cells; default `evaluate.reductions`. */
-  readonly reductions?: readonly number[];
+export interface EvaluationOptions extends InferOptions, EvaluationStackOptions {
   /** Whether the network has the auxiliary head; default `evaluate.auxiliaryWeight > 0`. */
   readonly auxiliary?: boolean;
 }
@@ -163,13 +155,10 @@ export interface EvaluationSummary {
   readonly cells: readonly CellShape[];
 }
 
-/** DARTS' channels of the auxiliary head's hidden layers (AuxiliaryHeadCIFAR). */
-const AUX_HIDDEN = 128;
-const AUX_FEATURES = 768;
-
-/** Spatial size after a stride-2 step (a 3×3 conv with padding 1, or a 1×1 stride-2 conv). */
-function halve(size: number): number {
-  return Math.ceil(size / 2);
+/** Spatial size after n stride-2 steps (each a 3×3 conv with padding 1, or a 1×1 stride-2 conv). */
+function halvings(size: number, n: number): number {
+  for (let i = 0; i < n; i++) size = Math.ceil(size / 2);
+  return size;
 }
 
 function batchNormParams(channels: number, affine: boolean): number {
@@ -288,42 +277,32 @@ function inferStack(
   const stemChannels = ir.supernet.stemMultiplier * channels;
   // DARTS: nn.Conv2d(3, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr) (always affine).
   const stemParams = inputChannels * stemChannels * 9 + batchNormParams(stemChannels, true);
-  const stem: Produced = { channels: stemChannels, size: inputSize };
+  const wired = wireStack(placed, stemChannels);
+  const sizeAt = (state: number) => halvings(inputSize, wired.scales[state]!);
   const outputs: Produced[] = [];
   const cells: CellShape[] = [];
-  const producedBy = (index: number): Produced => (index < 0 ? stem : outputs[index] ?? stem);
   placed.forEach((p, index) => {
-    const k = p.cellType.inputs.length;
     const c = p.channels;
-    // Input i is the output of the cell k - i places back; before the first cell, the stem.
-    const sources = p.cellType.inputs.map((_, i) => Math.max(-1, index - (k - i)));
-    const target = producedBy(sources[k - 1] ?? -1).size;
+    const cell = wired.cells[index]!;
+    const target = halvings(inputSize, cell.scale);
     const inputs = p.cellType.inputs.map((input, i): InputShape => {
-      const source = sources[i] ?? -1;
-      const from = producedBy(source);
-      let halvings = 0;
-      let size = from.size;
-      while (size > target) {
-        size = halve(size);
-        halvings++;
-      }
-      const params = halvings === 0
-        ? reluConvBnParams(from.channels, c, affine)
-        : factorizedReduceParams(from.channels, c, affine) +
-          (halvings - 1) * factorizedReduceParams(c, c, affine);
+      const { state, channelsIn, halvings: h } = cell.inputs[i]!;
+      const params = h === 0
+        ? reluConvBnParams(channelsIn, c, affine)
+        : factorizedReduceParams(channelsIn, c, affine) + (h - 1) * factorizedReduceParams(c, c, affine);
       return {
         name: input.name,
-        source,
-        channelsIn: from.channels,
-        sizeIn: from.size,
-        preprocess: halvings === 0 ? "relu_conv_bn" : "factorized_reduce",
-        halvings,
+        source: state - 1,
+        channelsIn,
+        sizeIn: sizeAt(state),
+        preprocess: h === 0 ? "relu_conv_bn" : "factorized_reduce",
+        halvings: h,
         channels: c,
-        size,
+        size: target,
         params,
       };
     });
-    const nodeSize = p.cellType.reduction ? halve(target) : target;
+    const nodeSize = halvings(target, p.cellType.reduction ? 1 : 0);
     const nodes = p.cellType.nodes.map((n): NodeShape => ({ name: n.name, channels: c, size: nodeSize }));
     const edges = p.edges.map((e): EdgeShape => {
       const candidates = e.ops.map((op) => ({ op, params: operationParams(ir, op, c, e.stride, affine) }));
@@ -335,10 +314,10 @@ function inferStack(
         params: candidates.reduce((sum, cand) => sum + cand.params, 0),
       };
     });
-    const concat = p.cellType.output.nodes.length * c;
-    const project = p.cellType.output.project;
-    const projectParams = project ? reluConvBnParams(concat, c, affine) : 0;
-    const outputChannels = project ? c : concat;
+    const projectParams = p.cellType.output.project
+      ? reluConvBnParams(p.cellType.output.nodes.length * c, c, affine)
+      : 0;
+    const { outputChannels } = cell;
     const params = inputs.reduce((s, i) => s + i.params, 0) + edges.reduce((s, e) => s + e.params, 0) +
       projectParams;
     cells.push({
@@ -417,38 +396,6 @@ export function summarize(ir: SpaceIR, options: InferOptions = {}): SpaceSummary
   };
 }
 
-/** DARTS' reduction indices for a stack of `cells`: `cells // 3` and `2 * cells // 3`. */
-function defaultReductions(cells: number): number[] {
-  return [...new Set([Math.floor(cells / 3), Math.floor((2 * cells) / 3)])].sort((a, b) => a - b);
-}
-
-/**
- * The cell types of the evaluation stack: at reduction positions the type the supernet places at
- * its reductions (else the first type with `reduction: true`), elsewhere the type the supernet
- * places at its first normal position (else the first type without it).
- *
- * @param ir The compiled space.
- * @param cells Cells in the evaluation stack.
- * @param reductions Indices of the reduction cells.
- * @returns One cell-type name per position.
- */
-export function evaluationCellTypes(ir: SpaceIR, cells: number, reductions: readonly number[]): string[] {
-  const { supernet } = ir;
-  const pick = (reduction: boolean): string | undefined =>
-    supernet.cells.find((_, i) => supernet.reductions.includes(i) === reduction)?.cellType ??
-      ir.cellTypes.find((t) => t.reduction === reduction)?.name;
-  return Array.from({ length: cells }, (_, i) => {
-    const reduction = reductions.includes(i);
-    const name = pick(reduction);
-    if (name === undefined) {
-      throw new Error(
-        `space "${ir.name}" has no ${reduction ? "reduction" : "normal"} cell type for evaluation cell ${i}`,
-      );
-    }
-    return name;
-  });
-}
-
 function sameRef(a: NodeRef, b: NodeRef): boolean {
   return a.kind === b.kind && a.index === b.index;
 }
@@ -458,10 +405,10 @@ function sameRef(a: NodeRef, b: NodeRef): boolean {
  * 2×2 conv 128 → 768, BN, relu, linear 768 → classes.
  */
 function auxiliaryHead(after: number, input: Produced, classes: number): AuxiliaryShape {
-  const pooled = Math.floor((input.size - 5) / 3) + 1;
-  const params = input.channels * AUX_HIDDEN + batchNormParams(AUX_HIDDEN, true) +
-    AUX_HIDDEN * AUX_FEATURES * 4 + batchNormParams(AUX_FEATURES, true) +
-    classifierParams(AUX_FEATURES, classes);
+  const pooled = Math.floor((input.size - AUXILIARY_HEAD.pool) / AUXILIARY_HEAD.poolStride) + 1;
+  const { hidden, features } = AUXILIARY_HEAD;
+  const params = input.channels * hidden + batchNormParams(hidden, true) + hidden * features * 4 +
+    batchNormParams(features, true) + classifierParams(features, classes);
   return { after, channelsIn: input.channels, sizeIn: input.size, sizeOut: Math.max(0, pooled - 1), params };
 }
 
@@ -484,16 +431,10 @@ export function inferEvaluation(
   const inputSize = options.inputSize ?? 32;
   const inputChannels = options.inputChannels ?? 3;
   const classes = options.classes ?? 10;
-  const channels = options.channels ?? ir.evaluate.channels;
-  const count = options.cells ?? ir.evaluate.cells;
-  const reductions = options.reductions ??
-    (count === ir.evaluate.cells ? ir.evaluate.reductions : defaultReductions(count));
   const withAuxiliary = options.auxiliary ?? ir.evaluate.auxiliaryWeight > 0;
-  const types = evaluationCellTypes(ir, count, reductions);
-  let c = channels;
-  const placed = types.map((name, i): Placed => {
-    if (ir.supernet.channelDoubling && reductions.includes(i)) c *= 2;
-    const cellType = cellTypeOf(ir, name);
+  const { channels, reductions, positions, auxiliaryAfter: after } = evaluationStack(ir, options);
+  const placed = positions.map(({ cellType, channels: c }, i): Placed => {
+    const name = cellType.name;
     const genotype = cells.find((g) => g.cellType === name);
     if (!genotype) throw new Error(`the genotype has no cell of type "${name}" (evaluation cell ${i})`);
     const edges = genotype.edges.map((g) => {
@@ -509,8 +450,6 @@ export function inferEvaluation(
   const last = stack.outputs.at(-1) ?? { channels: ir.supernet.stemMultiplier * channels, size: inputSize };
   const classifier = classifierParams(last.channels, classes);
   const params = stack.stemParams + stack.cells.reduce((s, cell) => s + cell.params, 0) + classifier;
-  // DARTS puts the head after cell 2·layers//3, the last reduction; the paper: "after the last reduction cell".
-  const after = reductions.length > 0 ? Math.max(...reductions) : Math.floor((2 * count) / 3);
   const auxInput = stack.outputs[after];
   const auxiliary = withAuxiliary && auxInput ? auxiliaryHead(after, auxInput, classes) : null;
   const auxiliaryParams = auxiliary?.params ?? 0;

@@ -25,4 +25,5 @@ export { PRIMITIVES } from "./primitives.ts";
 export type * as Ast from "./ast.ts";
 export * from "./ir.ts";
 export * from "./infer.ts";
+export * from "./stack.ts";
 export * from "./print.ts";

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { defaultReductions } from "./stack.ts";
 import type { Entry, Name, SectionDecl, Setting, Value } from "./ast.ts";
 import { diagnostic } from "./diagnostics.ts";
 import type {
@@ -587,7 +588,7 @@ function graceMessage(s: SearchSettings): string {
  * @returns the sorted indices, or null
  */
 export function resolveReductions(entry: Entry | undefined, cells: number, report: Report): number[] | null {
-  if (!entry) return [Math.floor(cells / 3), Math.floor((2 * cells) / 3)];
+  if (!entry) return defaultReductions(cells);
   if (entry.kind !== "setting") return null;
   const first = entry.values[0];
   const items = entry.values.length === 1 && first?.kind === "list" ? first.items : entry.values;

@@ -22,7 +22,7 @@ import { tf } from "../deps.ts";
 import { recomputed } from "../kernels/recompute.ts";
 import type { CellType, GenotypeCell, GenotypeEdge, NodeRef, SpaceIR, StridedStep } from "../../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
-import { evaluationCellTypes } from "../../dsl/infer.ts";
+import { AUXILIARY_HEAD, evaluationStack, wireStack } from "../../dsl/stack.ts";
 import {
   type BuildContext,
   buildOperation,
@@ -87,13 +87,6 @@ interface PlacedCell {
   readonly project: Module | null;
 }
 
-/** DARTS' AuxiliaryHeadCIFAR channels. */
-const AUX_HIDDEN = 128;
-const AUX_FEATURES = 768;
-/** The head's average pool: 5×5, stride 3, no padding. */
-const AUX_POOL = 5;
-const AUX_POOL_STRIDE = 3;
-
 let networks = 0;
 
 /** Anything that owns variables: a module or a linear layer. */
@@ -105,11 +98,6 @@ type Part = {
 
 function sameRef(a: NodeRef, b: NodeRef): boolean {
   return a.kind === b.kind && a.index === b.index;
-}
-
-/** DARTS' reduction indices for a stack of `cells`: floor(cells/3) and floor(2·cells/3), deduplicated. */
-function defaultReductions(cells: number): number[] {
-  return [...new Set([Math.floor(cells / 3), Math.floor((2 * cells) / 3)])].sort((a, b) => a - b);
 }
 
 /** The auxiliary head: relu, 5×5/3 average pool, 1×1 conv → 128, BN, relu, 2×2 conv → 768, BN, relu, linear. */
@@ -163,43 +151,27 @@ export class EvaluationNetwork {
       affine: true,
       nextSeed: options.nextSeed,
     });
-    const count = options.cells ?? ir.evaluate.cells;
-    if (!Number.isInteger(count) || count < 1) {
-      throw new RangeError(`cells must be a positive integer, got ${count}`);
-    }
-    this.channels = options.channels ?? ir.evaluate.channels;
-    this.reductions = [
-      ...(options.reductions ??
-        (count === ir.evaluate.cells ? ir.evaluate.reductions : defaultReductions(count))),
-    ];
-    this.cellTypes = evaluationCellTypes(ir, count, this.reductions);
+    const stack = evaluationStack(ir, options);
+    this.channels = stack.channels;
+    this.reductions = stack.reductions;
+    this.cellTypes = stack.positions.map((p) => p.cellType.name);
     this.#rng = new Rng(options.nextSeed());
 
     const c0 = ir.supernet.stemMultiplier * this.channels;
     this.#stem = stem(options.inputChannels, c0, ctx("stem"));
-    // State 0 is the stem output, state i + 1 cell i's output; `scale` counts the halvings so far.
-    const channels = [c0];
-    const scale = [0];
-    const placed: PlacedCell[] = [];
-    let c = this.channels;
-    this.cellTypes.forEach((typeName, i) => {
-      const type = cellTypeOf(ir, typeName);
-      if (ir.supernet.channelDoubling && this.reductions.includes(i)) c *= 2;
-      const genotype = cells.find((g) => g.cellType === typeName);
+    const wired = wireStack(stack.positions, c0);
+    const placed = wired.cells.map(({ cellType: type, channels: c, inputs }, i): PlacedCell => {
+      const genotype = cells.find((g) => g.cellType === type.name);
       if (!genotype) {
-        throw new Error(`the genotype has no cell of type "${typeName}" (needed by evaluation cell ${i})`);
+        throw new Error(`the genotype has no cell of type "${type.name}" (needed by evaluation cell ${i})`);
       }
-      const k = type.inputs.length;
-      const sources = type.inputs.map((_, j) => Math.max(0, i + 1 - (k - j)));
-      const target = scale[sources[k - 1]!]!;
-      const preprocess = sources.map((s, j) => {
-        const gap = target - scale[s]!;
+      const preprocess = inputs.map(({ channelsIn, halvings }, j) => {
         const name = `cell${i}/pre${j}`;
-        if (gap === 0) return reluConvBn(channels[s]!, c, 1, 1, ctx(name));
+        if (halvings === 0) return reluConvBn(channelsIn, c, 1, 1, ctx(name));
         // One FactorizedReduce per halving: the first to C, any further one C → C.
         const chain = Array.from(
-          { length: gap },
-          (_, h) => factorizedReduce(h === 0 ? channels[s]! : c, c, ctx(h === 0 ? name : `${name}/${h}`)),
+          { length: halvings },
+          (_, h) => factorizedReduce(h === 0 ? channelsIn : c, c, ctx(h === 0 ? name : `${name}/${h}`)),
         );
         return chain.length === 1 ? chain[0]! : sequential(chain);
       });
@@ -207,22 +179,21 @@ export class EvaluationNetwork {
       checkWiring(type, edges);
       const concat = type.output.nodes.length * c;
       const project = type.output.project ? reluConvBn(concat, c, 1, 1, ctx(`cell${i}/project`)) : null;
-      placed.push({ type, channels: c, sources, preprocess, edges, project });
-      channels.push(type.output.project ? c : concat);
-      scale.push(target + (type.reduction ? 1 : 0));
+      const sources = inputs.map((input) => input.state);
+      return { type, channels: c, sources, preprocess, edges, project };
     });
     this.#cells = placed;
-    this.#classifier = linear(channels[channels.length - 1]!, options.classes, ctx("classifier"));
+    this.#classifier = linear(wired.channels.at(-1)!, options.classes, ctx("classifier"));
 
     const withAuxiliary = options.auxiliary ?? ir.evaluate.auxiliaryWeight > 0;
-    // DARTS puts the head after cell 2·layers//3, the last reduction ("after the last reduction cell").
-    const after = this.reductions.length > 0 ? Math.max(...this.reductions) : Math.floor((2 * count) / 3);
-    this.#auxiliary = withAuxiliary && after < count
+    const after = stack.auxiliaryAfter;
+    const { hidden, features } = AUXILIARY_HEAD;
+    this.#auxiliary = withAuxiliary && after < stack.positions.length
       ? {
         after,
-        reduce: reluConvBn(channels[after + 1]!, AUX_HIDDEN, 1, 1, ctx("auxiliary/reduce")),
-        expand: reluConvBn(4 * AUX_HIDDEN, AUX_FEATURES, 1, 1, ctx("auxiliary/expand")),
-        classifier: linear(AUX_FEATURES, options.classes, ctx("auxiliary/classifier")),
+        reduce: reluConvBn(wired.channels[after + 1]!, hidden, 1, 1, ctx("auxiliary/reduce")),
+        expand: reluConvBn(4 * hidden, features, 1, 1, ctx("auxiliary/expand")),
+        classifier: linear(features, options.classes, ctx("auxiliary/classifier")),
       }
       : null;
   }
@@ -351,8 +322,9 @@ export class EvaluationNetwork {
   #auxiliaryForward(x: tf.Tensor4D, cell: number): tf.Tensor2D {
     const head = this.#auxiliary!;
     const [n, h, w] = x.shape;
-    const rows = Math.floor((h - AUX_POOL) / AUX_POOL_STRIDE) + 1;
-    const cols = Math.floor((w - AUX_POOL) / AUX_POOL_STRIDE) + 1;
+    const { pool, poolStride: stride, hidden: hiddenChannels, features: featureCount } = AUXILIARY_HEAD;
+    const rows = Math.floor((h - pool) / stride) + 1;
+    const cols = Math.floor((w - pool) / stride) + 1;
     if (rows !== 2 || cols !== 2) {
       throw new Error(
         `the auxiliary head needs an 8×8 to 10×10 feature map after cell ${cell} (DARTS' head assumes ` +
@@ -363,7 +335,7 @@ export class EvaluationNetwork {
     // 5×5 average pool, stride 3, no padding, to 2×2: the mean of four windows.
     const window = (r: number, c: number) =>
       tf.mean(
-        tf.slice(relu, [0, r * AUX_POOL_STRIDE, c * AUX_POOL_STRIDE, 0], [-1, AUX_POOL, AUX_POOL, -1]),
+        tf.slice(relu, [0, r * stride, c * stride, 0], [-1, pool, pool, -1]),
         [1, 2],
         true,
       );
@@ -373,9 +345,9 @@ export class EvaluationNetwork {
     ], 1) as tf.Tensor4D;
     const hidden = head.reduce.apply(pooled, true);
     // The 2×2 conv on a 2×2 map is one dot product per sample: flatten, then a 1×1 conv.
-    const flat = tf.reshape(hidden, [n, 1, 1, 4 * AUX_HIDDEN]) as tf.Tensor4D;
+    const flat = tf.reshape(hidden, [n, 1, 1, 4 * hiddenChannels]) as tf.Tensor4D;
     const features = tf.relu(head.expand.apply(flat, true));
-    return head.classifier.apply(tf.reshape(features, [n, AUX_FEATURES]) as tf.Tensor2D);
+    return head.classifier.apply(tf.reshape(features, [n, featureCount]) as tf.Tensor2D);
   }
 
   /** Every trainable weight (the auxiliary head's included when built). */

@@ -10,6 +10,7 @@ import { tf } from "../deps.ts";
 import { recomputed } from "../kernels/recompute.ts";
 import type { CellType, SpaceIR, Step, StridedStep } from "../../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
+import { supernetPositions, wireStack } from "../../dsl/stack.ts";
 import {
   type BuildContext,
   buildOperation,
@@ -101,28 +102,20 @@ export class SearchNetwork {
     const c0 = supernet.stemMultiplier * supernet.channels;
     this.#stem = stem(options.inputChannels, c0, { ...ctx("stem"), affine: true });
 
-    // State 0 is the stem output; state i + 1 is cell i's output. Track channels and reductions.
-    const channels = [c0];
-    const scale = [0];
+    const wired = wireStack(supernetPositions(ir), c0);
     const cells: PlacedCell[] = [];
     const typeCells = new Map<string, PlacedCell[]>();
-    supernet.cells.forEach((placement, i) => {
-      const type = cellTypeOf(ir, placement.cellType);
-      const c = placement.channels;
-      const k = type.inputs.length;
-      const sources = type.inputs.map((_, j) => Math.max(0, i + 1 - (k - j)));
-      const target = scale[sources[k - 1]!]!;
-      const preprocess = sources.map((s, j) => {
+    wired.cells.forEach(({ cellType: type, channels: c, inputs, scale }, i) => {
+      const preprocess = inputs.map(({ channelsIn, halvings }, j) => {
         const name = `cell${i}/pre${j}`;
-        const gap = target - scale[s]!;
-        if (gap === 0) return reluConvBn(channels[s]!, c, 1, 1, ctx(name));
-        // An input several reductions older (cells with three or more inputs) is reduced once per
-        // reduction, as dsl/infer.ts counts it.
-        if (gap === 1) return factorizedReduce(channels[s]!, c, ctx(name));
+        if (halvings === 0) return reluConvBn(channelsIn, c, 1, 1, ctx(name));
+        if (halvings === 1) return factorizedReduce(channelsIn, c, ctx(name));
+        // An input several reductions older (cells with three or more inputs): one
+        // FactorizedReduce per halving.
         return sequential(
           Array.from(
-            { length: gap },
-            (_, r) => factorizedReduce(r === 0 ? channels[s]! : c, c, ctx(`${name}/${r}`)),
+            { length: halvings },
+            (_, r) => factorizedReduce(r === 0 ? channelsIn : c, c, ctx(`${name}/${r}`)),
           ),
         );
       });
@@ -133,19 +126,17 @@ export class SearchNetwork {
           return buildOperation(withPoolNorm(stepsAt(op, edge.stride)), c, ctx(`cell${i}/edge${e}/${name}`));
         }),
       }));
-      const outChannels = type.output.project ? c : type.output.nodes.length * c;
       const project = type.output.project
         ? reluConvBn(type.output.nodes.length * c, c, 1, 1, ctx(`cell${i}/project`))
         : null;
-      const cell: PlacedCell = { type, sources, scale: target, channels: c, preprocess, edges, project };
+      const sources = inputs.map((input) => input.state);
+      const cell: PlacedCell = { type, sources, scale, channels: c, preprocess, edges, project };
       cells.push(cell);
       typeCells.set(type.name, [...(typeCells.get(type.name) ?? []), cell]);
-      channels.push(outChannels);
-      scale.push(target + (type.reduction ? 1 : 0));
     });
     this.#cells = cells;
     this.#typeCells = typeCells;
-    this.#classifier = linear(channels[channels.length - 1]!, options.classes, ctx("classifier"));
+    this.#classifier = linear(wired.channels.at(-1)!, options.classes, ctx("classifier"));
 
     const alpha = new Map<string, tf.Variable[]>();
     const alive = new Map<string, number[][]>();
