@@ -21,7 +21,7 @@
 import { tf } from "../deps.ts";
 import { recomputed } from "../kernels/recompute.ts";
 import type { CellType, GenotypeCell, GenotypeEdge, NodeRef, SpaceIR, StridedStep } from "../../dsl/ir.ts";
-import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
+import { operationOf, stepsAt } from "../../dsl/ir.ts";
 import { AUXILIARY_HEAD, evaluationStack, wireStack } from "../../dsl/stack.ts";
 import {
   type BuildContext,
