@@ -6,7 +6,7 @@
  * @module
  */
 import type { Declaration, SpaceFile } from "./ast.ts";
-import { type Diagnostic, diagnostic } from "./diagnostics.ts";
+import { type Diagnostic, diagnostic, hasErrors } from "./diagnostics.ts";
 import type { SpaceIR } from "./ir.ts";
 import { buildIr } from "./lower.ts";
 import { groupsOf } from "./primitives.ts";
@@ -62,12 +62,23 @@ function groupChecks(ir: SpaceIR, report: (d: Diagnostic) => void): void {
  * ```
  */
 export function checkSpace(ast: SpaceFile): Diagnostic[] {
+  return checkAndLower(ast).diagnostics;
+}
+
+/**
+ * Checks a parsed space and lowers it in the same pass (the checks resolve every piece anyway).
+ *
+ * @param ast the parsed file
+ * @returns the diagnostics, ordered, and the IR when none of them is an error
+ */
+export function checkAndLower(ast: SpaceFile): { ir: SpaceIR | null; diagnostics: Diagnostic[] } {
   const found: Diagnostic[] = [];
   const report = (d: Diagnostic) => found.push(d);
   duplicates(ast.declarations, report);
   const ir = buildIr(ast, report);
   if (ir) groupChecks(ir, report);
-  return orderDiagnostics(found);
+  const diagnostics = orderDiagnostics(found);
+  return { ir: hasErrors(diagnostics) ? null : ir, diagnostics };
 }
 
 /**

@@ -3,10 +3,9 @@
  *
  * @module
  */
-import { checkSpace, orderDiagnostics } from "./checks.ts";
+import { checkAndLower, orderDiagnostics } from "./checks.ts";
 import { type Diagnostic, diagnostic, hasErrors } from "./diagnostics.ts";
 import type { SpaceIR } from "./ir.ts";
-import { lowerSpace } from "./lower.ts";
 import { parseSpace } from "./parse.ts";
 
 /** The result of {@linkcode compileSpace}. */
@@ -40,9 +39,9 @@ export function compileSpace(text: string, file = "<input>"): CompileResult {
   try {
     const parsed = parseSpace(text, file);
     if (!parsed.ast) return { ir: null, diagnostics: parsed.diagnostics };
-    const diagnostics = orderDiagnostics([...parsed.diagnostics, ...checkSpace(parsed.ast)]);
-    if (hasErrors(diagnostics)) return { ir: null, diagnostics };
-    return { ir: lowerSpace(parsed.ast), diagnostics };
+    const checked = checkAndLower(parsed.ast);
+    const diagnostics = orderDiagnostics([...parsed.diagnostics, ...checked.diagnostics]);
+    return { ir: hasErrors(diagnostics) ? null : checked.ir, diagnostics };
   } catch (error) {
     // A bug of the compiler, not of the input: still a diagnostic, with what is known.
     const span = { file, line: 1, column: 1, offset: 0, length: 0 };

@@ -27,6 +27,7 @@ import {
   num,
   ranges,
   readBool,
+  type ReadCall,
   readCall,
   readChoice,
   readNumber,
@@ -283,10 +284,24 @@ class Reader {
   }
 }
 
-function weightOptimizer(v: Value, defaults: Record<string, number | boolean>, report: Report) {
-  const call = readCall(v, SGD, { what: "weight optimizer", unknownCode: "unknown-value", defaults }, report);
-  if (!call) return null;
-  const w: WeightOptimizer = {
+/**
+ * A call of `name` with every argument at its default, or at `overrides`: the one source of the
+ * settings' defaults (the call specs above), so a default written there is the default everywhere.
+ */
+function defaultCall(
+  specs: readonly CallSpec[],
+  name: string,
+  overrides: Readonly<Record<string, number | boolean>> = {},
+): ReadCall {
+  const spec = specs.find((s) => s.name === name)!;
+  return { spec, args: new Map(spec.params.map((p) => [p.name, overrides[p.name] ?? p.default!])) };
+}
+
+/** The evaluation's SGD differs from the search's: lr to 0, Nesterov momentum (supplement 6.2.2, DARTS). */
+const EVALUATION_SGD = { lr_min: 0, nesterov: true } as const;
+
+function sgdOf(call: ReadCall): WeightOptimizer {
+  return {
     lr: num(call, "lr"),
     lrMin: num(call, "lr_min"),
     momentum: num(call, "momentum"),
@@ -294,6 +309,12 @@ function weightOptimizer(v: Value, defaults: Record<string, number | boolean>, r
     weightDecay: num(call, "weight_decay"),
     gradClip: num(call, "grad_clip"),
   };
+}
+
+function weightOptimizer(v: Value, defaults: Readonly<Record<string, number | boolean>>, report: Report) {
+  const call = readCall(v, SGD, { what: "weight optimizer", unknownCode: "unknown-value", defaults }, report);
+  if (!call) return null;
+  const w = sgdOf(call);
   if (w.lrMin > w.lr) {
     report(diagnostic("out-of-range", `"lr_min" must be at most "lr" (${w.lr}) but is ${w.lrMin}`, v.span));
     return null;
@@ -307,11 +328,10 @@ function algorithmDefaults(algorithm: Algorithm): {
   grace: Grace;
   sparsity: SparsitySchedule | null;
 } {
-  const baseline: SparsitySchedule = { final: 0.8, initial: 0, start: 20, interval: 1, steps: 30, power: 3 };
   switch (algorithm) {
     case "asap":
       return {
-        temperature: { kind: "exponential", t0: 1.6, beta: 0.95 },
+        temperature: exponentialOf(defaultCall(TEMPERATURES, "exponential")),
         grace: { kind: "temperature", tau: 1 },
         sparsity: null,
       };
@@ -325,9 +345,13 @@ function algorithmDefaults(algorithm: Algorithm): {
       return {
         temperature: { kind: "constant", value: 1 },
         grace: { kind: "epochs", epochs: 0 },
-        sparsity: baseline,
+        sparsity: sparsityScheduleOf(defaultCall(SPARSITY, "schedule")),
       };
   }
+}
+
+function exponentialOf(call: ReadCall): TemperatureSchedule {
+  return { kind: "exponential", t0: num(call, "t0"), beta: num(call, "beta") };
 }
 
 function temperatureOf(v: Value, report: Report): TemperatureSchedule | null {
@@ -338,9 +362,7 @@ function temperatureOf(v: Value, report: Report): TemperatureSchedule | null {
     report,
   );
   if (!call) return null;
-  if (call.spec.name === "exponential") {
-    return { kind: "exponential", t0: num(call, "t0"), beta: num(call, "beta") };
-  }
+  if (call.spec.name === "exponential") return exponentialOf(call);
   if (call.spec.name === "constant") return { kind: "constant", value: num(call, "value") };
   return {
     kind: "pac",
@@ -383,10 +405,8 @@ function thresholdOf(v: Value, what: string, report: Report): ThresholdPolicy | 
   return call ? { kind: "pac", nu: num(call, "nu") } : null;
 }
 
-function sparsityOf(v: Value, report: Report): SparsitySchedule | null {
-  const call = readCall(v, SPARSITY, { what: "sparsity schedule", unknownCode: "unknown-value" }, report);
-  if (!call) return null;
-  const s: SparsitySchedule = {
+function sparsityScheduleOf(call: ReadCall): SparsitySchedule {
+  return {
     final: num(call, "final"),
     initial: num(call, "initial"),
     start: num(call, "start"),
@@ -394,6 +414,12 @@ function sparsityOf(v: Value, report: Report): SparsitySchedule | null {
     steps: num(call, "steps"),
     power: num(call, "power"),
   };
+}
+
+function sparsityOf(v: Value, report: Report): SparsitySchedule | null {
+  const call = readCall(v, SPARSITY, { what: "sparsity schedule", unknownCode: "unknown-value" }, report);
+  if (!call) return null;
+  const s = sparsityScheduleOf(call);
   if (s.initial > s.final) {
     report(
       diagnostic(
@@ -511,20 +537,8 @@ export function resolveSearch(
     maxEpochs,
     batchSize: r.int("batch_size", ranges.atLeastOne, 64),
     trainFraction: r.number("train_fraction", ranges.openUnit, 0.5),
-    weightOptimizer: r.get("weights", (v) => weightOptimizer(v, {}, report), {
-      lr: 0.025,
-      lrMin: 0.001,
-      momentum: 0.9,
-      nesterov: false,
-      weightDecay: 3e-4,
-      gradClip: 5,
-    }),
-    archOptimizer: r.get("alpha", (v) => archOptimizer(v, report), {
-      lr: 1e-3,
-      beta1: 0.5,
-      beta2: 0.999,
-      weightDecay: 1e-3,
-    }),
+    weightOptimizer: r.get("weights", (v) => weightOptimizer(v, {}, report), sgdOf(defaultCall(SGD, "sgd"))),
+    archOptimizer: r.get("alpha", (v) => archOptimizer(v, report), adamOf(defaultCall(ADAM, "adam"))),
     span,
   };
   ok = r.ok && ok;
@@ -544,15 +558,18 @@ export function resolveSearch(
   return ok ? settings : null;
 }
 
-function archOptimizer(v: Value, report: Report): ArchOptimizer | null {
-  const call = readCall(v, ADAM, { what: "α optimizer", unknownCode: "unknown-value" }, report);
-  if (!call) return null;
+function adamOf(call: ReadCall): ArchOptimizer {
   return {
     lr: num(call, "lr"),
     beta1: num(call, "beta1"),
     beta2: num(call, "beta2"),
     weightDecay: num(call, "weight_decay"),
   };
+}
+
+function archOptimizer(v: Value, report: Report): ArchOptimizer | null {
+  const call = readCall(v, ADAM, { what: "α optimizer", unknownCode: "unknown-value" }, report);
+  return call ? adamOf(call) : null;
 }
 
 /** Whether grace (α frozen) ends before `maxEpochs` (per-step schedules are not judged). */
@@ -656,6 +673,12 @@ export function resolveReductions(entry: Entry | undefined, cells: number, repor
   return ok ? indices.sort((a, b) => a - b) : null;
 }
 
+function lrScheduleOf(call: ReadCall): LrSchedule {
+  return call.spec.name === "cosine"
+    ? { kind: "cosine" }
+    : { kind: "cyclic", cycles: num(call, "cycles"), decay: num(call, "decay") };
+}
+
 /**
  * The evaluation settings; defaults from supplement 6.2.2 (DARTS for lr_min and the batch size).
  *
@@ -680,12 +703,8 @@ export function resolveEvaluate(
       { what: "learning-rate schedule", unknownCode: "unknown-value" },
       report,
     );
-    if (!call) return null;
-    const s: LrSchedule = call.spec.name === "cosine"
-      ? { kind: "cosine" }
-      : { kind: "cyclic", cycles: num(call, "cycles"), decay: num(call, "decay") };
-    return s;
-  }, { kind: "cyclic", cycles: 5, decay: 0.5 } as LrSchedule);
+    return call ? lrScheduleOf(call) : null;
+  }, lrScheduleOf(defaultCall(LR_SCHEDULES, "cyclic")));
   const settings: EvaluateSettings = {
     cells,
     channels: r.int("channels", ranges.atLeastOne, 36),
@@ -699,15 +718,8 @@ export function resolveEvaluate(
     lrSchedule,
     weightOptimizer: r.get(
       "weights",
-      (v) => weightOptimizer(v, { lr_min: 0, nesterov: true }, report),
-      {
-        lr: 0.025,
-        lrMin: 0,
-        momentum: 0.9,
-        nesterov: true,
-        weightDecay: 3e-4,
-        gradClip: 5,
-      },
+      (v) => weightOptimizer(v, EVALUATION_SGD, report),
+      sgdOf(defaultCall(SGD, "sgd", EVALUATION_SGD)),
     ),
     span: section?.span ?? fallbackSpan,
   };

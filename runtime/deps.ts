@@ -1,9 +1,16 @@
 // External packages of runtime/, pinned, in one place (a module imported from a URL gets no import map).
-// The union package registers the gradients; tfjs-core alone has none.
-export * as tf from "npm:@tensorflow/tfjs@4.22.0";
-// Side-effect import: a named import used only as a type would be dropped and the backend never
-// registered.
+// The individual tfjs packages, not the union package `@tensorflow/tfjs`: that one pulls in the data,
+// converter and webgl packages and core-js, whose ignored build script makes Deno print a warning in
+// every program that imports asap.
+export * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+// Side-effect imports: a named import used only as a type would be dropped and nothing registered.
+// tfjs-core registers no gradients; tfjs-layers registers the same 105 gradient configs as the union
+// package does (its models are not used).
 // deno-lint-ignore no-import-prefix -- deps.ts is the one place for pinned specifiers (see DESIGN.md)
+import "npm:@tensorflow/tfjs-layers@4.22.0";
+// deno-lint-ignore no-import-prefix -- as above
+import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+// deno-lint-ignore no-import-prefix -- as above
 import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 
 /**

@@ -64,12 +64,59 @@ Deno.test("mod.ts imported by URL from a folder without deno.json compiles a spa
         "script.ts",
       ],
       cwd: dir,
+      env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
     }).output();
     const out = new TextDecoder().decode(stdout);
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, err);
     assert.match(out, /^url import ok: space remote, normal\+reduction, step 1, 2 cells$/m);
+    // Nothing but the program's own output: no download notes, no warnings about packages' build scripts.
+    assert.equal(err.replace(/^Download .*\n/gm, ""), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await server.shutdown();
+  }
+});
+
+Deno.test("dsl/mod.ts imported by URL compiles a space and loads no tfjs module", async () => {
+  const server = serveRepository();
+  const dir = await Deno.makeTempDir({ prefix: "asap-url-dsl-" });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    await Deno.writeTextFile(
+      `${dir}/script.ts`,
+      `import { compileSpace, summarize } from "${base}/dsl/mod.ts";
+const text = "space s { operation skip = identity cell normal { nodes: 2 candidates: skip } " +
+  "cell reduction extends normal { reduction: true } supernet { channels: 4 cells: 3 reductions: [1] } }";
+const { ir, diagnostics } = compileSpace(text, "s.space");
+if (!ir) throw new Error(diagnostics.map((d) => d.message).join("; "));
+console.log(\`dsl ok: \${summarize(ir).cellTypes.join("+")}\`);
+`,
+    );
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", `--allow-import=127.0.0.1:${server.addr.port}`, "script.ts"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    assert.match(new TextDecoder().decode(run.stdout), /^dsl ok: normal\+reduction$/m);
+    const info = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", `--allow-import=127.0.0.1:${server.addr.port}`, "script.ts"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(info.code, 0, new TextDecoder().decode(info.stderr));
+    const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
+      modules: { specifier: string }[];
+      npmPackages?: Record<string, unknown>;
+    };
+    const specifiers = [...graph.modules.map((m) => m.specifier), ...Object.keys(graph.npmPackages ?? {})];
+    assert.ok(specifiers.some((s) => s.includes("chevrotain")), "the graph was read: chevrotain is in it");
+    assert.deepEqual(specifiers.filter((s) => s.includes("tensorflow")), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
     await server.shutdown();

@@ -79,7 +79,7 @@ function isSlotValues(value: unknown): value is SlotValues {
  * ```ts
  * import { sha256Hex } from "./checkpoint_io.ts";
  * const hex = await sha256Hex("abc");
- * console.assert(hex.startsWith("ba7816bf"));
+ * if (!(hex.startsWith("ba7816bf"))) throw new Error("the example's claim does not hold");
  * ```
  */
 export async function sha256Hex(data: Uint8Array | string): Promise<string> {

@@ -43,7 +43,7 @@ export class BackendError extends Error {
  * @example
  * ```ts
  * import { isBackendName } from "./backend.ts";
- * console.assert(isBackendName("wasm") && !isBackendName("gpu"));
+ * if (!(isBackendName("wasm") && !isBackendName("gpu"))) throw new Error("the example's claim does not hold");
  * ```
  */
 export function isBackendName(name: string): name is BackendName {

@@ -15,11 +15,12 @@ import {
   graceActive,
   normalizedEntropy,
   softmaxWithTemperature,
-  sparsityAt,
   temperatureAt,
   thresholdAt,
 } from "./schedules.ts";
 import { deriveCell } from "./derive.ts";
+import { assignTensors, EpochRun, readTensors, type RunHooks } from "./epoch_run.ts";
+import { type Decide, PRUNING_POLICIES, type PruningPolicy } from "./pruning.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import { withoutWeightGradients } from "../kernels/grad_scope.ts";
 import { Rng, type RngState } from "../core/rng.ts";
@@ -62,7 +63,7 @@ export interface EpochTelemetry {
 }
 
 /** How to run a search; everything but the data defaults to the space's settings. */
-export interface SearchOptions {
+export interface SearchOptions extends RunHooks {
   /** The training images; split into w-train and α-val by the space's `train_fraction`. */
   readonly data: Dataset;
   readonly seed?: number;
@@ -75,15 +76,11 @@ export interface SearchOptions {
   readonly augment?: Partial<BatchOptions>;
   /** Called after each epoch with its telemetry; a checkpoint may be taken inside. */
   readonly onEpoch?: (telemetry: EpochTelemetry, run: SearchRun) => void | Promise<void>;
-  /** Called after each step (progress bars). */
-  readonly onStep?: (epoch: number, step: number, steps: number) => void;
   /**
    * Recompute each op's activations during backpropagation instead of keeping them all
    * (default "auto": when they would take more than 1 GiB; wasm has 4 GiB in all).
    */
   readonly recompute?: boolean | "auto";
-  /** Stops after the current step; the run can be checkpointed and resumed. */
-  readonly signal?: AbortSignal;
 }
 
 /** A search's complete state as plain data: restoring it continues the run exactly. */
@@ -135,15 +132,12 @@ let networks = 0;
 const RECOMPUTE_ABOVE_BYTES = 2 ** 30;
 
 /** A search in progress: owns the supernet, the optimizers and the schedule position. */
-export class SearchRun {
+export class SearchRun extends EpochRun<EpochTelemetry> {
   readonly ir: SpaceIR;
   readonly net: SearchNetwork;
   readonly seed: number;
   readonly maxEpochs: number;
   readonly batchSize: number;
-  readonly telemetry: EpochTelemetry[] = [];
-  epoch = 0;
-  step = 0;
   readonly #options: SearchOptions;
   readonly #prefix: string;
   #rng: Rng;
@@ -157,13 +151,17 @@ export class SearchRun {
   readonly #accumulated = new Map<string, number[][]>();
   /** Largest candidate count: the N of the PAC schedule. */
   readonly #maxCandidates: number;
+  /** How this search's algorithm prunes. */
+  readonly #policy: PruningPolicy;
 
   constructor(ir: SpaceIR, options: SearchOptions) {
+    super(options);
     this.ir = ir;
     this.#options = options;
     this.seed = options.seed ?? 0;
     this.maxEpochs = options.epochs ?? ir.search.maxEpochs;
     this.batchSize = options.batchSize ?? ir.search.batchSize;
+    this.#policy = PRUNING_POLICIES[ir.search.algorithm];
     this.#rng = new Rng(this.seed);
     const init = new Rng(this.seed ^ 0x5eed);
     this.#prefix = `search${networks++}`;
@@ -217,7 +215,7 @@ export class SearchRun {
 
   /** True when the run is over (converged, or the epochs are spent). */
   get done(): boolean {
-    return this.epoch >= this.maxEpochs || (this.ir.search.algorithm !== "darts" && this.converged);
+    return this.epoch >= this.maxEpochs || (this.#policy.stopsWhenConverged && this.converged);
   }
 
   /** Whether to recompute the ops' activations: asked for, or the batch's activations would not fit. */
@@ -277,7 +275,7 @@ export class SearchRun {
     const val = this.#batch(this.#val, at);
     // α only: the hand-written gradients skip the weights' (see grad_scope.ts).
     const a = withoutWeightGradients(() => this.net.lossAndGradients(val.x, val.y, this.temperature, alphas));
-    if (this.ir.search.algorithm === "accumulated_gradient") await this.#accumulate(a.grads);
+    if (this.#policy.accumulatesGradients) await this.#accumulate(a.grads);
     this.#adam.step(alphas, a.grads);
     tf.dispose([...a.grads, val.x, val.y]);
     const [valLoss, valCorrect] = await Promise.all([a.loss.data(), a.correct.data()]);
@@ -288,7 +286,7 @@ export class SearchRun {
     this.#acc.valLoss += valLoss[0]! * this.batchSize;
     this.#acc.valCorrect += valCorrect[0]!;
     this.#acc.valSeen += this.batchSize;
-    if (this.ir.search.algorithm === "asap") await this.#pruneBelowThreshold();
+    await this.#pruneBy(this.#policy.afterAlphaStep);
   }
 
   async #accumulate(grads: readonly tf.Tensor[]): Promise<void> {
@@ -319,79 +317,36 @@ export class SearchRun {
     return out;
   }
 
-  #prune(type: string, edge: number, candidate: number, phi: number): void {
-    const names = this.net.prune({ cellType: type, edge }, candidate);
-    this.#sgd.forget(names);
-    const op = cellTypeOf(this.ir, type).edges[edge]!.candidates[candidate]!;
-    this.#acc.pruned.push({ cellType: type, edge, op, epoch: this.epoch, step: this.step, phi });
-  }
-
-  /** ASAP: prune every op with Φ < θ (Algorithm 1 lines 7–8), never an edge's last or strongest op. */
-  async #pruneBelowThreshold(): Promise<void> {
-    const phis = await this.phiValues();
-    for (const [type, rows] of phis) {
-      const cell = cellTypeOf(this.ir, type);
-      rows.forEach((phi, e) => {
-        const alive = [...this.net.alive.get(type)![e]!];
-        if (alive.length <= 1) return;
-        const theta = this.threshold(cell.edges[e]!.candidates.length);
-        const best = phi.indexOf(Math.max(...phi));
-        alive.forEach((o, k) => {
-          if (k !== best && phi[k]! < theta) this.#prune(type, e, o, phi[k]!);
-        });
-      });
+  /** Carries out what a pruning policy decides on the current Φ. */
+  async #pruneBy(decide: Decide | null): Promise<void> {
+    if (decide === null) return;
+    const decisions = decide({
+      ir: this.ir,
+      phis: await this.phiValues(),
+      alive: this.net.alive,
+      threshold: (candidates) => this.threshold(candidates),
+      epoch: this.epoch,
+      accumulated: this.#accumulated,
+    });
+    for (const { cellType, edge, candidate, phi } of decisions) {
+      const names = this.net.prune({ cellType, edge }, candidate);
+      this.#sgd.forget(names);
+      const op = cellTypeOf(this.ir, cellType).edges[edge]!.candidates[candidate]!;
+      this.#acc.pruned.push({ cellType, edge, op, epoch: this.epoch, step: this.step, phi });
     }
   }
 
-  /**
-   * Section 4.4's baselines: at epoch boundaries, prune the weakest ops across each cell type until
-   * the pruned fraction reaches s_t (eq. 13); weakest by Φ (magnitude) or by Σ|∂L/∂α|.
-   */
-  async #pruneToSparsity(): Promise<void> {
-    const schedule = this.ir.search.sparsity;
-    if (!schedule) return;
-    const target = sparsityAt(schedule, this.epoch + 1);
-    const phis = await this.phiValues();
-    for (const [type, rows] of phis) {
-      const alive = this.net.alive.get(type)!;
-      const cell = cellTypeOf(this.ir, type);
-      const total = cell.edges.reduce((n, e) => n + e.candidates.length - 1, 0);
-      const pruned = cell.edges.reduce((n, e, i) => n + e.candidates.length - alive[i]!.length, 0);
-      const want = Math.min(total, Math.round(target * total)) - pruned;
-      if (want <= 0) continue;
-      const acc = this.#accumulated.get(type)!;
-      const scored = rows.flatMap((phi, e) =>
-        alive[e]!.map((o, k) => ({
-          e,
-          o,
-          phi: phi[k]!,
-          score: this.ir.search.algorithm === "magnitude" ? phi[k]! : acc[e]![o]!,
-        }))
-      ).sort((a, b) => a.score - b.score);
-      let left = want;
-      for (const s of scored) {
-        if (left === 0) break;
-        if (this.net.alive.get(type)![s.e]!.length <= 1) continue;
-        this.#prune(type, s.e, s.o, s.phi);
-        left -= 1;
-      }
-    }
+  protected override get endsEarly(): boolean {
+    return this.#policy.stopsWhenConverged && this.converged;
   }
 
-  /** Runs the rest of the current epoch and returns its telemetry. */
-  async runEpoch(): Promise<EpochTelemetry> {
-    const steps = this.stepsPerEpoch;
-    while (this.step < steps && !(this.ir.search.algorithm !== "darts" && this.converged)) {
-      if (this.#options.signal?.aborted) throw new SearchInterrupted(this.epoch, this.step);
-      await this.runStep();
-      this.#options.onStep?.(this.epoch, this.step, steps);
-    }
-    const algorithm = this.ir.search.algorithm;
-    if (algorithm === "magnitude" || algorithm === "accumulated_gradient") await this.#pruneToSparsity();
+  protected override interrupted(): Error {
+    return new SearchInterrupted(this.epoch, this.step);
+  }
+
+  protected override async finishEpoch(): Promise<EpochTelemetry> {
+    await this.#pruneBy(this.#policy.atEpochEnd);
     const telemetry = await this.#telemetry();
-    this.telemetry.push(telemetry);
-    this.epoch += 1;
-    this.step = 0;
     this.#acc = emptyAccumulator();
     return telemetry;
   }
@@ -442,10 +397,7 @@ export class SearchRun {
 
   /** Runs epochs until done; returns the genotype. */
   async run(): Promise<Genotype> {
-    while (!this.done) {
-      const telemetry = await this.runEpoch();
-      await this.#options.onEpoch?.(telemetry, this);
-    }
+    await this.runEpochs((telemetry) => this.#options.onEpoch?.(telemetry, this));
     return this.genotype();
   }
 
@@ -471,17 +423,13 @@ export class SearchRun {
       algorithm: this.ir.search.algorithm,
       cells: await this.derive(),
       alpha,
-      versions: { asap: "0.1.0", tfjs: tf.version.tfjs, backend: tf.getBackend(), deno: Deno.version.deno },
+      versions: { asap: "0.1.0", tfjs: tf.version_core, backend: tf.getBackend(), deno: Deno.version.deno },
     };
   }
 
   /** The complete state as plain data (tensors read asynchronously: works on every backend). */
   async checkpoint(): Promise<SearchCheckpoint> {
-    const tensors: SlotValues = {};
-    const vars = [...this.net.weights(), ...this.net.state(), ...[...this.net.alpha.values()].flat()];
-    for (const v of vars) {
-      tensors[this.#local(v.name)] = { shape: v.shape, values: (await v.data()) as Float32Array };
-    }
+    const tensors = await readTensors(this.#namedVariables());
     const alive: Record<string, number[][]> = {};
     for (const [type, a] of this.net.alive) alive[type] = a.map((x) => [...x]);
     const accumulated: Record<string, number[][]> = {};
@@ -523,12 +471,7 @@ export class SearchRun {
         for (const o of [...a]) if (!saved[e]!.includes(o)) this.net.prune({ cellType: type, edge: e }, o);
       });
     }
-    const vars = [...this.net.weights(), ...this.net.state(), ...[...this.net.alpha.values()].flat()];
-    for (const v of vars) {
-      const saved = cp.tensors[this.#local(v.name)];
-      if (!saved) throw new Error(`checkpoint has no tensor "${this.#local(v.name)}"`);
-      tf.tidy(() => v.assign(tf.tensor(saved.values, [...saved.shape])));
-    }
+    assignTensors(this.#namedVariables(), cp.tensors);
     this.#sgd.load(this.#renameKeys(cp.sgd, (k) => `${this.#prefix}/${k}`));
     this.#adam.load(this.#renameKeys(cp.adam, (k) => `${this.#prefix}/${k}`));
     this.#adam.steps = cp.adamSteps;
@@ -538,10 +481,14 @@ export class SearchRun {
     for (const [type, acc] of Object.entries(cp.accumulated)) {
       this.#accumulated.set(type, acc.map((x) => [...x]));
     }
-    this.telemetry.splice(0, this.telemetry.length, ...cp.telemetry);
     this.#acc = { ...cp.epochProgress, pruned: [...cp.epochProgress.pruned] };
-    this.epoch = cp.epoch;
-    this.step = cp.step;
+    this.restorePosition(cp);
+  }
+
+  /** Weights, batch-norm statistics and α by name without this run's prefix. */
+  #namedVariables(): Record<string, tf.Variable> {
+    const vars = [...this.net.weights(), ...this.net.state(), ...[...this.net.alpha.values()].flat()];
+    return Object.fromEntries(vars.map((v) => [this.#local(v.name), v]));
   }
 
   /** A variable name without this run's prefix (checkpoints are portable between runs). */

@@ -23,6 +23,7 @@ import { Rng, type RngState } from "../core/rng.ts";
 import { type Dataset, datasetSize } from "../data/datasets.ts";
 import { channelStats, makeBatch, type Standardization } from "../data/augment.ts";
 import { loadWeights, saveWeights } from "../nets/weights_io.ts";
+import { assignTensors, EpochRun, readTensors, type RunHooks } from "./epoch_run.ts";
 
 /** What one epoch of training did, as plain data (one line of a telemetry file). */
 export interface TrainTelemetry {
@@ -56,7 +57,7 @@ export interface TrainAugment {
 }
 
 /** How to train; everything but the data defaults to the space's `evaluate` settings. */
-export interface TrainOptions {
+export interface TrainOptions extends RunHooks {
   /** The training images. */
   readonly data: Dataset;
   /** The images evaluated after each epoch. */
@@ -87,10 +88,6 @@ export interface TrainOptions {
   readonly testBatchSize?: number;
   /** Called after each epoch with its telemetry; a checkpoint may be taken inside. */
   readonly onEpoch?: (telemetry: TrainTelemetry, run: TrainRun) => void | Promise<void>;
-  /** Called after each step (progress bars). */
-  readonly onStep?: (epoch: number, step: number, steps: number) => void;
-  /** Stops after the current step; the run can be checkpointed and resumed. */
-  readonly signal?: AbortSignal;
 }
 
 /** The resolved settings of a run, as plain data. */
@@ -261,16 +258,13 @@ export async function evaluateNetwork(
 let runs = 0;
 
 /** A training run in progress: owns the network, the optimizer, the generator and the position. */
-export class TrainRun {
+export class TrainRun extends EpochRun<TrainTelemetry> {
   readonly ir: SpaceIR;
   readonly net: EvaluationNetwork;
   readonly seed: number;
   readonly settings: TrainSettings;
-  readonly telemetry: TrainTelemetry[] = [];
   /** The per-channel statistics of the training images, applied to every batch. */
   readonly standardize: Standardization;
-  epoch = 0;
-  step = 0;
   readonly #options: TrainOptions;
   readonly #sgd: Sgd;
   #rng: Rng;
@@ -284,6 +278,7 @@ export class TrainRun {
    * @throws {RangeError} When a setting is out of range or the batch is larger than the training set.
    */
   constructor(ir: SpaceIR, cells: readonly GenotypeCell[], options: TrainOptions) {
+    super(options);
     this.ir = ir;
     this.#options = options;
     this.seed = options.seed ?? 0;
@@ -404,14 +399,12 @@ export class TrainRun {
     });
   }
 
-  /** Runs the rest of the current epoch, evaluates on the test set, and returns the telemetry. */
-  async runEpoch(): Promise<TrainTelemetry> {
-    const steps = this.stepsPerEpoch;
-    while (this.step < steps) {
-      if (this.#options.signal?.aborted) throw new TrainInterrupted(this.epoch, this.step);
-      await this.runStep();
-      this.#options.onStep?.(this.epoch, this.step, steps);
-    }
+  protected override interrupted(): Error {
+    return new TrainInterrupted(this.epoch, this.step);
+  }
+
+  /** Evaluates on the test set and returns the epoch's telemetry. */
+  protected override async finishEpoch(): Promise<TrainTelemetry> {
     const started = performance.now();
     const test = await this.evaluate();
     const p = this.#progress;
@@ -429,19 +422,13 @@ export class TrainRun {
       tfBytes: memory.numBytes,
       tfTensors: memory.numTensors,
     };
-    this.telemetry.push(telemetry);
-    this.epoch += 1;
-    this.step = 0;
     this.#progress = emptyProgress;
     return telemetry;
   }
 
   /** Runs the remaining epochs, calling `onEpoch` after each. */
   async run(): Promise<TrainResult> {
-    while (!this.done) {
-      const telemetry = await this.runEpoch();
-      await this.#options.onEpoch?.(telemetry, this);
-    }
+    await this.runEpochs((telemetry) => this.#options.onEpoch?.(telemetry, this));
     return {
       telemetry: [...this.telemetry],
       testAccuracy: this.telemetry.at(-1)?.testAccuracy ?? NaN,
@@ -451,10 +438,7 @@ export class TrainRun {
 
   /** The complete state as plain data (tensors read asynchronously: works on every backend). */
   async checkpoint(): Promise<TrainCheckpoint> {
-    const tensors: SlotValues = {};
-    for (const [name, v] of Object.entries(this.net.namedVariables())) {
-      tensors[name] = { shape: v.shape, values: (await v.data()) as Float32Array };
-    }
+    const tensors = await readTensors(this.net.namedVariables());
     const sgd: SlotValues = {};
     for (const [key, v] of Object.entries(await this.#sgd.save())) sgd[this.net.localName(key)] = v;
     return {
@@ -483,29 +467,14 @@ export class TrainRun {
     if (cp.seed !== this.seed) {
       throw new Error(`checkpoint seed ${cp.seed} differs from the run's seed ${this.seed}`);
     }
-    this.#assign(cp.tensors);
+    assignTensors(this.net.namedVariables(), cp.tensors);
     const sgd: SlotValues = {};
     for (const [key, v] of Object.entries(cp.sgd)) sgd[`${this.net.name}/${key}`] = v;
     this.#sgd.load(sgd);
     this.#rng = Rng.fromState(cp.rng);
     this.#order.splice(0, this.#order.length, ...cp.order);
-    this.telemetry.splice(0, this.telemetry.length, ...cp.telemetry);
     this.#progress = { ...cp.epochProgress };
-    this.epoch = cp.epoch;
-    this.step = cp.step;
-  }
-
-  #assign(values: SlotValues): void {
-    for (const [name, v] of Object.entries(this.net.namedVariables())) {
-      const saved = values[name];
-      if (!saved) throw new Error(`checkpoint has no tensor "${name}": it belongs to another network`);
-      if (saved.shape.join("x") !== v.shape.join("x")) {
-        throw new Error(
-          `checkpoint tensor "${name}" has shape [${saved.shape}], the network's is [${v.shape}]`,
-        );
-      }
-      tf.tidy(() => v.assign(tf.tensor(saved.values, [...saved.shape])));
-    }
+    this.restorePosition(cp);
   }
 
   /**
@@ -531,7 +500,7 @@ export class TrainRun {
       for (const [name, t] of Object.entries(loaded)) {
         values[name] = { shape: t.shape, values: (await t.data()) as Float32Array };
       }
-      this.#assign(values);
+      assignTensors(this.net.namedVariables(), values);
     } finally {
       tf.dispose(Object.values(loaded));
     }

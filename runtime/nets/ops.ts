@@ -281,6 +281,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
  * ```ts
  * import { buildOperation } from "./ops.ts";
  * import { tf } from "../deps.ts";
+ * await tf.setBackend("cpu");
  * let seed = 0;
  * const op = buildOperation(
  *   [{ kind: "relu", stride: 1 }, { kind: "dw_conv", kernel: 3, dilation: 1, stride: 2 }],
@@ -288,7 +289,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
  *   { name: "example/dw", affine: false, nextSeed: () => seed++ },
  * );
  * const y = op.apply(tf.ones([1, 8, 8, 4]), true);
- * console.assert(y.shape[1] === 4 && op.weights.length === 1);
+ * if (y.shape[1] !== 4 || op.weights.length !== 1) throw new Error("a stride-2 depthwise conv with one kernel");
  * y.dispose();
  * op.dispose();
  * ```

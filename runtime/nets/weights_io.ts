@@ -45,7 +45,7 @@ export class WeightsError extends Error {
  * const dir = await Deno.makeTempDir();
  * await saveWeights(dir, { "dense/kernel": tf.ones([2, 3]) });
  * const back = await loadWeights(dir);
- * back["dense/kernel"]!.shape; // [2, 3]
+ * console.log(back["dense/kernel"]!.shape); // [2, 3]
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

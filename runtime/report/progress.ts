@@ -39,7 +39,7 @@ const BAR_WIDTH = 24;
  * @example
  * ```ts
  * import { formatDuration } from "./progress.ts";
- * console.assert(formatDuration(75) === "1:15");
+ * if (!(formatDuration(75) === "1:15")) throw new Error("the example's claim does not hold");
  * ```
  */
 export function formatDuration(seconds: number): string {

@@ -55,7 +55,7 @@ export class RunFolderError extends Error {
  * @example
  * ```ts
  * import { spaceHash } from "./run_folder.ts";
- * console.assert((await spaceHash("space a {}")).length === 64);
+ * if (!((await spaceHash("space a {}")).length === 64)) throw new Error("the example's claim does not hold");
  * ```
  */
 export function spaceHash(text: string): Promise<string> {
