@@ -26,6 +26,15 @@ export interface Diagnostic {
  * @param hint how to fix it, e.g. `did you mean "sep_conv_3x3"?`
  * @param severity `error` unless said otherwise
  * @returns the diagnostic
+ * @example
+ * ```ts
+ * import { diagnostic } from "./diagnostics.ts";
+ * const span = { file: "x.space", line: 3, column: 15, offset: 40, length: 6 };
+ * const d = diagnostic("unknown-op", 'unknown operation "sep_cv"', span, 'did you mean "sep_conv"?');
+ * if (d.severity !== "error" || d.hint !== 'did you mean "sep_conv"?') throw new Error(JSON.stringify(d));
+ * // No hint: the field is left out, not undefined.
+ * if ("hint" in diagnostic("parse-error", "oops", span, null)) throw new Error("hint expected absent");
+ * ```
  */
 export function diagnostic(
   code: string,
@@ -42,6 +51,14 @@ export function diagnostic(
  *
  * @param diagnostics the findings
  * @returns true when at least one has severity `error`
+ * @example
+ * ```ts
+ * import { diagnostic, hasErrors } from "./diagnostics.ts";
+ * const span = { file: "x.space", line: 1, column: 1, offset: 0, length: 1 };
+ * const warning = diagnostic("ignored-setting", "ignored", span, null, "warning");
+ * if (hasErrors([warning])) throw new Error("a warning is not an error");
+ * if (!hasErrors([warning, diagnostic("parse-error", "oops", span)])) throw new Error("an error expected");
+ * ```
  */
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === "error");

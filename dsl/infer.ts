@@ -227,6 +227,23 @@ export function stepParams(
  * @param stride The stride of the edge it sits on.
  * @param affineDefault Whether batch norms without an explicit `affine` are affine.
  * @returns The number of weights.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { operationParams } from "./infer.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation conv = sep_conv(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, conv }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * // sep_conv is two (relu, 3×3 depthwise, 1×1, BN) blocks: 2 · (16·3·3 + 16·16) weights at C = 16.
+ * const n = operationParams(ir!, "conv", 16, 1, false);
+ * if (n !== 800) throw new Error(String(n));
+ * // identity at stride 2 is a FactorizedReduce: two 1×1 convs 16 → 8.
+ * if (operationParams(ir!, "skip", 16, 2, false) !== 256) throw new Error("256 expected");
+ * ```
  */
 export function operationParams(
   ir: SpaceIR,
@@ -350,6 +367,22 @@ function classifierParams(channels: number, classes: number): number {
  * @param options The input image and classes (default 32×32×3, 10 classes).
  * @returns The summary; for the DARTS space (C = 16, 8 cells) `weightParams` is 1,930,618 and
  *   `archParams` 224, as DARTS' reference search network.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { summarize } from "./infer.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation conv = sep_conv(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, conv }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * const summary = summarize(ir!, { inputSize: 8, inputChannels: 3, classes: 10 });
+ * // α: 2 cell types × 5 edges × 2 candidates.
+ * if (summary.archParams !== 20 || summary.edgesPerCell.normal !== 5) throw new Error(JSON.stringify(summary));
+ * if (!(summary.weightParams > summary.stemParams + summary.classifierParams)) throw new Error("cells have weights");
+ * ```
  */
 export function summarize(ir: SpaceIR, options: InferOptions = {}): SpaceSummary {
   const inputSize = options.inputSize ?? 32;
@@ -422,6 +455,26 @@ function auxiliaryHead(after: number, input: Produced, classes: number): Auxilia
  * @param options Overrides of `evaluate` (channels, cells, reductions, auxiliary) and the input.
  * @returns Per-cell shapes and the parameter counts with and without the auxiliary head; DARTS_V2
  *   at C = 36, 20 cells has 3,349,342 parameters without the head, as DARTS reports.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { inferEvaluation } from "./infer.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation conv = sep_conv(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, conv }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * // Every node keeps its edge from the input "prev" with a sep_conv.
+ * const prev = { kind: "input" as const, index: 1 };
+ * const edges = [{ from: prev, to: 0, op: "conv" }, { from: prev, to: 1, op: "conv" }];
+ * const cells = [{ cellType: "normal", edges }, { cellType: "reduction", edges }];
+ * const small = inferEvaluation(ir!, cells, { channels: 4, cells: 3, inputSize: 8 });
+ * const wide = inferEvaluation(ir!, cells, { channels: 8, cells: 3, inputSize: 8 });
+ * if (small.cells.length !== 3 || !(wide.params > small.params)) throw new Error(JSON.stringify(small));
+ * if (small.paramsWithAuxiliary !== small.params + small.auxiliaryParams) throw new Error("head count");
+ * ```
  */
 export function inferEvaluation(
   ir: SpaceIR,

@@ -273,7 +273,22 @@ export interface SpaceIR {
   readonly span: Span;
 }
 
-/** The steps of `op` at `stride`: the first spatial step takes the stride; identity at stride 2 is a factorized reduce. */
+/**
+ * The steps of `op` at `stride`: the first spatial step takes the stride; identity at stride 2 is a factorized reduce.
+ *
+ * @param op An operation of the IR.
+ * @param stride The stride of the edge it sits on.
+ * @returns Its steps, each with the stride it runs at.
+ * @example
+ * ```ts
+ * import { stepsAt } from "./ir.ts";
+ * const span = { file: "x.space", line: 1, column: 1, offset: 0, length: 0 };
+ * const skip = { name: "skip", steps: [{ kind: "identity" as const }], span };
+ * const [step] = stepsAt(skip, 2);
+ * if (step?.kind !== "factorized_reduce" || step.stride !== 2) throw new Error(JSON.stringify(step));
+ * if (stepsAt(skip, 1)[0]?.kind !== "identity") throw new Error("identity stays at stride 1");
+ * ```
+ */
 export function stepsAt(op: Operation, stride: 1 | 2): readonly StridedStep[] {
   let pending: 1 | 2 = stride;
   return op.steps.map((step): StridedStep => {
@@ -284,14 +299,55 @@ export function stepsAt(op: Operation, stride: 1 | 2): readonly StridedStep[] {
   });
 }
 
-/** The operation named `name`; throws when the IR is inconsistent (the checks rule that out). */
+/**
+ * The operation named `name`; throws when the IR is inconsistent (the checks rule that out).
+ *
+ * @param ir The compiled space.
+ * @param name An operation's name.
+ * @returns The operation with its lowered steps.
+ * @throws Error When the space has no operation of that name.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { operationOf } from "./ir.ts";
+ * const { ir } = compileSpace(`space tiny {
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: pool }
+ *   cell reduction extends normal { reduction: true }
+ * }`);
+ * const pool = operationOf(ir!, "pool");
+ * if (pool.steps[0]?.kind !== "max_pool") throw new Error(JSON.stringify(pool.steps));
+ * ```
+ */
 export function operationOf(ir: SpaceIR, name: string): Operation {
   const op = ir.operations.find((o) => o.name === name);
   if (!op) throw new Error(`operation "${name}" is not in the IR of space "${ir.name}"`);
   return op;
 }
 
-/** The cell type named `name`; throws when the IR is inconsistent (the checks rule that out). */
+/**
+ * The cell type named `name`; throws when the IR is inconsistent (the checks rule that out).
+ *
+ * @param ir The compiled space.
+ * @param name A cell type's name.
+ * @returns The cell type with its inputs, nodes and edges.
+ * @throws Error When the space has no cell type of that name.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { cellTypeOf } from "./ir.ts";
+ * const { ir } = compileSpace(`space tiny {
+ *   operation skip = identity
+ *   cell normal { nodes: 2 candidates: skip }
+ *   cell reduction extends normal { reduction: true }
+ * }`);
+ * const reduction = cellTypeOf(ir!, "reduction");
+ * // Edges from the two inputs are the ones with stride 2.
+ * if (!reduction.reduction || reduction.edges.filter((e) => e.stride === 2).length !== 4) {
+ *   throw new Error(JSON.stringify(reduction.edges.map((e) => e.stride)));
+ * }
+ * ```
+ */
 export function cellTypeOf(ir: SpaceIR, name: string): CellType {
   const cell = ir.cellTypes.find((c) => c.name === name);
   if (!cell) throw new Error(`cell type "${name}" is not in the IR of space "${ir.name}"`);
@@ -301,6 +357,24 @@ export function cellTypeOf(ir: SpaceIR, name: string): CellType {
 /**
  * The cells of a found space (one candidate per edge, as `found.space` is written), or the first edge
  * that still has a choice.
+ *
+ * @param ir The compiled space.
+ * @returns The cells as a genotype's, or the cell type and candidate count of the first open edge.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { fixedCells } from "./ir.ts";
+ * const cells = (text: string) => `space s {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: ${text} }
+ *   cell reduction extends normal { reduction: true }
+ * }`;
+ * const open = fixedCells(compileSpace(cells("skip, pool")).ir!);
+ * if (!("open" in open) || open.open.candidates !== 2) throw new Error(JSON.stringify(open));
+ * const fixed = fixedCells(compileSpace(cells("pool")).ir!);
+ * if (!("cells" in fixed) || fixed.cells[0]?.edges[0]?.op !== "pool") throw new Error(JSON.stringify(fixed));
+ * ```
  */
 export function fixedCells(
   ir: SpaceIR,
@@ -319,12 +393,45 @@ export function fixedCells(
   };
 }
 
-/** The IR as JSON text (stable key order, as built). */
+/**
+ * The IR as JSON text (stable key order, as built).
+ *
+ * @param ir The compiled space.
+ * @returns Indented JSON that {@linkcode parseIr} reads back.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { irToJson, parseIr } from "./ir.ts";
+ * const { ir } = compileSpace(`space tiny {
+ *   operation skip = identity
+ *   cell normal { nodes: 2 candidates: skip }
+ *   cell reduction extends normal { reduction: true }
+ * }`);
+ * const json = irToJson(ir!);
+ * if (irToJson(parseIr(json)) !== json) throw new Error("the JSON does not round-trip");
+ * ```
+ */
 export function irToJson(ir: SpaceIR): string {
   return JSON.stringify(ir, null, 2);
 }
 
-/** Parses IR JSON; throws a plain Error naming the problem when the text is not IR of this version. */
+/**
+ * Parses IR JSON; throws a plain Error naming the problem when the text is not IR of this version.
+ *
+ * @param text JSON as {@linkcode irToJson} writes it.
+ * @returns The IR.
+ * @throws Error When the text is not JSON, or not IR of {@linkcode IR_VERSION}.
+ * @example
+ * ```ts
+ * import { parseIr } from "./ir.ts";
+ * try {
+ *   parseIr('{"name": "tiny"}');
+ *   throw new Error("parseIr() should refuse JSON without a version");
+ * } catch (error) {
+ *   if (!(error as Error).message.includes('no "version" field')) throw error;
+ * }
+ * ```
+ */
 export function parseIr(text: string): SpaceIR {
   const value: unknown = JSON.parse(text);
   if (typeof value !== "object" || value === null || !("version" in value)) {

@@ -106,6 +106,20 @@ export function buildIr(ast: SpaceFile, report: Report): SpaceIR | null {
  * @param ast a file for which {@linkcode checkSpace} reported no error
  * @returns the IR
  * @throws Error when the space has errors (a caller's bug: check first)
+ * @example
+ * ```ts
+ * import { parseSpace } from "./parse.ts";
+ * import { checkSpace } from "./checks.ts";
+ * import { lowerSpace } from "./lower.ts";
+ * const { ast } = parseSpace(`space tiny {
+ *   operation skip = identity
+ *   cell normal { nodes: 2 candidates: skip }
+ *   cell reduction extends normal { reduction: true }
+ * }`, "tiny.space");
+ * if (!ast || checkSpace(ast).length > 0) throw new Error("the space should check cleanly");
+ * const ir = lowerSpace(ast);
+ * if (ir.name !== "tiny" || ir.cellTypes.length !== 2) throw new Error(ir.name);
+ * ```
  */
 export function lowerSpace(ast: SpaceFile): SpaceIR {
   const ir = buildIr(ast, ignore);

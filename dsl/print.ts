@@ -68,6 +68,13 @@ function args(entries: readonly (readonly [string, string])[]): string {
  *
  * @param step A primitive step.
  * @returns E.g. `conv(kernel: 3, groups: 4)` or `batch_norm(affine: true)`.
+ * @example
+ * ```ts
+ * import { formatStep } from "./print.ts";
+ * // dilation 1 is the default and is left out; groups 4 is not.
+ * const text = formatStep({ kind: "conv", kernel: 3, dilation: 1, groups: 4 });
+ * if (text !== "conv(kernel: 3, groups: 4)") throw new Error(text);
+ * ```
  */
 export function formatStep(step: Step): string {
   switch (step.kind) {
@@ -369,6 +376,24 @@ function formatEvaluate(e: EvaluateSettings): string {
  * @returns The text, ending with a newline.
  * @throws Error when the IR holds something `.space` cannot express (a supernet stack that is not
  *   normal/reduction cells by position with the rule's channels, an edge stride against the rule).
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { irToJson } from "./ir.ts";
+ * import { printSpace } from "./print.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation conv = sep_conv(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, conv }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * const text = printSpace(ir!, { header: "every setting written out" });
+ * // The printed space compiles back to the same IR, spans aside.
+ * const back = compileSpace(text).ir!;
+ * const noSpans = (json: string) => json.replace(/"span": \{[^}]*\}/g, "");
+ * if (noSpans(irToJson({ ...back, source: ir!.source })) !== noSpans(irToJson(ir!))) throw new Error(text);
+ * ```
  */
 export function printSpace(ir: SpaceIR, options: PrintOptions = {}): string {
   const header = options.header === undefined
@@ -408,6 +433,25 @@ function refOrder(cell: CellType, ref: NodeRef): number {
  * @param cells The derived cells.
  * @param options A comment header (default: a line naming the space).
  * @returns The text, ending with a newline.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { fixedCells } from "./ir.ts";
+ * import { printFoundSpace } from "./print.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation conv = sep_conv(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, conv }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * const prev = { kind: "input" as const, index: 1 };
+ * const edges = [{ from: prev, to: 0, op: "conv" }, { from: prev, to: 1, op: "skip" }];
+ * const text = printFoundSpace(ir!, [{ cellType: "normal", edges }, { cellType: "reduction", edges }]);
+ * // found.space compiles, and every edge of it has one candidate left.
+ * const found = fixedCells(compileSpace(text).ir!);
+ * if (!("cells" in found) || found.cells[0]?.edges[1]?.op !== "skip") throw new Error(text);
+ * ```
  */
 export function printFoundSpace(
   ir: SpaceIR,

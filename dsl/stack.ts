@@ -95,6 +95,21 @@ export function wireStack(positions: readonly StackPosition[], stemChannels: num
  *
  * @param ir The compiled space.
  * @returns One position per placed cell.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { supernetPositions } from "./stack.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation conv = sep_conv(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, conv }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * const positions = supernetPositions(ir!).map((p) => `${p.cellType.name}@${p.channels}`);
+ * // C doubles at the reduction and stays doubled.
+ * if (positions.join(" ") !== "normal@4 reduction@8 normal@8") throw new Error(positions.join(" "));
+ * ```
  */
 export function supernetPositions(ir: SpaceIR): StackPosition[] {
   return ir.supernet.cells.map((p) => ({ cellType: cellTypeOf(ir, p.cellType), channels: p.channels }));
@@ -147,6 +162,22 @@ export interface EvaluationStack {
  * @param options Overrides of the `evaluate` settings.
  * @returns The positions, C, the reductions and the auxiliary head's position.
  * @throws {RangeError} When the cell count is not a positive integer.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { evaluationStack } from "./stack.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation conv = sep_conv(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, conv }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * const stack = evaluationStack(ir!, { channels: 4, cells: 5 });
+ * // 5 cells: the reductions move to 5 // 3 and 2 · 5 // 3, the auxiliary head follows the last one.
+ * if (stack.reductions.join() !== "1,3" || stack.auxiliaryAfter !== 3) throw new Error(JSON.stringify(stack));
+ * if (stack.positions.at(-1)?.channels !== 16) throw new Error("C doubles twice: 16 expected");
+ * ```
  */
 export function evaluationStack(ir: SpaceIR, options: EvaluationStackOptions = {}): EvaluationStack {
   const channels = options.channels ?? ir.evaluate.channels;
@@ -177,6 +208,20 @@ export function evaluationStack(ir: SpaceIR, options: EvaluationStackOptions = {
  * @param cells Cells in the evaluation stack.
  * @param reductions Indices of the reduction cells.
  * @returns One cell-type name per position.
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { evaluationCellTypes } from "./stack.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation conv = sep_conv(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, conv }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * const types = evaluationCellTypes(ir!, 4, [1, 2]);
+ * if (types.join() !== "normal,reduction,reduction,normal") throw new Error(types.join());
+ * ```
  */
 export function evaluationCellTypes(ir: SpaceIR, cells: number, reductions: readonly number[]): string[] {
   const { supernet } = ir;
