@@ -22,12 +22,40 @@ export interface Dataset {
   readonly classes: number;
 }
 
-/** The number of images of a dataset. */
+/**
+ * The number of images of a dataset.
+ *
+ * @param dataset The dataset.
+ * @returns N, the number of labels (and of images).
+ * @example
+ * ```ts
+ * import { datasetSize, syntheticDataset } from "./datasets.ts";
+ * const data = syntheticDataset({ n: 12, height: 8, width: 8, channels: 3, classes: 4, seed: 1 });
+ * if (datasetSize(data) !== 12) throw new Error(String(datasetSize(data)));
+ * ```
+ */
 export function datasetSize(dataset: Dataset): number {
   return dataset.labels.length;
 }
 
-/** A dataset that cannot be loaded: a missing or malformed file. The message says what to do. */
+/**
+ * A dataset that cannot be loaded: a missing or malformed file. The message says what to do.
+ *
+ * @example
+ * ```ts
+ * import { DataError, loadCifar10 } from "./datasets.ts";
+ * const dir = await Deno.makeTempDir(); // an empty folder: no CIFAR-10 files in it
+ * try {
+ *   await loadCifar10(dir, "test");
+ *   throw new Error("loadCifar10() should fail on an empty folder");
+ * } catch (error) {
+ *   if (!(error instanceof DataError) || error.code !== "missing-file") throw error;
+ *   if (!error.message.includes("test_batch.bin")) throw new Error(`names no file: ${error.message}`);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export class DataError extends Error {
   /** `missing-file`, `wrong-size` or `bad-label`. */
   readonly code: "missing-file" | "wrong-size" | "bad-label";
@@ -65,6 +93,20 @@ export interface Cifar10Options {
  * @param options See {@linkcode Cifar10Options}.
  * @returns The images as 32×32×3 NHWC in [0, 1] with their labels.
  * @throws {DataError} When a file is missing, has the wrong size, or holds a label ≥ 10.
+ * @example
+ * ```ts
+ * import { loadCifar10 } from "./datasets.ts";
+ * // A test split of one record: label 7, then the R, G and B planes (red all 255).
+ * const record = new Uint8Array(1 + 3 * 32 * 32);
+ * record[0] = 7;
+ * record.fill(255, 1, 1 + 32 * 32);
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/test_batch.bin`, record);
+ * const test = await loadCifar10(dir, "test", { recordsPerFile: 1 });
+ * await Deno.remove(dir, { recursive: true });
+ * // NHWC: pixel 0 is (red, green, blue) = (1, 0, 0).
+ * if (test.labels[0] !== 7 || test.images[0] !== 1 || test.images[1] !== 0) throw new Error("misread");
+ * ```
  */
 export async function loadCifar10(
   dir: string,
@@ -256,6 +298,15 @@ export interface TrainValSplit {
  * @param fraction The fraction for w, in (0, 1); the train part has round(N·fraction) images.
  * @param rng The generator (the split is determined by its state).
  * @returns The two disjoint index lists, which together cover every image once.
+ * @example
+ * ```ts
+ * import { Rng } from "../core/rng.ts";
+ * import { splitTrainVal, syntheticDataset } from "./datasets.ts";
+ * const data = syntheticDataset({ n: 10, height: 8, width: 8, channels: 3, classes: 2, seed: 1 });
+ * const { train, val } = splitTrainVal(data, 0.5, new Rng(0));
+ * const all = [...train, ...val].sort((a, b) => a - b);
+ * if (train.length !== 5 || all.join() !== "0,1,2,3,4,5,6,7,8,9") throw new Error(`${train} | ${val}`);
+ * ```
  */
 export function splitTrainVal(dataset: Dataset, fraction: number, rng: Rng): TrainValSplit {
   const order = rng.permutation(datasetSize(dataset));

@@ -23,7 +23,21 @@ const EXIT_USAGE = 2;
 /** Exit code of a backend that exists but cannot run here. */
 const EXIT_UNAVAILABLE = 1;
 
-/** A backend that cannot be used, with a message fit for the user and the exit code for a CLI. */
+/**
+ * A backend that cannot be used, with a message fit for the user and the exit code for a CLI.
+ *
+ * @example
+ * ```ts
+ * import { BackendError, type BackendName, useBackend } from "./backend.ts";
+ * try {
+ *   await useBackend("gpu" as BackendName); // e.g. a mistyped --backend flag
+ *   throw new Error("useBackend() should refuse an unknown name");
+ * } catch (error) {
+ *   if (!(error instanceof BackendError) || error.exitCode !== 2) throw error;
+ *   if (!error.message.includes('"wasm"')) throw new Error(`names no alternative: ${error.message}`);
+ * }
+ * ```
+ */
 export class BackendError extends Error {
   override readonly name = "BackendError";
   /**

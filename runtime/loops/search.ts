@@ -131,7 +131,39 @@ let networks = 0;
 /** Above this estimate of kept activations, "auto" recomputes them per cell (wasm's heap is 4 GiB). */
 const RECOMPUTE_ABOVE_BYTES = 2 ** 30;
 
-/** A search in progress: owns the supernet, the optimizers and the schedule position. */
+/**
+ * A search in progress: owns the supernet, the optimizers and the schedule position. Step it
+ * yourself (progress, checkpoints between steps) or let {@linkcode SearchRun.run} run it to the end;
+ * {@linkcode SearchRun.dispose} frees its tensors.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { syntheticDataset } from "../data/datasets.ts";
+ * import { SearchRun } from "./search.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * await tf.setBackend("cpu");
+ * const data = syntheticDataset({ n: 16, height: 8, width: 8, channels: 3, classes: 4, seed: 1 });
+ * const run = new SearchRun(ir!, { data, epochs: 1, stepsPerEpoch: 1, batchSize: 4 });
+ * try {
+ *   await run.runStep();
+ *   if (run.step !== 1 || run.epoch !== 0) throw new Error(`at ${run.epoch}/${run.step}`);
+ *   const telemetry = await run.runEpoch(); // nothing left to step: ends the epoch
+ *   if (!run.done || telemetry.steps !== 1 || !Number.isFinite(telemetry.trainLoss)) {
+ *     throw new Error(JSON.stringify(telemetry));
+ *   }
+ * } finally {
+ *   run.dispose();
+ * }
+ * ```
+ */
 export class SearchRun extends EpochRun<EpochTelemetry> {
   readonly ir: SpaceIR;
   readonly net: SearchNetwork;
@@ -507,7 +539,37 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
   }
 }
 
-/** The search was stopped by its signal after a completed step. */
+/**
+ * The search was stopped by its signal after a completed step.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { syntheticDataset } from "../data/datasets.ts";
+ * import { SearchInterrupted, SearchRun } from "./search.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * await tf.setBackend("cpu");
+ * const data = syntheticDataset({ n: 16, height: 8, width: 8, channels: 3, classes: 4, seed: 1 });
+ * const stop = new AbortController();
+ * const run = new SearchRun(ir!, { data, batchSize: 4, signal: stop.signal, onStep: () => stop.abort() });
+ * try {
+ *   await run.runEpoch();
+ *   throw new Error("the aborted signal should stop the epoch");
+ * } catch (error) {
+ *   // Stopped after the first step: a checkpoint taken now resumes at step 1.
+ *   if (!(error instanceof SearchInterrupted) || error.step !== 1) throw error;
+ * } finally {
+ *   run.dispose();
+ * }
+ * ```
+ */
 export class SearchInterrupted extends Error {
   constructor(readonly epoch: number, readonly step: number) {
     super(`search interrupted at epoch ${epoch}, step ${step}`);
@@ -517,9 +579,38 @@ export class SearchInterrupted extends Error {
 
 /**
  * Runs the search of a compiled space on a dataset and returns the found genotype.
+ *
  * @param ir the compiled space (see `compileSpace`)
  * @param options data, seed and overrides; `onEpoch` receives each epoch's telemetry
  * @returns the genotype
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { syntheticDataset } from "../data/datasets.ts";
+ * import { search } from "./search.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * await tf.setBackend("cpu");
+ * const data = syntheticDataset({ n: 16, height: 8, width: 8, channels: 3, classes: 4, seed: 1 });
+ * // One epoch of one step: a smoke run (a real search runs the space's max_epochs).
+ * const epochs: number[] = [];
+ * const genotype = await search(ir!, {
+ *   data,
+ *   epochs: 1,
+ *   stepsPerEpoch: 1,
+ *   batchSize: 4,
+ *   onEpoch: (t) => void epochs.push(t.epoch),
+ * });
+ * if (epochs.join() !== "0" || genotype.cells.map((c) => c.cellType).join() !== "normal,reduction") {
+ *   throw new Error(JSON.stringify(genotype.cells));
+ * }
+ * ```
  */
 export async function search(ir: SpaceIR, options: SearchOptions): Promise<Genotype> {
   const run = new SearchRun(ir, options);

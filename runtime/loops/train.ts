@@ -145,7 +145,46 @@ export interface TrainResult {
   readonly parameters: number;
 }
 
-/** The run was stopped by its signal after a completed step. */
+/**
+ * The run was stopped by its signal after a completed step.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { syntheticDataset } from "../data/datasets.ts";
+ * import { TrainInterrupted, TrainRun } from "./train.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * await tf.setBackend("cpu");
+ * const data = syntheticDataset({ n: 16, height: 8, width: 8, channels: 3, classes: 4, seed: 1 });
+ * const test = syntheticDataset({ n: 8, height: 8, width: 8, channels: 3, classes: 4, seed: 2 });
+ * // prev_prev → n0 by max pool, prev → n1 by identity, in both cell types.
+ * const edges = [
+ *   { from: { kind: "input" as const, index: 0 }, to: 0, op: "pool" },
+ *   { from: { kind: "input" as const, index: 1 }, to: 1, op: "skip" },
+ * ];
+ * const cells = [{ cellType: "normal", edges }, { cellType: "reduction", edges }];
+ * // A small stack for 8×8 images (DARTS' auxiliary head needs 32×32).
+ * const small = { channels: 4, cells: 3, auxiliary: false, batchSize: 4 };
+ * const stop = new AbortController();
+ * stop.abort(); // e.g. Ctrl-C before the first step
+ * const run = new TrainRun(ir!, cells, { ...small, data, test, signal: stop.signal });
+ * try {
+ *   await run.runEpoch();
+ *   throw new Error("the aborted signal should stop the epoch");
+ * } catch (error) {
+ *   if (!(error instanceof TrainInterrupted) || error.epoch !== 0 || error.step !== 0) throw error;
+ * } finally {
+ *   run.dispose();
+ * }
+ * ```
+ */
 export class TrainInterrupted extends Error {
   constructor(readonly epoch: number, readonly step: number) {
     super(`training interrupted at epoch ${epoch}, step ${step}`);
@@ -257,7 +296,47 @@ export async function evaluateNetwork(
 
 let runs = 0;
 
-/** A training run in progress: owns the network, the optimizer, the generator and the position. */
+/**
+ * A training run in progress: owns the network, the optimizer, the generator and the position.
+ * Step it yourself or let {@linkcode TrainRun.run} run it to the end; {@linkcode TrainRun.dispose}
+ * frees its tensors.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { syntheticDataset } from "../data/datasets.ts";
+ * import { TrainRun } from "./train.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * await tf.setBackend("cpu");
+ * const data = syntheticDataset({ n: 16, height: 8, width: 8, channels: 3, classes: 4, seed: 1 });
+ * const test = syntheticDataset({ n: 8, height: 8, width: 8, channels: 3, classes: 4, seed: 2 });
+ * // prev_prev → n0 by max pool, prev → n1 by identity, in both cell types.
+ * const edges = [
+ *   { from: { kind: "input" as const, index: 0 }, to: 0, op: "pool" },
+ *   { from: { kind: "input" as const, index: 1 }, to: 1, op: "skip" },
+ * ];
+ * const cells = [{ cellType: "normal", edges }, { cellType: "reduction", edges }];
+ * // A small stack for 8×8 images (DARTS' auxiliary head needs 32×32).
+ * const small = { channels: 4, cells: 3, auxiliary: false, batchSize: 4 };
+ * const run = new TrainRun(ir!, cells, { ...small, data, test, epochs: 1, stepsPerEpoch: 1 });
+ * try {
+ *   await run.runStep();
+ *   const checkpoint = await run.checkpoint(); // plain data: resumes at epoch 0, step 1
+ *   if (checkpoint.step !== 1 || run.done) throw new Error(`at step ${checkpoint.step}`);
+ *   const { accuracy } = await run.evaluate();
+ *   if (!(accuracy >= 0 && accuracy <= 1)) throw new Error(String(accuracy));
+ * } finally {
+ *   run.dispose();
+ * }
+ * ```
+ */
 export class TrainRun extends EpochRun<TrainTelemetry> {
   readonly ir: SpaceIR;
   readonly net: EvaluationNetwork;
@@ -521,6 +600,35 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
  * @param options Data, seed, overrides, and `weightsDir` to save the trained weights to.
  * @returns The per-epoch telemetry, the final test accuracy and the parameter count.
  * @throws {NonFiniteLossError} When the loss becomes NaN or infinite.
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { syntheticDataset } from "../data/datasets.ts";
+ * import { train } from "./train.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * await tf.setBackend("cpu");
+ * const data = syntheticDataset({ n: 16, height: 8, width: 8, channels: 3, classes: 4, seed: 1 });
+ * const test = syntheticDataset({ n: 8, height: 8, width: 8, channels: 3, classes: 4, seed: 2 });
+ * // prev_prev → n0 by max pool, prev → n1 by identity, in both cell types.
+ * const edges = [
+ *   { from: { kind: "input" as const, index: 0 }, to: 0, op: "pool" },
+ *   { from: { kind: "input" as const, index: 1 }, to: 1, op: "skip" },
+ * ];
+ * const cells = [{ cellType: "normal", edges }, { cellType: "reduction", edges }];
+ * // A small stack for 8×8 images (DARTS' auxiliary head needs 32×32).
+ * const small = { channels: 4, cells: 3, auxiliary: false, batchSize: 4 };
+ * // One epoch of one step: a smoke run (a real one trains the space's `evaluate.epochs`).
+ * const result = await train(ir!, cells, { ...small, data, test, epochs: 1, stepsPerEpoch: 1 });
+ * if (result.telemetry.length !== 1 || !(result.parameters > 0)) throw new Error(JSON.stringify(result));
+ * if (!(result.testAccuracy >= 0 && result.testAccuracy <= 1)) throw new Error(String(result.testAccuracy));
+ * ```
  */
 export async function train(
   ir: SpaceIR,

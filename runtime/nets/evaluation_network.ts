@@ -116,6 +116,40 @@ interface AuxiliaryHead {
  *
  * Tensors returned by {@linkcode forward} belong to the caller (call it inside `tf.tidy` or
  * `tf.variableGrads`).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { inferEvaluation } from "../../dsl/infer.ts";
+ * import { EvaluationNetwork } from "./evaluation_network.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * await tf.setBackend("cpu");
+ * // prev_prev → n0 by max pool, prev → n1 by identity, in both cell types.
+ * const edges = [
+ *   { from: { kind: "input" as const, index: 0 }, to: 0, op: "pool" },
+ *   { from: { kind: "input" as const, index: 1 }, to: 1, op: "skip" },
+ * ];
+ * const cells = [{ cellType: "normal", edges }, { cellType: "reduction", edges }];
+ * let seed = 1;
+ * const options = { channels: 4, cells: 3, auxiliary: false };
+ * const net = new EvaluationNetwork(ir!, cells, { ...options, inputChannels: 3, classes: 4, nextSeed: () => seed++ });
+ * try {
+ *   const inferred = inferEvaluation(ir!, cells, { ...options, inputSize: 8, inputChannels: 3, classes: 4 });
+ *   if (net.parameterCount() !== inferred.params) throw new Error(`${net.parameterCount()} ≠ ${inferred.params}`);
+ *   const logits = tf.tidy(() => net.forward(tf.zeros([2, 8, 8, 3]), false).logits);
+ *   if (logits.shape.join() !== "2,4") throw new Error(String(logits.shape));
+ *   logits.dispose();
+ * } finally {
+ *   net.dispose();
+ * }
+ * ```
  */
 export class EvaluationNetwork {
   readonly ir: SpaceIR;

@@ -69,7 +69,41 @@ function withPoolNorm(steps: readonly StridedStep[]): readonly StridedStep[] {
   return steps;
 }
 
-/** The search network. */
+/**
+ * The search network. Tensors returned by {@linkcode SearchNetwork.forward} belong to the caller
+ * (call it inside `tf.tidy` or `tf.variableGrads`); {@linkcode SearchNetwork.dispose} frees the
+ * variables.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { summarize } from "../../dsl/infer.ts";
+ * import { SearchNetwork } from "./supernet.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * await tf.setBackend("cpu");
+ * let seed = 1;
+ * const net = new SearchNetwork(ir!, { inputChannels: 3, classes: 4, nextSeed: () => seed++ });
+ * try {
+ *   // The built network has the weights the shape inference counts, and one α per candidate.
+ *   const weights = net.weights().reduce((n, w) => n + w.size, 0);
+ *   const expected = summarize(ir!, { inputSize: 8, inputChannels: 3, classes: 4 });
+ *   if (weights !== expected.weightParams) throw new Error(`${weights} ≠ ${expected.weightParams}`);
+ *   if (net.alpha.get("normal")?.length !== 5) throw new Error("5 edges expected");
+ *   const logits = tf.tidy(() => net.forward(tf.zeros([2, 8, 8, 3]), 1.6, false));
+ *   if (logits.shape.join() !== "2,4") throw new Error(String(logits.shape));
+ *   logits.dispose();
+ * } finally {
+ *   net.dispose();
+ * }
+ * ```
+ */
 export class SearchNetwork {
   readonly ir: SpaceIR;
   /** α per cell type, one variable per edge over all of its candidates (initialised to 0, Algorithm 1). */

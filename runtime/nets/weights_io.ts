@@ -69,6 +69,31 @@ export async function saveWeights(dir: string, named: Readonly<Record<string, tf
  * @param dir The folder.
  * @returns The tensors by name; the caller owns (and disposes) them.
  * @throws {WeightsError} When a file is missing or the data's size does not match the manifest.
+ * @example
+ * ```ts
+ * import { tf } from "../deps.ts";
+ * import { loadWeights, saveWeights, WeightsError } from "./weights_io.ts";
+ * await tf.setBackend("cpu");
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const kernel = tf.tensor2d([[1, 2], [3, 4]]);
+ *   await saveWeights(dir, { "classifier/kernel": kernel });
+ *   kernel.dispose();
+ *   const loaded = await loadWeights(dir);
+ *   const values = await loaded["classifier/kernel"]!.data();
+ *   tf.dispose(Object.values(loaded));
+ *   if (values.join() !== "1,2,3,4") throw new Error(values.join());
+ *   // A folder without weights: a WeightsError that names the missing file.
+ *   await loadWeights(`${dir}/nothing-here`).then(
+ *     () => Promise.reject(new Error("loadWeights() should fail on a missing folder")),
+ *     (error) => {
+ *       if (!(error instanceof WeightsError)) throw error;
+ *     },
+ *   );
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
  */
 export async function loadWeights(dir: string): Promise<Record<string, tf.Tensor>> {
   const manifestPath = join(dir, WEIGHTS_MANIFEST);

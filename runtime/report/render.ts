@@ -359,6 +359,30 @@ function dotQuote(text: string): string {
  * @param cellType The cell type of the space.
  * @param cell The derived cell.
  * @returns DOT source.
+ * @example
+ * ```ts
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { cellTypeOf } from "../../dsl/ir.ts";
+ * import { cellToDot } from "./render.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * const cell = {
+ *   cellType: "normal",
+ *   edges: [
+ *     { from: { kind: "input" as const, index: 0 }, to: 0, op: "pool" },
+ *     { from: { kind: "node" as const, index: 0 }, to: 1, op: "skip" },
+ *   ],
+ * };
+ * const dot = cellToDot(cellTypeOf(ir!, "normal"), cell);
+ * if (!dot.startsWith('digraph "normal" {') || !dot.includes('"prev_prev" -> "n0" [label="pool"];')) {
+ *   throw new Error(dot);
+ * }
+ * ```
  */
 export function cellToDot(cellType: CellType, cell: GenotypeCell): string {
   const name = (ref: NodeRef) =>
@@ -407,6 +431,25 @@ function nodeName(cellType: CellType, index: number): string {
  * @param candidatesPerEdge The remaining candidates' names per edge, aligned with `alpha`.
  * @param temperature The temperature T of Φ.
  * @returns A standalone SVG document.
+ * @example
+ * ```ts
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { cellTypeOf } from "../../dsl/ir.ts";
+ * import { supernetToSvg } from "./render.ts";
+ * const { ir } = compileSpace(`space demo {
+ *   operation skip = identity
+ *   operation pool = max_pool(kernel: 3)
+ *   cell normal { nodes: 2 candidates: skip, pool }
+ *   cell reduction extends normal { reduction: true }
+ *   supernet { channels: 4 cells: 3 reductions: [1] }
+ * }`);
+ * const normal = cellTypeOf(ir!, "normal");
+ * // α = (0, ln 3) on every edge: at T = 1, Φ = (0.25, 0.75), so "pool 0.75" labels each edge.
+ * const alpha = normal.edges.map(() => [0, Math.log(3)]);
+ * const candidates = normal.edges.map((e) => e.candidates);
+ * const svg = supernetToSvg(normal, alpha, candidates, 1);
+ * if (!svg.startsWith("<svg") || !svg.includes("pool 0.75")) throw new Error(svg);
+ * ```
  */
 export function supernetToSvg(
   cellType: CellType,
