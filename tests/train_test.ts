@@ -114,6 +114,30 @@ Deno.test("TrainRun steps leave no tensor behind", async () => {
   }
 });
 
+Deno.test("TrainRun trains cells that leave an input unused, leaving that input's preprocessing unchanged", async () => {
+  // Every kept edge reads the previous cell (input 1) or a node: input 0's preprocessing gets no gradient.
+  const cells = TINY.map((cell) => ({
+    ...cell,
+    edges: cell.edges.map((e) =>
+      e.from.kind === "input" ? { ...e, from: { kind: "input" as const, index: 1 } } : e
+    ),
+  }));
+  const run = new TrainRun(tinySpace(), cells, { ...TINY_RUN, epochs: 1, stepsPerEpoch: 2 });
+  try {
+    const unused = run.net.weights().filter((w) => w.name.includes("/cell1/pre0/"));
+    assert.ok(unused.length > 0, "cell 1 has a preprocessing of input 0");
+    const before = await Promise.all(unused.map((w) => w.data()));
+    const watched = run.net.weights().find((w) => w.name.includes("/cell1/pre1/"))!;
+    const watchedBefore = await watched.data();
+    await run.runEpoch();
+    const after = await Promise.all(unused.map((w) => w.data()));
+    assert.deepEqual(after, before);
+    assert.notDeepEqual(await watched.data(), watchedBefore, "the used input's preprocessing trains");
+  } finally {
+    run.dispose();
+  }
+});
+
 Deno.test("TrainRun reports a NaN loss as a NonFiniteLossError naming the epoch and step", async () => {
   const images = DATA.images.slice();
   images.fill(NaN, 0, 10);

@@ -449,14 +449,17 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
       correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), "float32")) as tf.Scalar);
       return loss;
     }, weights);
-    const ordered = weights.map((w) => grads[w.name]!);
+    // A weight the loss does not reach (the preprocessing of a cell input no kept edge reads) has no
+    // gradient: like PyTorch's SGD, the step leaves it alone.
+    const used = weights.filter((w) => grads[w.name] != null);
+    const ordered = used.map((w) => grads[w.name]!);
     const [loss] = await value.data();
     if (!Number.isFinite(loss!)) {
       tf.dispose([...ordered, value, correct!, x, y]);
       throw new NonFiniteLossError(this.epoch, this.step, "training", loss!);
     }
     const clipped = clipByGlobalNorm(ordered, this.settings.weightOptimizer.gradClip);
-    this.#sgd.step(weights, clipped, this.lr);
+    this.#sgd.step(used, clipped, this.lr);
     const [hits] = await correct!.data();
     tf.dispose([...ordered, ...clipped, value, correct!, x, y]);
     const p = this.#progress;
