@@ -2,8 +2,9 @@
  * `deno task evaluate <run dir | genotype.json | found.space>`: stacks the found cells into the
  * evaluation network (the space's `evaluate` block: cells, channels, auxiliary head, drop-path,
  * cutout, learning-rate schedule), trains it from scratch, reports its test accuracy and saves the
- * trained weights. `--dry-run` only prints the parameter count. Ctrl-C checkpoints; `--resume`
- * continues. Same exit codes as `search`: 0, 1 failure, 2 usage, 130 interrupted.
+ * trained weights. `--dry-run` only prints the parameter count. Ctrl-C or SIGTERM checkpoints;
+ * `--resume` continues. Same exit codes as `search`: 0, 1 failure, 2 usage, 130 interrupted,
+ * 143 terminated (SIGTERM).
  *
  * @module
  */
@@ -24,7 +25,6 @@ import {
   defaultIo,
   defaultOut,
   ensureWritable,
-  EXIT_INTERRUPTED,
   EXIT_OK,
   Failure,
   integer,
@@ -32,6 +32,7 @@ import {
   reportError,
   UsageError,
 } from "./search.ts";
+import { listenForStop } from "./_signals.ts";
 import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry } from "../loops/train.ts";
 
 export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
@@ -393,12 +394,14 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
   }
   const epochs = run.settings.epochs;
   const progress = new Progress(epochs, io.out);
-  const onSigint = () => {
-    if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
+  const stops = listenForStop((signal) => {
     controller.abort();
-    progress.line("stopping after the current step (Ctrl-C again quits without a new checkpoint)");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+    progress.line(
+      signal === "SIGINT"
+        ? "stopping after the current step (Ctrl-C again quits without a new checkpoint)"
+        : "SIGTERM: stopping after the current step to write a checkpoint",
+    );
+  });
   const started = performance.now();
   try {
     if (plan.resume) {
@@ -446,7 +449,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
     if (error instanceof TrainInterrupted) {
       await writeCheckpoint(dir, await run.checkpoint());
       progress.line(`interrupted; resume with: deno task evaluate --resume ${dir}`);
-      return EXIT_INTERRUPTED;
+      return stops.exitCode();
     }
     if (error instanceof NonFiniteLossError) {
       throw new Failure(
@@ -457,7 +460,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
     }
     throw error;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    stops.remove();
     run.dispose();
   }
 }

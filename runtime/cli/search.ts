@@ -1,10 +1,10 @@
 /**
  * `deno task search [file.space]`: compiles a space, searches it with ASAP (or the algorithm its
- * `search` block names) and writes a run folder. Ctrl-C stops after the current step, writes a
- * checkpoint and prints the command that resumes the run.
+ * `search` block names) and writes a run folder. Ctrl-C or SIGTERM stops after the current step,
+ * writes a checkpoint and prints the command that resumes the run.
  *
  * Exit codes: 0 done; 1 a bad space file, bad data, a numerical fault or an unusable run folder or
- * backend; 2 a usage error; 130 interrupted (after checkpointing).
+ * backend; 2 a usage error; 130 interrupted, 143 terminated (both after checkpointing).
  *
  * @module
  */
@@ -36,12 +36,13 @@ import {
 } from "../report/run_folder.ts";
 import { SearchInterrupted, SearchRun } from "../loops/search.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
+import { OverrideError, overrideHelp, overrideSpace, parseOverride } from "../sweep/overrides.ts";
+import { listenForStop } from "./_signals.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
-/** 128 + SIGINT, as shells report a process stopped by Ctrl-C. */
-export const EXIT_INTERRUPTED = 130;
+export { EXIT_INTERRUPTED, EXIT_TERMINATED } from "./_signals.ts";
 
 /** The space searched when no file is given. */
 const QUICKSTART = new URL("../../spaces/quickstart.space", import.meta.url);
@@ -62,11 +63,13 @@ options:
   --steps-per-epoch N    cap the steps of each epoch (default: 50 on the embedded digits,
                          every batch on --data)
   --seed N               random seed (default: 0)
+  --set KEY=VALUE        override a setting of the space's search block (repeatable):
+${overrideHelp("                           ")}
   --resume DIR           continue an interrupted run from its last checkpoint
   --synthetic N          for testing: N synthetic 8×8 images instead of real data
   -h, --help             show this help
 
-Ctrl-C stops after the current step and writes a checkpoint; --resume continues from it.`;
+Ctrl-C (or SIGTERM) stops after the current step and writes a checkpoint; --resume continues from it.`;
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -103,6 +106,8 @@ interface Flags {
   readonly seed: number | undefined;
   readonly resume: string | undefined;
   readonly synthetic: number | undefined;
+  /** `--set key=value`, in order. */
+  readonly set: ReadonlyArray<readonly [string, number]>;
   readonly help: boolean;
 }
 
@@ -137,6 +142,7 @@ function parseFlags(args: string[]): Flags {
       strict: true,
       options: {
         ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" as const }])),
+        set: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -155,7 +161,7 @@ function parseFlags(args: string[]): Flags {
     }
     throw new UsageError(message.split("\n")[0]!);
   }
-  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const str = (name: string) => v[name] as string | undefined;
   if (parsed.positionals.length > 1) {
     throw new UsageError(
@@ -173,6 +179,15 @@ function parseFlags(args: string[]): Flags {
     seed: integer("seed", str("seed"), 0),
     resume: str("resume"),
     synthetic: integer("synthetic", str("synthetic"), 2),
+    set: ((v.set ?? []) as string[]).map((text) => {
+      try {
+        const { key, value } = parseOverride(text);
+        return [key, value] as const;
+      } catch (error) {
+        if (error instanceof OverrideError) throw new UsageError(error.message);
+        throw error;
+      }
+    }),
     help: v.help === true,
   };
 }
@@ -264,7 +279,17 @@ async function planFresh(flags: Flags): Promise<Plan> {
     throw new UsageError("--data and --synthetic cannot be combined");
   }
   const spaceFile = flags.file ?? decodeURIComponent(QUICKSTART.pathname);
-  const spaceText = await readText(flags.file ?? QUICKSTART, "space file");
+  let spaceText = await readText(flags.file ?? QUICKSTART, "space file");
+  if (flags.set.length > 0) {
+    // The run folder keeps the overridden text (space.space), so --resume needs no --set.
+    const { ir } = compileSpace(spaceText, spaceFile);
+    try {
+      if (ir) spaceText = overrideSpace(ir, flags.set, spaceFile);
+    } catch (error) {
+      if (error instanceof OverrideError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const data: DataSource = flags.synthetic !== undefined
     ? { kind: "synthetic", n: flags.synthetic }
     : flags.data !== undefined
@@ -293,10 +318,11 @@ async function planFresh(flags: Flags): Promise<Plan> {
 
 async function planResume(flags: Flags, dir: string): Promise<Plan> {
   const fixed = ["data", "out", "epochs", "batch-size", "steps-per-epoch", "seed", "synthetic"] as const;
-  const given = fixed.filter((name) => {
+  const given: string[] = fixed.filter((name) => {
     const key = name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof Flags;
     return flags[key] !== undefined;
   });
+  if (flags.set.length > 0) given.push("set");
   if (given.length > 0) {
     throw new UsageError(
       `--${given[0]} cannot be combined with --resume: a resumed run keeps the options it was started with ` +
@@ -445,12 +471,14 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     throw error;
   }
 
-  const onSigint = () => {
-    if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
+  const stops = listenForStop((signal) => {
     controller.abort();
-    progress.line("stopping after the current step (Ctrl-C again quits without a new checkpoint)");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+    progress.line(
+      signal === "SIGINT"
+        ? "stopping after the current step (Ctrl-C again quits without a new checkpoint)"
+        : "SIGTERM: stopping after the current step to write a checkpoint",
+    );
+  });
   const started = performance.now();
   let lastCheckpoint = 0;
   try {
@@ -495,7 +523,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     if (error instanceof SearchInterrupted) {
       await writeCheckpoint(dir, await run.checkpoint());
       progress.line(`interrupted; resume with: deno task search --resume ${dir}`);
-      return EXIT_INTERRUPTED;
+      return stops.exitCode();
     }
     if (error instanceof NonFiniteLossError) {
       const kept = (await hasCheckpoint(dir))
@@ -511,7 +539,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     }
     throw error;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    stops.remove();
     run.dispose();
   }
 }
