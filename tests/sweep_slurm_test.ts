@@ -199,12 +199,14 @@ class Cluster {
 class SlurmUnavailable extends Error {}
 
 Deno.test({
-  name: "sweep --slurm runs a 2-task array of tiny searches on a one-node Slurm and --collect reports both",
+  name:
+    "sweep --slurm runs a 2-task array on a one-node Slurm, --collect reports both, and a requeued task resumes",
   ignore: missing.length > 0,
   sanitizeResources: false,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "asap-slurm-" });
     const out = `runs/.slurm-test-${Date.now().toString(36)}`;
+    const outs = [out];
     let cluster: Cluster | null = null;
     try {
       try {
@@ -268,10 +270,54 @@ Deno.test({
       assert.match(collected.out, /^2 of 2 tasks done; wrote /m);
       const md = await Deno.readTextFile(`${ROOT}/${out}/sweep.md`);
       assert.match(md, /^\| default \| 2\/2 \|/m);
+
+      // The time-limit path: SIGUSR1 to the batch script (what --signal=B:USR1@300 sends before the
+      // limit) checkpoints, requeues the task, and the requeued task resumes from the checkpoint.
+      const long = `${out}-requeue`;
+      outs.push(long);
+      const again = await run(Deno.execPath(), [
+        "task",
+        "--quiet",
+        "sweep",
+        "spaces/tiny.space",
+        "--seeds",
+        "5",
+        "--slurm",
+        "--synthetic",
+        "32",
+        "--epochs",
+        "8",
+        "--out",
+        long,
+      ], env);
+      assert.equal(again.code, 0, again.err);
+      const task = `${/^submitted job (\d+)/m.exec(again.out)?.[1]}_0`;
+      const runDir = `${ROOT}/${long}/default/seed-5`;
+      assert.ok(
+        await until(120, () => Deno.stat(`${runDir}/checkpoint/latest.json`).then(() => true, () => false)),
+      );
+      const signalled = await run(found.scancel!, ["--batch", "--signal=USR1", task], env);
+      assert.equal(signalled.code, 0, signalled.err);
+      const pending = async () => (await run(found.squeue!, ["-h", "-j", task, "-o", "%T"], env)).out.trim();
+      assert.ok(await until(60, async () => await pending() === "PENDING"), "the task was requeued");
+      // Slurm holds a requeued job back for a while (BeginTime); let it start now.
+      const update = await run(found.scontrol!, ["update", `JobId=${task}`, "StartTime=now"], env);
+      assert.equal(update.code, 0, update.err);
+      const log = () => Deno.readTextFile(`${ROOT}/${long}/logs/task-0.log`).catch(() => "");
+      assert.ok(await until(300, async () => await pending() === ""), `still queued:\n${await log()}`);
+      const text = await log();
+      assert.match(text, /^SIGTERM: stopping after the current step to write a checkpoint$/m);
+      assert.match(text, /^time limit near: requeueing /m);
+      assert.match(text, /^resuming .*seed-5 at epoch [2-8], step 1$/m);
+      assert.match(text, /^done in .* \(8 epochs\); found cells:$/m);
+      const epochs = (await Deno.readTextFile(`${runDir}/telemetry.jsonl`)).trimEnd().split("\n");
+      assert.deepEqual(epochs.map((l) => JSON.parse(l).epoch), [0, 1, 2, 3, 4, 5, 6, 7]);
+      const status = JSON.parse(await Deno.readTextFile(`${ROOT}/${long}/status/task-0.json`));
+      assert.deepEqual([status.state, status.attempts], ["done", 2]);
     } finally {
       await cluster?.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
-      await Deno.remove(`${ROOT}/${out}`, { recursive: true }).catch(() => {});
+      for (const o of outs) await Deno.remove(`${ROOT}/${o}`, { recursive: true }).catch(() => {});
     }
   },
 });
