@@ -50,6 +50,35 @@ Deno.test("sweep --slurm --dry-run prints a job array over the seeds and writes 
   });
 });
 
+Deno.test("a sweep.json gives the space (relative to the file), seeds, settings and search flags", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.copyFile(TINY, `${dir}/tiny.space`);
+    const file = `${dir}/sweep.json`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        space: "tiny.space",
+        seeds: [0, 1],
+        set: { t0: [1.3, 1.6] },
+        args: ["--epochs", "2"],
+      }),
+    );
+    const io = sweepIo();
+    assert.equal(await sweep([file, "--slurm", "--dry-run", "--out", `${dir}/s`], io), 0, io.stderr());
+    assert.match(io.stdout(), /^#SBATCH --array=0-3$/m);
+    assert.match(io.stdout(), /^# task 3: t0=1.6, seed 1 -> t0=1.6\/seed-1$/m);
+    // Flags win over the file.
+    const seeds = sweepIo();
+    assert.equal(await sweep([file, "--seeds", "7", "--slurm", "--dry-run", "--out", `${dir}/s`], seeds), 0);
+    assert.match(seeds.stdout(), /^#SBATCH --array=0-1$/m);
+
+    await Deno.writeTextFile(file, JSON.stringify({ space: "tiny.space", seed: [0] }));
+    const bad = sweepIo();
+    assert.equal(await sweep([file, "--local", "--out", `${dir}/s`], bad), 1);
+    assert.match(bad.stderr(), /^error: sweep file ".*sweep.json": "seed" should be one of the known fields/);
+  });
+});
+
 Deno.test("sweep reports usage errors and bad settings with a clear message before running anything", async () => {
   await withTempDir(async (dir) => {
     const cases: Array<[string[], number, RegExp]> = [
