@@ -23,7 +23,7 @@ import {
   writePlan,
 } from "../sweep/plan.ts";
 import { renderSlurmScript, type SlurmOptions } from "../sweep/slurm.ts";
-import { runTask } from "../sweep/task.ts";
+import { runTask } from "./_sweep_task.ts";
 import { collectSweep, writeReport } from "../sweep/collect.ts";
 
 export const USAGE = `usage: deno task sweep <file.space | sweep.json> (--local | --slurm) [options]

@@ -9,7 +9,7 @@
 import type { Genotype } from "../../dsl/ir.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { EVAL_DIR, logPath, readPlan, type SweepPlan, type SweepTask } from "./plan.ts";
-import { readStatus } from "./task.ts";
+import { readStatus } from "./status.ts";
 
 /** A task's state as collect sees it. */
 export type TaskState = "done" | "running" | "stopped" | "failed" | "pending";

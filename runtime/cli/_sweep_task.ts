@@ -6,27 +6,9 @@
  *
  * @module
  */
-import { writeJsonAtomic } from "../core/atomic.ts";
-
-/** A step stopped by Ctrl-C after checkpointing (128 + SIGINT; runtime/cli/_signals.ts). */
-const EXIT_INTERRUPTED = 130;
-/** A step stopped by SIGTERM after checkpointing (128 + SIGTERM). */
-const EXIT_TERMINATED = 143;
-import { EVAL_DIR, evaluateArgs, logPath, readPlan, searchArgs, statusPath, SweepError } from "./plan.ts";
-
-/** `status/task-<i>.json`. */
-export interface TaskStatus {
-  readonly index: number;
-  /** `running` also when the process was killed without a chance to say otherwise (see the log). */
-  readonly state: "running" | "done" | "failed" | "stopped";
-  readonly phase: "search" | "evaluate";
-  /** The step's exit code once it ended. */
-  readonly exitCode: number | null;
-  /** How many times the task was started (requeues and re-runs count). */
-  readonly attempts: number;
-  readonly log: string;
-  readonly updated: string;
-}
+import { EVAL_DIR, evaluateArgs, readPlan, searchArgs, SweepError } from "../sweep/plan.ts";
+import { readStatus, type TaskStatus, writeStatus } from "../sweep/status.ts";
+import { EXIT_INTERRUPTED, EXIT_TERMINATED } from "./_signals.ts";
 
 /** The programs a task runs. */
 export interface TaskPrograms {
@@ -45,21 +27,6 @@ async function exists(path: string): Promise<boolean> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
-  }
-}
-
-/**
- * Reads a task's status, or null when it never started.
- *
- * @param sweepDir The sweep folder.
- * @param index The task.
- * @returns Its status file's content, or null when there is none (or it is unreadable).
- */
-export async function readStatus(sweepDir: string, index: number): Promise<TaskStatus | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${sweepDir}/${statusPath(index)}`)) as TaskStatus;
-  } catch {
-    return null;
   }
 }
 
@@ -124,18 +91,7 @@ export async function runTask(sweepDir: string, index: number, programs: TaskPro
   const previous = await readStatus(sweepDir, index);
   const attempts = (previous?.attempts ?? 0) + 1;
   const record = (state: TaskStatus["state"], phase: TaskStatus["phase"], exitCode: number | null) =>
-    writeJsonAtomic(
-      `${sweepDir}/${statusPath(index)}`,
-      {
-        index,
-        state,
-        phase,
-        exitCode,
-        attempts,
-        log: logPath(index),
-        updated: new Date().toISOString(),
-      } satisfies TaskStatus,
-    );
+    writeStatus(sweepDir, { index, state, phase, exitCode, attempts });
   const run = `${sweepDir}/${task.dir}`;
   const steps = [
     {
