@@ -13,17 +13,17 @@ import { parseArgs } from "../../dsl/deps.ts";
 import { writeFileAtomic } from "../core/atomic.ts";
 import { overrideHelp } from "../sweep/overrides.ts";
 import {
-  logPath,
   makePlan,
   parseSeeds,
   parseSetValues,
   SweepError,
-  type SweepPlan,
   type SweepSpec,
   writePlan,
 } from "../sweep/plan.ts";
 import { renderSlurmScript, type SlurmOptions } from "../sweep/slurm.ts";
 import { runTask } from "./_sweep_task.ts";
+import { runLocal } from "./_sweep_local.ts";
+import { readSpecFile } from "../sweep/spec_file.ts";
 import { collectSweep, writeReport } from "../sweep/collect.ts";
 
 export const USAGE = `usage: deno task sweep <file.space | sweep.json> (--local | --slurm) [options]
@@ -129,53 +129,6 @@ function parse(args: string[]): Parsed {
     }
     throw new UsageError(message.split("\n")[0]!);
   }
-}
-
-/** A sweep.json: the same fields as the flags. */
-async function readSpecFile(path: string): Promise<Partial<SweepSpec> & { space: string }> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await Deno.readTextFile(path));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new SweepError(`sweep file "${path}" does not exist`);
-    throw new SweepError(`sweep file "${path}" is not valid JSON`);
-  }
-  const bad = (field: string, expected: string) =>
-    new SweepError(`sweep file "${path}": "${field}" should be ${expected}`);
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("the file", "an object");
-  const r = raw as Record<string, unknown>;
-  const known = ["space", "seeds", "set", "evaluate", "args", "evalArgs"];
-  const unknown = Object.keys(r).find((k) => !known.includes(k));
-  if (unknown !== undefined) throw bad(unknown, `one of the known fields (${known.join(", ")})`);
-  if (typeof r.space !== "string") throw bad("space", "the path of a .space file");
-  const base = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
-  const space = r.space.startsWith("/") ? r.space : `${base}${r.space}`;
-  const ints = (v: unknown) => Array.isArray(v) && v.every((s) => Number.isInteger(s) && s >= 0);
-  const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string");
-  if (r.seeds !== undefined && !ints(r.seeds)) throw bad("seeds", "a list of integers ≥ 0");
-  if (r.evaluate !== undefined && typeof r.evaluate !== "boolean") throw bad("evaluate", "true or false");
-  if (r.args !== undefined && !strings(r.args)) throw bad("args", "a list of search flags as strings");
-  if (r.evalArgs !== undefined && !strings(r.evalArgs)) throw bad("evalArgs", "a list of evaluate flags");
-  let set: Array<[string, number[]]> | undefined;
-  if (r.set !== undefined) {
-    if (typeof r.set !== "object" || r.set === null || Array.isArray(r.set)) {
-      throw bad("set", 'an object of lists, {"t0": [1.3, 1.6]}');
-    }
-    set = Object.entries(r.set).map(([k, v]) => {
-      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "number")) {
-        throw bad(`set.${k}`, "a non-empty list of numbers");
-      }
-      return parseSetValues(`${k}=${v.join(",")}`);
-    });
-  }
-  return {
-    space,
-    ...(r.seeds !== undefined ? { seeds: r.seeds as number[] } : {}),
-    ...(set !== undefined ? { set } : {}),
-    ...(r.evaluate !== undefined ? { evaluate: r.evaluate as boolean } : {}),
-    ...(r.args !== undefined ? { searchArgs: r.args as string[] } : {}),
-    ...(r.evalArgs !== undefined ? { evaluateArgs: r.evalArgs as string[] } : {}),
-  };
 }
 
 /** The spec from a .space or sweep.json and the flags (flags win). */
@@ -351,7 +304,14 @@ async function plan(parsed: Parsed, io: SweepIo): Promise<number> {
       parallel ?? 1
     } at once\n`,
   );
-  return await runLocal(dir, sweepPlan, parallel ?? 1, io);
+  const { codes, stopped } = await runLocal(dir, sweepPlan, parallel ?? 1, cliPath("sweep"), io.out);
+  await collect(dir, io);
+  if (codes.some((c) => c !== 0 && c !== 130 && c !== 143)) return 1;
+  if (stopped || codes.some((c) => c !== 0)) {
+    io.out(`stopped; continue with the same command and --out ${dir} (finished tasks are skipped)\n`);
+    return codes.includes(143) ? 143 : 130;
+  }
+  return 0;
 }
 
 async function submit(dir: string, n: number, io: SweepIo): Promise<number> {
@@ -377,84 +337,6 @@ async function submit(dir: string, n: number, io: SweepIo): Promise<number> {
     `submitted job ${job}: ${n} array task${n === 1 ? "" : "s"}, logs in ${dir}/logs/\n` +
       `watch: squeue -j ${job}    results: deno task sweep --collect ${dir}\n`,
   );
-  return 0;
-}
-
-/** Runs the tasks as `sweep.ts --task` processes, K at once, each logging to its file. */
-async function runLocal(dir: string, sweepPlan: SweepPlan, parallel: number, io: SweepIo): Promise<number> {
-  const running = new Set<Deno.ChildProcess>();
-  let stopping = false;
-  const onStop = () => {
-    stopping = true;
-    for (const child of running) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Exited already.
-      }
-    }
-  };
-  // Ctrl-C reaches the tasks too (one process group); SIGTERM is forwarded. Either way no new
-  // task starts and the running ones checkpoint.
-  const term = Deno.build.os !== "windows";
-  const onInt = () => (stopping = true);
-  Deno.addSignalListener("SIGINT", onInt);
-  if (term) Deno.addSignalListener("SIGTERM", onStop);
-  const codes: number[] = [];
-  const queue = [...sweepPlan.tasks];
-  const worker = async () => {
-    for (let task = queue.shift(); task !== undefined && !stopping; task = queue.shift()) {
-      const log = await Deno.open(`${dir}/${logPath(task.index)}`, { append: true, create: true });
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          `--allow-write=${dir}`,
-          "--allow-run",
-          cliPath("sweep"),
-          "--task",
-          dir,
-          String(task.index),
-        ],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      running.add(child);
-      const writer = log.writable.getWriter();
-      const drain = async (stream: ReadableStream<Uint8Array>) => {
-        for await (const chunk of stream) await writer.write(chunk);
-      };
-      await Promise.all([drain(child.stdout), drain(child.stderr)]);
-      const status = await child.status;
-      running.delete(child);
-      await writer.close();
-      const code = status.signal !== null ? 143 : status.code;
-      codes.push(code);
-      const what = code === 0
-        ? "done"
-        : code === 130 || code === 143
-        ? "stopped (checkpointed)"
-        : `failed (exit ${code})`;
-      io.out(
-        `task ${task.index} (${task.setting}, seed ${task.seed}): ${what}; log ${dir}/${
-          logPath(task.index)
-        }\n`,
-      );
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(parallel, sweepPlan.tasks.length) }, worker));
-  } finally {
-    Deno.removeSignalListener("SIGINT", onInt);
-    if (term) Deno.removeSignalListener("SIGTERM", onStop);
-  }
-  await collect(dir, io);
-  if (codes.some((c) => c !== 0 && c !== 130 && c !== 143)) return 1;
-  if (stopping || codes.some((c) => c !== 0)) {
-    io.out(`stopped; continue with the same command and --out ${dir} (finished tasks are skipped)\n`);
-    return codes.includes(143) ? 143 : 130;
-  }
   return 0;
 }
 
