@@ -224,6 +224,13 @@ export async function main(args: string[], io: SweepIo = defaultIo()): Promise<n
       io.err(`error: ${error.message}\n`);
       return 1;
     }
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      io.err(
+        `error: ${error.message}: deno task sweep may write only under runs/; for a sweep folder elsewhere run ` +
+          "deno run --allow-read --allow-write=DIR --allow-run runtime/cli/sweep.ts with the same arguments\n",
+      );
+      return 1;
+    }
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     io.err(`error: the sweep failed unexpectedly (${message}); please report this\n`);
     return 1;
