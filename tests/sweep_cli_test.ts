@@ -40,11 +40,14 @@ Deno.test("sweep --slurm --dry-run prints a job array over the seeds and writes 
       out,
       "--gres",
       "gpu:1",
+      "--requeue-before",
+      "600",
     ], io);
     assert.equal(code, 0, io.stderr());
     assert.match(io.stdout(), /^#!\/bin\/bash\n/);
     assert.match(io.stdout(), /^#SBATCH --array=0-2$/m);
     assert.match(io.stdout(), /^#SBATCH --gres=gpu:1$/m);
+    assert.match(io.stdout(), /^#SBATCH --signal=B:USR1@600$/m);
     assert.match(io.stdout(), /^# task 1: default, seed 1 -> default\/seed-1$/m);
     assert.equal(await exists(out), false);
   });

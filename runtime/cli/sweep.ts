@@ -20,7 +20,7 @@ import {
   type SweepSpec,
   writePlan,
 } from "../sweep/plan.ts";
-import { renderSlurmScript, type SlurmOptions } from "../sweep/slurm.ts";
+import { DEFAULT_GRACE_SECONDS, renderSlurmScript, type SlurmOptions } from "../sweep/slurm.ts";
 import { runTask } from "./_sweep_task.ts";
 import { runLocal } from "./_sweep_local.ts";
 import { readSpecFile } from "../sweep/spec_file.ts";
@@ -46,6 +46,8 @@ ${overrideHelp("                           ")}
   --dry-run              with --slurm: print the script only (nothing is written or submitted)
   --time T, --partition P, --gres G, --cpus-per-task N, --mem M
                          #SBATCH options of every task (e.g. --gres gpu:1)
+  --requeue-before S     checkpoint and requeue a task S seconds before its time limit
+                         (default: ${DEFAULT_GRACE_SECONDS})
   --sbatch OPTION        another #SBATCH option, verbatim, e.g. --sbatch=--account=lab (repeatable)
   --collect DIR          write DIR/sweep.json and DIR/sweep.md from the tasks so far
   --task DIR I           run task I of the sweep in DIR (what each Slurm array task runs)
@@ -80,7 +82,7 @@ class UsageError extends Error {
 const SEARCH_FLAGS = ["epochs", "steps-per-epoch", "batch-size", "data", "synthetic", "backend"] as const;
 /** Of those, the ones evaluate takes too. */
 const EVALUATE_FLAGS = new Set(["steps-per-epoch", "data", "synthetic", "backend"]);
-const SLURM_FLAGS = ["time", "partition", "gres", "cpus-per-task", "mem"] as const;
+const SLURM_FLAGS = ["time", "partition", "gres", "cpus-per-task", "mem", "requeue-before"] as const;
 
 function positiveInt(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -265,6 +267,7 @@ async function plan(parsed: Parsed, io: SweepIo): Promise<number> {
   if (local && slurmOnly !== undefined) throw new UsageError(`--${slurmOnly} goes with --slurm`);
   const parallel = positiveInt("parallel", v.parallel as string | undefined);
   const cpus = positiveInt("cpus-per-task", v["cpus-per-task"] as string | undefined);
+  const before = positiveInt("requeue-before", v["requeue-before"] as string | undefined);
 
   const spec = await specOf(parsed.positionals[0]!, v);
   let spaceText: string;
@@ -286,6 +289,7 @@ async function plan(parsed: Parsed, io: SweepIo): Promise<number> {
       ...(v.partition !== undefined ? { partition: v.partition as string } : {}),
       ...(v.gres !== undefined ? { gres: v.gres as string } : {}),
       ...(cpus !== undefined ? { cpusPerTask: cpus } : {}),
+      ...(before !== undefined ? { graceSeconds: before } : {}),
       ...(v.mem !== undefined ? { mem: v.mem as string } : {}),
       ...(parallel !== undefined ? { parallel } : {}),
       ...(v.sbatch !== undefined ? { extra: v.sbatch as string[] } : {}),
