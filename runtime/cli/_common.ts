@@ -1,7 +1,7 @@
 /**
  * What the CLIs share (a CLI never imports another CLI): exit codes, the output streams, the two
  * error kinds a user sees, flag parsing with plain messages, reading files, run-folder names and
- * permissions, stopping on a signal, and the one mapping from an error to a message and exit code.
+ * permissions, and the one mapping from an error to a message and exit code.
  *
  * @module
  */
@@ -15,8 +15,7 @@ import { RunFolderError } from "../report/run_folder.ts";
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
-/** 128 + SIGINT, as shells report a process stopped by Ctrl-C. */
-export const EXIT_INTERRUPTED = 130;
+export { EXIT_INTERRUPTED, EXIT_TERMINATED } from "./_signals.ts";
 
 /** Where a CLI writes; tests pass their own. */
 export interface CliIo {
@@ -45,10 +44,12 @@ export class Failure extends Error {
 /** The synthetic test data of `--synthetic N`: small images, few classes, a fixed pattern seed. */
 export const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
 
-/** Flags parsed by {@linkcode parseFlags}: string values by name, booleans, positionals. */
+/** Flags parsed by {@linkcode parseFlags}: string values by name, booleans, repeated options, positionals. */
 export interface ParsedFlags {
   readonly strings: Readonly<Record<string, string | undefined>>;
   readonly booleans: Readonly<Record<string, boolean>>;
+  /** Options that may be given several times, each value in order. */
+  readonly lists: Readonly<Record<string, readonly string[]>>;
   readonly positionals: readonly string[];
 }
 
@@ -58,6 +59,7 @@ export interface ParsedFlags {
  * @param args The arguments.
  * @param strings The names of the options that take a value.
  * @param booleans The names of the boolean options (`help` is always one, with `-h`).
+ * @param lists The names of the options that take a value and may be repeated.
  * @returns The values by name and the positionals.
  * @example
  * ```ts
@@ -70,6 +72,7 @@ export function parseFlags(
   args: readonly string[],
   strings: readonly string[],
   booleans: readonly string[] = [],
+  lists: readonly string[] = [],
 ): ParsedFlags {
   let parsed;
   try {
@@ -80,6 +83,9 @@ export function parseFlags(
       options: {
         ...Object.fromEntries(strings.map((name) => [name, { type: "string" as const }])),
         ...Object.fromEntries(booleans.map((name) => [name, { type: "boolean" as const }])),
+        ...Object.fromEntries(
+          lists.map((name) => [name, { type: "string" as const, multiple: true as const }]),
+        ),
         help: { type: "boolean", short: "h" },
       },
     });
@@ -98,10 +104,11 @@ export function parseFlags(
     }
     throw new UsageError(message.split("\n")[0]!);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   return {
     strings: Object.fromEntries(strings.map((name) => [name, values[name] as string | undefined])),
     booleans: Object.fromEntries(["help", ...booleans].map((name) => [name, values[name] === true])),
+    lists: Object.fromEntries(lists.map((name) => [name, (values[name] as string[] | undefined) ?? []])),
     positionals: parsed.positionals,
   };
 }
@@ -158,24 +165,6 @@ export async function ensureWritable(dir: string): Promise<void> {
         `other flags`,
     );
   }
-}
-
-/**
- * Aborts `controller` on the first Ctrl-C (the run stops after its current step and checkpoints)
- * and exits at once on the second.
- *
- * @param controller The run's abort controller.
- * @param say Where to tell the user.
- * @returns A function that removes the listener.
- */
-export function stopOnSigint(controller: AbortController, say: (line: string) => void): () => void {
-  const onSigint = () => {
-    if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
-    controller.abort();
-    say("stopping after the current step (Ctrl-C again quits without a new checkpoint)");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
-  return () => Deno.removeSignalListener("SIGINT", onSigint);
 }
 
 /**

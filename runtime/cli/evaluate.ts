@@ -2,8 +2,9 @@
  * `deno task evaluate <run dir | genotype.json | found.space>`: stacks the found cells into the
  * evaluation network (the space's `evaluate` block: cells, channels, auxiliary head, drop-path,
  * cutout, learning-rate schedule), trains it from scratch, reports its test accuracy and saves the
- * trained weights. `--dry-run` only prints the parameter count. Ctrl-C checkpoints; `--resume`
- * continues. Same exit codes as `search`: 0, 1 failure, 2 usage, 130 interrupted.
+ * trained weights. `--dry-run` only prints the parameter count. Ctrl-C or SIGTERM checkpoints;
+ * `--resume` continues. Same exit codes as `search`: 0, 1 failure, 2 usage, 130 interrupted,
+ * 143 terminated (SIGTERM).
  *
  * @module
  */
@@ -23,17 +24,16 @@ import {
   defaultIo,
   defaultOut,
   ensureWritable,
-  EXIT_INTERRUPTED,
   EXIT_OK,
   Failure,
   integer,
   parseFlags,
   readText,
   reportError,
-  stopOnSigint,
   SYNTHETIC,
   UsageError,
 } from "./_common.ts";
+import { stopAfterStep } from "./_signals.ts";
 import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry } from "../loops/train.ts";
 
 export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
@@ -370,7 +370,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
   }
   const epochs = run.settings.epochs;
   const progress = new Progress(epochs, io.out);
-  const stopListening = stopOnSigint(controller, (line) => progress.line(line));
+  const stops = stopAfterStep(controller, (line) => progress.line(line));
   const started = performance.now();
   try {
     if (plan.resume) {
@@ -418,7 +418,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
     if (error instanceof TrainInterrupted) {
       await writeCheckpoint(dir, await run.checkpoint());
       progress.line(`interrupted; resume with: deno task evaluate --resume ${dir}`);
-      return EXIT_INTERRUPTED;
+      return stops.exitCode();
     }
     if (error instanceof NonFiniteLossError) {
       throw new Failure(
@@ -429,7 +429,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
     }
     throw error;
   } finally {
-    stopListening();
+    stops.remove();
     run.dispose();
   }
 }

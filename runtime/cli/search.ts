@@ -1,10 +1,10 @@
 /**
  * `deno task search [file.space]`: compiles a space, searches it with ASAP (or the algorithm its
- * `search` block names) and writes a run folder. Ctrl-C stops after the current step, writes a
- * checkpoint and prints the command that resumes the run.
+ * `search` block names) and writes a run folder. Ctrl-C or SIGTERM stops after the current step,
+ * writes a checkpoint and prints the command that resumes the run.
  *
  * Exit codes: 0 done; 1 a bad space file, bad data, a numerical fault or an unusable run folder or
- * backend; 2 a usage error; 130 interrupted (after checkpointing).
+ * backend; 2 a usage error; 130 interrupted, 143 terminated (both after checkpointing).
  *
  * @module
  */
@@ -33,7 +33,6 @@ import {
   defaultOut,
   ensureWritable,
   EXIT_FAILURE,
-  EXIT_INTERRUPTED,
   EXIT_OK,
   EXIT_USAGE,
   Failure,
@@ -41,10 +40,13 @@ import {
   parseFlags,
   readText,
   reportError,
-  stopOnSigint,
   SYNTHETIC,
   UsageError,
 } from "./_common.ts";
+import { OverrideError, overrideHelp, overrideSpace, parseOverride } from "../sweep/overrides.ts";
+import { EXIT_INTERRUPTED, stopAfterStep } from "./_signals.ts";
+
+export { EXIT_INTERRUPTED, EXIT_TERMINATED } from "./_signals.ts";
 
 /** The space searched when no file is given. */
 const QUICKSTART = new URL("../../spaces/quickstart.space", import.meta.url);
@@ -65,11 +67,13 @@ options:
   --steps-per-epoch N    cap the steps of each epoch (default: 50 on the embedded digits,
                          every batch on --data)
   --seed N               random seed (default: 0)
+  --set KEY=VALUE        override a setting of the space's search block (repeatable):
+${overrideHelp("                           ")}
   --resume DIR           continue an interrupted run from its last checkpoint
   --synthetic N          for testing: N synthetic 8×8 images instead of real data
   -h, --help             show this help
 
-Ctrl-C stops after the current step and writes a checkpoint; --resume continues from it.`;
+Ctrl-C (or SIGTERM) stops after the current step and writes a checkpoint; --resume continues from it.`;
 
 interface Flags {
   readonly file: string | null;
@@ -82,6 +86,8 @@ interface Flags {
   readonly seed: number | undefined;
   readonly resume: string | undefined;
   readonly synthetic: number | undefined;
+  /** `--set key=value`, in order. */
+  readonly set: ReadonlyArray<readonly [string, number]>;
   readonly help: boolean;
 }
 
@@ -98,7 +104,7 @@ const STRING_FLAGS = [
 ] as const;
 
 function readFlags(args: string[]): Flags {
-  const parsed = parseFlags(args, STRING_FLAGS);
+  const parsed = parseFlags(args, STRING_FLAGS, [], ["set"]);
   const str = (name: string) => parsed.strings[name];
   if (parsed.positionals.length > 1) {
     throw new UsageError(
@@ -116,6 +122,15 @@ function readFlags(args: string[]): Flags {
     seed: integer("seed", str("seed"), 0),
     resume: str("resume"),
     synthetic: integer("synthetic", str("synthetic"), 2),
+    set: (parsed.lists.set ?? []).map((text) => {
+      try {
+        const { key, value } = parseOverride(text);
+        return [key, value] as const;
+      } catch (error) {
+        if (error instanceof OverrideError) throw new UsageError(error.message);
+        throw error;
+      }
+    }),
     help: parsed.booleans.help === true,
   };
 }
@@ -160,7 +175,17 @@ async function planFresh(flags: Flags): Promise<Plan> {
     throw new UsageError("--data and --synthetic cannot be combined");
   }
   const spaceFile = flags.file ?? decodeURIComponent(QUICKSTART.pathname);
-  const spaceText = await readText(flags.file ?? QUICKSTART, "space file");
+  let spaceText = await readText(flags.file ?? QUICKSTART, "space file");
+  if (flags.set.length > 0) {
+    // The run folder keeps the overridden text (space.space), so --resume needs no --set.
+    const { ir } = compileSpace(spaceText, spaceFile);
+    try {
+      if (ir) spaceText = overrideSpace(ir, flags.set, spaceFile);
+    } catch (error) {
+      if (error instanceof OverrideError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const data: DataSource = flags.synthetic !== undefined
     ? { kind: "synthetic", n: flags.synthetic }
     : flags.data !== undefined
@@ -189,10 +214,11 @@ async function planFresh(flags: Flags): Promise<Plan> {
 
 async function planResume(flags: Flags, dir: string): Promise<Plan> {
   const fixed = ["data", "out", "epochs", "batch-size", "steps-per-epoch", "seed", "synthetic"] as const;
-  const given = fixed.filter((name) => {
+  const given: string[] = fixed.filter((name) => {
     const key = name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof Flags;
     return flags[key] !== undefined;
   });
+  if (flags.set.length > 0) given.push("set");
   if (given.length > 0) {
     throw new UsageError(
       `--${given[0]} cannot be combined with --resume: a resumed run keeps the options it was started with ` +
@@ -306,7 +332,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     throw error;
   }
 
-  const stopListening = stopOnSigint(controller, (line) => progress.line(line));
+  const stops = stopAfterStep(controller, (line) => progress.line(line));
   const started = performance.now();
   let lastCheckpoint = 0;
   try {
@@ -351,7 +377,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     if (error instanceof SearchInterrupted) {
       await writeCheckpoint(dir, await run.checkpoint());
       progress.line(`interrupted; resume with: deno task search --resume ${dir}`);
-      return EXIT_INTERRUPTED;
+      return stops.exitCode();
     }
     if (error instanceof NonFiniteLossError) {
       const kept = (await hasCheckpoint(dir))
@@ -367,7 +393,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     }
     throw error;
   } finally {
-    stopListening();
+    stops.remove();
     run.dispose();
   }
 }
