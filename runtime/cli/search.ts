@@ -44,7 +44,7 @@ import {
   UsageError,
 } from "./_common.ts";
 import { OverrideError, overrideHelp, overrideSpace, parseOverride } from "../sweep/overrides.ts";
-import { EXIT_INTERRUPTED, stopAfterStep } from "./_signals.ts";
+import { stopAfterStep } from "./_signals.ts";
 
 export { EXIT_INTERRUPTED, EXIT_TERMINATED } from "./_signals.ts";
 
