@@ -36,6 +36,8 @@ import {
 } from "../report/run_folder.ts";
 import { SearchInterrupted, SearchRun } from "../loops/search.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
+import { RunStatusFile } from "../report/run_status.ts";
+import { startDashboardWorker, untilInterrupted } from "../report/dashboard_server.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -64,6 +66,8 @@ options:
   --seed N               random seed (default: 0)
   --resume DIR           continue an interrupted run from its last checkpoint
   --synthetic N          for testing: N synthetic 8×8 images instead of real data
+  --dashboard            serve the live dashboard of the run folder's parent on 127.0.0.1 and
+                         print its URL; it stays up after the search until Ctrl-C
   -h, --help             show this help
 
 Ctrl-C stops after the current step and writes a checkpoint; --resume continues from it.`;
@@ -103,6 +107,7 @@ interface Flags {
   readonly seed: number | undefined;
   readonly resume: string | undefined;
   readonly synthetic: number | undefined;
+  readonly dashboard: boolean;
   readonly help: boolean;
 }
 
@@ -138,6 +143,7 @@ function parseFlags(args: string[]): Flags {
       options: {
         ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
+        dashboard: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -173,6 +179,7 @@ function parseFlags(args: string[]): Flags {
     seed: integer("seed", str("seed"), 0),
     resume: str("resume"),
     synthetic: integer("synthetic", str("synthetic"), 2),
+    dashboard: v.dashboard === true,
     help: v.help === true,
   };
 }
@@ -428,6 +435,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
   const controller = new AbortController();
   const progress = new Progress(config.epochs, io.out);
   const totals = candidateCounts(ir);
+  let status: RunStatusFile | undefined; // once the run folder is this run's
   let run: SearchRun;
   try {
     run = new SearchRun(ir, {
@@ -438,7 +446,10 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       ...(config.stepsPerEpoch !== null ? { stepsPerEpoch: config.stepsPerEpoch } : {}),
       augment,
       signal: controller.signal,
-      onStep: (epoch, step, steps) => progress.step(epoch, step, steps),
+      onStep: (epoch, step, steps) => {
+        progress.step(epoch, step, steps);
+        status?.beat();
+      },
     });
   } catch (error) {
     if (error instanceof RangeError) throw new Failure(`${error.message}: use a smaller --batch-size`);
@@ -453,6 +464,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
   Deno.addSignalListener("SIGINT", onSigint);
   const started = performance.now();
   let lastCheckpoint = 0;
+  let dashboard: { url: string; stop: () => void } | undefined;
   try {
     if (plan.resume) {
       if (await hasCheckpoint(dir)) {
@@ -467,6 +479,12 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
         `searching "${ir.name}" (${ir.search.algorithm}) on ${data.name}, ${config.backend}, seed ${config.seed}, ` +
           `up to ${config.epochs} epochs of ${run.stepsPerEpoch} steps; run folder ${dir}`,
       );
+    }
+    status = new RunStatusFile(dir);
+    await status.set("running");
+    if (flags.dashboard) {
+      dashboard = await startDashboardWorker(dir.replace(/\/+$/, "").replace(/\/[^/]*$/, "") || ".");
+      say(`dashboard: ${dashboard.url}`);
     }
     lastCheckpoint = run.epoch;
     while (!run.done) {
@@ -490,10 +508,17 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       );
     }
     say(`run folder ${dir}: ${files.join(", ")}, telemetry.jsonl, curves.svg`);
+    await status.set("done");
+    if (dashboard) {
+      Deno.removeSignalListener("SIGINT", onSigint);
+      say(`the dashboard stays up at ${dashboard.url} (Ctrl-C stops it)`);
+      await untilInterrupted();
+    }
     return EXIT_OK;
   } catch (error) {
     if (error instanceof SearchInterrupted) {
       await writeCheckpoint(dir, await run.checkpoint());
+      await status?.set("interrupted");
       progress.line(`interrupted; resume with: deno task search --resume ${dir}`);
       return EXIT_INTERRUPTED;
     }
@@ -501,16 +526,20 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       const kept = (await hasCheckpoint(dir))
         ? `the checkpoint of epoch ${lastCheckpoint} is kept in ${dir}/checkpoint`
         : "no checkpoint was written yet";
-      throw new Failure(
+      const failure = new Failure(
         `the ${error.phase} loss became NaN or infinite at epoch ${error.epoch + 1}, step ${
           error.step + 1
         }; ` +
           `${kept}. Lower the learning rate (weights: sgd(lr: …) or alpha: adam(lr: …) in the search block) ` +
           `or try another --seed`,
       );
+      await status?.set("failed", failure.message);
+      throw failure;
     }
+    await status?.set("failed", error instanceof Error ? error.message : String(error)).catch(() => {});
     throw error;
   } finally {
+    dashboard?.stop();
     Deno.removeSignalListener("SIGINT", onSigint);
     run.dispose();
   }
