@@ -123,7 +123,7 @@ function heatMap(run, cell) {
   });
   var lastEpoch = points[points.length - 1].epoch;
   var cw = Math.max(4, Math.min(22, Math.floor(520 / (lastEpoch + 1)))), rh = 11, L = 200, T = 18;
-  var W = L + cw * (lastEpoch + 1) + 60, H = T + rows.length * rh + 26;
+  var W = Math.max(L + cw * (lastEpoch + 1) + 60, L + 250), H = T + rows.length * rh + 26;
   var svg = '<svg class="heat" data-cell="' + esc(cell.name) + '" width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + " " + H + '">';
   var byEpoch = {};
   points.forEach(function (p) { byEpoch[p.epoch] = p.phi[cell.name]; });

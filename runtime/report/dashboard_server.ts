@@ -106,7 +106,7 @@ export function dashboardHandler(
     }
     const url = new URL(request.url);
     const hosts = options.hosts?.();
-    if (hosts && !hosts.includes(request.headers.get("host") ?? "")) {
+    if (hosts && !hosts.includes(request.headers.get("host") ?? url.host)) {
       return problem(421, "this dashboard answers only to 127.0.0.1 and localhost");
     }
     switch (url.pathname) {
