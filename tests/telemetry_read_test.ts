@@ -1,6 +1,7 @@
 import { assert } from "./deps.ts";
 import { withTempDir } from "./_helpers.ts";
 import { telemetryRecords, writeRun } from "./_dashboard_fixtures.ts";
+import { RunStatusFile } from "../runtime/report/run_status.ts";
 import {
   findRuns,
   parseTelemetry,
@@ -143,5 +144,18 @@ Deno.test("findRuns() finds run folders up to three levels down and skips symbol
     const runs = await findRuns(`${dir}/root`);
     assert.deepEqual([...runs.keys()], ["a", "sweep/seed-1"]);
     assert.deepEqual([...(await findRuns(`${dir}/root/a`)).keys()], ["."]);
+  });
+});
+
+Deno.test("RunStatusFile writes what readRun() reads: running, then failed with its message", async () => {
+  await withTempDir(async (dir) => {
+    await writeRun(`${dir}/r`, { done: false, status: null });
+    const status = new RunStatusFile(`${dir}/r`);
+    await status.set("running");
+    assert.equal((await readRun(`${dir}/r`, "r")).detail.status, "running");
+    await status.set("failed", "the w loss became NaN");
+    const { detail } = await readRun(`${dir}/r`, "r");
+    assert.equal(detail.status, "failed");
+    assert.equal(detail.message, "the w loss became NaN");
   });
 });
