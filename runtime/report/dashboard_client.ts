@@ -38,7 +38,8 @@ function niceTicks(lo, hi, count) {
 }
 function lineChart(title, series, opts) {
   opts = opts || {};
-  var W = 230, H = 150, L = 42, R = 8, T = 20, B = 28;
+  var legend = series.length > 1;
+  var W = 230, H = legend ? 162 : 150, L = 42, R = 8, T = legend ? 32 : 20, B = 28;
   var pts = [];
   series.forEach(function (s) { s.points.forEach(function (p) { if (p[1] !== null && isFinite(p[1])) pts.push(p); }); });
   var svg = '<svg class="chart" width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + " " + H + '">';
@@ -73,8 +74,10 @@ function lineChart(title, series, opts) {
       svg += '<circle cx="' + sx(p[0]).toFixed(1) + '" cy="' + sy(p[1]).toFixed(1) + '" r="2" fill="' + s.color + '"><title>' +
         esc(s.name + ", epoch " + p[0] + ": " + fmt(p[1], 4)) + "</title></circle>";
     });
-    if (series.length > 1) {
-      svg += '<text x="' + (W - R - 2) + '" y="' + (T + 10 + 11 * k) + '" text-anchor="end" font-size="9" fill="' + s.color + '">' + esc(s.name) + "</text>";
+    if (legend) {
+      var lx = L + k * 70;
+      svg += '<rect x="' + lx + '" y="20" width="10" height="3" fill="' + s.color + '"/>' +
+        '<text x="' + (lx + 13) + '" y="25" font-size="9" fill="#444">' + esc(s.name) + "</text>";
     }
   });
   return svg + "</svg>";
@@ -123,7 +126,7 @@ function heatMap(run, cell) {
   });
   var lastEpoch = points[points.length - 1].epoch;
   var cw = Math.max(4, Math.min(22, Math.floor(520 / (lastEpoch + 1)))), rh = 11, L = 200, T = 18;
-  var W = Math.max(L + cw * (lastEpoch + 1) + 60, L + 250), H = T + rows.length * rh + 26;
+  var W = Math.max(L + cw * (lastEpoch + 1) + 60, L + 300), H = T + rows.length * rh + 26;
   var svg = '<svg class="heat" data-cell="' + esc(cell.name) + '" width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + " " + H + '">';
   var byEpoch = {};
   points.forEach(function (p) { byEpoch[p.epoch] = p.phi[cell.name]; });
@@ -139,7 +142,7 @@ function heatMap(run, cell) {
       var v = row ? row[r.o] : undefined;
       var x = L + ep * cw;
       if (v === undefined) continue;
-      var fill = v === null ? "#eee" : viridis(v);
+      var fill = v === null ? "#eee" : viridis(Math.sqrt(v)); // √: contrast among the small Φ of many ops
       svg += '<rect x="' + x + '" y="' + (y + 1) + '" width="' + (cw - 0.5) + '" height="' + (rh - 1) + '" fill="' + fill + '"><title>' +
         esc(r.label + " " + r.op + ", epoch " + ep + ": " + (v === null ? "pruned" : "Φ = " + fmt(v, 4))) + "</title></rect>";
     }
@@ -156,7 +159,7 @@ function heatMap(run, cell) {
   var ly = T + rows.length * rh + 8;
   for (var k = 0; k <= 20; k++) svg += '<rect x="' + (L + k * 6) + '" y="' + ly + '" width="6" height="8" fill="' + viridis(k / 20) + '"/>';
   svg += '<text x="' + (L - 4) + '" y="' + (ly + 8) + '" text-anchor="end" font-size="9">Φ 0</text>';
-  svg += '<text x="' + (L + 130) + '" y="' + (ly + 8) + '" font-size="9">1   <tspan fill="#e15759" font-weight="bold">×</tspan> pruned   <tspan fill="#aaa">■</tspan> gone</text>';
+  svg += '<text x="' + (L + 130) + '" y="' + (ly + 8) + '" font-size="9">1 (√ scale)   <tspan fill="#e15759" font-weight="bold">×</tspan> pruned   <tspan fill="#aaa">■</tspan> gone</text>';
   return svg + "</svg>";
 }
 
