@@ -37,7 +37,7 @@ import {
 import { SearchInterrupted, SearchRun } from "../loops/search.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import { RunStatusFile } from "../report/run_status.ts";
-import { startDashboardWorker, untilInterrupted } from "../report/dashboard_server.ts";
+import { dashboardBeside, untilInterrupted } from "../report/dashboard_server.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -482,10 +482,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     }
     status = new RunStatusFile(dir);
     await status.set("running");
-    if (flags.dashboard) {
-      dashboard = await startDashboardWorker(dir.replace(/\/+$/, "").replace(/\/[^/]*$/, "") || ".");
-      say(`dashboard: ${dashboard.url}`);
-    }
+    if (flags.dashboard) dashboard = await dashboardBeside(dir, say, io.err);
     lastCheckpoint = run.epoch;
     while (!run.done) {
       const telemetry = await run.runEpoch();

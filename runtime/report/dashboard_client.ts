@@ -257,7 +257,12 @@ function poll() {
     });
     return Promise.all(changed.map(function (id) {
       var r = runs.filter(function (x) { return x.id === id; })[0];
-      return getJson("/api/run?id=" + q(id)).then(function (d) { state.details[id] = d; state.stamps[id] = stampOf(r); });
+      return getJson("/api/run?id=" + q(id)).then(function (d) { state.details[id] = d; state.stamps[id] = stampOf(r); },
+        function (error) { // shown as broken; tried again at the next poll
+          state.details[id] = { id: id, status: "broken", problems: ["cannot read the run: " + error.message], message: null, epochs: 0,
+            telemetry: [], cellTypes: [], found: null, seed: null, backend: null, space: r.space, algorithm: r.algorithm, maxEpochs: r.maxEpochs };
+          delete state.stamps[id];
+        });
     })).then(function () {
       if (changed.length) renderColumns();
       document.getElementById("live").textContent = "live · " + runs.length + " run" + (runs.length === 1 ? "" : "s") + " · checked " + new Date().toLocaleTimeString();

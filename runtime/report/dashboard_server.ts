@@ -225,3 +225,34 @@ export function untilInterrupted(): Promise<void> {
     Deno.addSignalListener("SIGINT", stop);
   });
 }
+
+/**
+ * For `deno task search --dashboard`: the dashboard of the run folder's parent (the runs beside
+ * this one) in a worker. Prints `dashboard: URL`; when it cannot start, prints why and returns
+ * undefined: the search goes on without it.
+ *
+ * @param runDir The run folder of the search.
+ * @param say Where the URL goes.
+ * @param warn Where a failure to start goes.
+ * @returns Its URL and stop function, or undefined.
+ */
+export async function dashboardBeside(
+  runDir: string,
+  say: (line: string) => void,
+  warn: (text: string) => void,
+): Promise<{ url: string; stop: () => void } | undefined> {
+  const trimmed = runDir.replace(/\/+$/, "");
+  const root = trimmed.includes("/") ? trimmed.slice(0, trimmed.lastIndexOf("/")) || "/" : ".";
+  try {
+    const dashboard = await startDashboardWorker(root);
+    say(`dashboard: ${dashboard.url}`);
+    return dashboard;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = /net access/i.test(message)
+      ? "it may not listen: run with --allow-net=127.0.0.1"
+      : message;
+    warn(`warning: the dashboard did not start (${reason}); the search goes on without it\n`);
+    return undefined;
+  }
+}
