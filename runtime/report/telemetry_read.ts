@@ -260,7 +260,7 @@ export interface Reading {
  * @param now The current time (ms), for the staleness of a "running" run.
  * @returns The run as the page shows it, and its compiled space.
  */
-export async function readRun(dir: string, id: string, now = Date.now()): Promise<Reading> {
+export async function readRun(dir: string, id: string, now: number = Date.now()): Promise<Reading> {
   const problems: string[] = [];
   const files: Partial<Record<(typeof RUN_FILES)[number], { text: string; mtime: number } | null>> = {};
   for (const name of RUN_FILES) {
