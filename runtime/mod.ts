@@ -36,3 +36,7 @@ export { train, TrainInterrupted, TrainRun } from "./loops/train.ts";
 export type { TrainOptions, TrainResult, TrainTelemetry } from "./loops/train.ts";
 export { loadWeights, saveWeights } from "./nets/weights_io.ts";
 export { cellToDot, cellToSvg, curvesToSvg, supernetToSvg } from "./report/render.ts";
+export { dashboardHandler, serveDashboard } from "./report/dashboard_server.ts";
+export type { DashboardServer } from "./report/dashboard_server.ts";
+export { findRuns, parseTelemetry, readRun } from "./report/telemetry_read.ts";
+export type { RunDetail, RunStatus, RunSummary, TelemetryPoint } from "./report/telemetry_read.ts";

@@ -45,6 +45,8 @@ import {
 } from "./_common.ts";
 import { OverrideError, overrideHelp, overrideSpace, parseOverride } from "../sweep/overrides.ts";
 import { stopAfterStep } from "./_signals.ts";
+import { RunStatusFile } from "../report/run_status.ts";
+import { dashboardBeside, untilInterrupted } from "../report/dashboard_server.ts";
 
 export { EXIT_INTERRUPTED, EXIT_TERMINATED } from "./_signals.ts";
 
@@ -71,6 +73,8 @@ options:
 ${overrideHelp("                           ")}
   --resume DIR           continue an interrupted run from its last checkpoint
   --synthetic N          for testing: N synthetic 8×8 images instead of real data
+  --dashboard            serve the live dashboard of the run folder's parent on 127.0.0.1 and
+                         print its URL; it stays up after the search until Ctrl-C
   -h, --help             show this help
 
 Ctrl-C (or SIGTERM) stops after the current step and writes a checkpoint; --resume continues from it.`;
@@ -88,6 +92,7 @@ interface Flags {
   readonly synthetic: number | undefined;
   /** `--set key=value`, in order. */
   readonly set: ReadonlyArray<readonly [string, number]>;
+  readonly dashboard: boolean;
   readonly help: boolean;
 }
 
@@ -104,7 +109,7 @@ const STRING_FLAGS = [
 ] as const;
 
 function readFlags(args: string[]): Flags {
-  const parsed = parseFlags(args, STRING_FLAGS, [], ["set"]);
+  const parsed = parseFlags(args, STRING_FLAGS, ["dashboard"], ["set"]);
   const str = (name: string) => parsed.strings[name];
   if (parsed.positionals.length > 1) {
     throw new UsageError(
@@ -131,6 +136,7 @@ function readFlags(args: string[]): Flags {
         throw error;
       }
     }),
+    dashboard: parsed.booleans.dashboard === true,
     help: parsed.booleans.help === true,
   };
 }
@@ -315,6 +321,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
   const controller = new AbortController();
   const progress = new Progress(config.epochs, io.out);
   const totals = candidateCounts(ir);
+  let status: RunStatusFile | undefined; // once the run folder is this run's
   let run: SearchRun;
   try {
     run = new SearchRun(ir, {
@@ -325,7 +332,10 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       ...(config.stepsPerEpoch !== null ? { stepsPerEpoch: config.stepsPerEpoch } : {}),
       augment,
       signal: controller.signal,
-      onStep: (epoch, step, steps) => progress.step(epoch, step, steps),
+      onStep: (epoch, step, steps) => {
+        progress.step(epoch, step, steps);
+        status?.beat();
+      },
     });
   } catch (error) {
     if (error instanceof RangeError) throw new Failure(`${error.message}: use a smaller --batch-size`);
@@ -335,6 +345,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
   const stops = stopAfterStep(controller, (line) => progress.line(line));
   const started = performance.now();
   let lastCheckpoint = 0;
+  let dashboard: { url: string; stop: () => void } | undefined;
   try {
     if (plan.resume) {
       if (await hasCheckpoint(dir)) {
@@ -350,6 +361,9 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
           `up to ${config.epochs} epochs of ${run.stepsPerEpoch} steps; run folder ${dir}`,
       );
     }
+    status = new RunStatusFile(dir);
+    await status.set("running");
+    if (flags.dashboard) dashboard = await dashboardBeside(dir, say, io.err);
     lastCheckpoint = run.epoch;
     while (!run.done) {
       const telemetry = await run.runEpoch();
@@ -372,10 +386,17 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       );
     }
     say(`run folder ${dir}: ${files.join(", ")}, telemetry.jsonl, curves.svg`);
+    await status.set("done");
+    if (dashboard) {
+      stops.remove();
+      say(`the dashboard stays up at ${dashboard.url} (Ctrl-C stops it)`);
+      await untilInterrupted();
+    }
     return EXIT_OK;
   } catch (error) {
     if (error instanceof SearchInterrupted) {
       await writeCheckpoint(dir, await run.checkpoint());
+      await status?.set("interrupted");
       progress.line(`interrupted; resume with: deno task search --resume ${dir}`);
       return stops.exitCode();
     }
@@ -383,16 +404,20 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       const kept = (await hasCheckpoint(dir))
         ? `the checkpoint of epoch ${lastCheckpoint} is kept in ${dir}/checkpoint`
         : "no checkpoint was written yet";
-      throw new Failure(
+      const failure = new Failure(
         `the ${error.phase} loss became NaN or infinite at epoch ${error.epoch + 1}, step ${
           error.step + 1
         }; ` +
           `${kept}. Lower the learning rate (weights: sgd(lr: …) or alpha: adam(lr: …) in the search block) ` +
           `or try another --seed`,
       );
+      await status?.set("failed", failure.message);
+      throw failure;
     }
+    await status?.set("failed", error instanceof Error ? error.message : String(error)).catch(() => {});
     throw error;
   } finally {
+    dashboard?.stop();
     stops.remove();
     run.dispose();
   }

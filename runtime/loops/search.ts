@@ -60,6 +60,11 @@ export interface EpochTelemetry {
   readonly valAccuracy: number;
   readonly tfBytes: number;
   readonly tfTensors: number;
+  /**
+   * Φ = softmax(α / T) at the epoch's end, per cell type, per edge, per candidate (in the edge's
+   * candidate order); null for a pruned candidate. Absent in run folders written before it was added.
+   */
+  readonly phi?: Readonly<Record<string, readonly (readonly (number | null)[])[]>>;
 }
 
 /** How to run a search; everything but the data defaults to the space's settings. */
@@ -387,12 +392,18 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
     const phis = await this.phiValues();
     const opsLeft: Record<string, number[]> = {};
     const entropy: Record<string, number> = {};
+    const phi: Record<string, (number | null)[][]> = {};
     let total = 0;
     let left = 0;
     for (const [type, rows] of phis) {
       const cell = cellTypeOf(this.ir, type);
       const alive = this.net.alive.get(type)!;
       opsLeft[type] = alive.map((a) => a.length);
+      phi[type] = rows.map((values, e) => {
+        const full: (number | null)[] = cell.edges[e]!.candidates.map(() => null);
+        alive[e]!.forEach((o, k) => full[o] = values[k]!);
+        return full;
+      });
       entropy[type] = rows.reduce((s, phi, e) =>
         s + normalizedEntropy(phi, cell.edges[e]!.candidates.length), 0) /
         Math.max(1, rows.length);
@@ -424,6 +435,7 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
       valAccuracy: acc.valSeen ? acc.valCorrect / acc.valSeen : NaN,
       tfBytes: memory.numBytes,
       tfTensors: memory.numTensors,
+      phi,
     };
   }
 
