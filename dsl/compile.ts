@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { checkSpace, orderDiagnostics } from "./checks.ts";
+import { LIMITS, tooLarge } from "./bounds.ts";
+import { checkAndResolve, orderDiagnostics } from "./checks.ts";
 import { type Diagnostic, diagnostic, hasErrors } from "./diagnostics.ts";
 import type { SpaceIR } from "./ir.ts";
-import { lowerSpace } from "./lower.ts";
 import { parseSpace } from "./parse.ts";
 
 /** The result of {@linkcode compileSpace}. */
@@ -38,11 +38,16 @@ export interface CompileResult {
  */
 export function compileSpace(text: string, file = "<input>"): CompileResult {
   try {
+    if (text.length > LIMITS.source.max) {
+      const span = { file, line: 1, column: 1, offset: 0, length: 0 };
+      const size = `${text.length.toLocaleString("en-US")} characters`;
+      return { ir: null, diagnostics: [tooLarge("a .space file", size, LIMITS.source, span)] };
+    }
     const parsed = parseSpace(text, file);
     if (!parsed.ast) return { ir: null, diagnostics: parsed.diagnostics };
-    const diagnostics = orderDiagnostics([...parsed.diagnostics, ...checkSpace(parsed.ast)]);
-    if (hasErrors(diagnostics)) return { ir: null, diagnostics };
-    return { ir: lowerSpace(parsed.ast), diagnostics };
+    const checked = checkAndResolve(parsed.ast);
+    const diagnostics = orderDiagnostics([...parsed.diagnostics, ...checked.diagnostics]);
+    return { ir: hasErrors(diagnostics) ? null : checked.ir, diagnostics };
   } catch (error) {
     // A bug of the compiler, not of the input: still a diagnostic, with what is known.
     const span = { file, line: 1, column: 1, offset: 0, length: 0 };
