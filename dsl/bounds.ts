@@ -29,7 +29,7 @@ const ROOM = "far above any published space";
 export const LIMITS = {
   /** Characters of a `.space` file. */
   source: {
-    max: 200_000,
+    max: 100_000,
     why: "a hand-written space is a few kilobytes (DARTS' is 2 KB); larger files are refused so a " +
       "compile stays under a second",
   },
@@ -77,7 +77,7 @@ export const LIMITS = {
   cutout: { max: 1024, why: "cutout's square is cut from an image of at most 1,024 pixels a side" },
   /** Candidate ops over every placed cell of the supernet: the ops the runtime builds. */
   placedCandidates: {
-    max: 200_000,
+    max: 100_000,
     why: "the runtime builds every candidate of every edge of every cell (DARTS: 896)",
   },
   /** Entries of α over all cell types. */

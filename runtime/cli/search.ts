@@ -36,6 +36,7 @@ import {
 } from "../report/run_folder.ts";
 import { SearchInterrupted, SearchRun } from "../loops/search.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
+import { searchFits } from "./_memory.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -421,8 +422,12 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
   if (!isBackendName(config.backend)) {
     throw new Failure(`run.json names an unknown backend "${config.backend}"`);
   }
-  await useBackend(config.backend as BackendName);
   const data = await loadData(config.data);
+  // Before anything is allocated: refuse what cannot fit, rather than fail mid-run (_memory.ts).
+  const input = { size: data.height, channels: data.channels, classes: data.classes };
+  const memory = await searchFits(ir, input, config.batchSize, config.backend as BackendName);
+  if (!memory.fits) throw new Failure(memory.message);
+  await useBackend(config.backend as BackendName);
   const augment = config.data.kind === "cifar10" ? { pad: 4, flip: true } : { pad: 4, flip: false };
 
   const controller = new AbortController();
@@ -437,6 +442,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       batchSize: config.batchSize,
       ...(config.stepsPerEpoch !== null ? { stepsPerEpoch: config.stepsPerEpoch } : {}),
       augment,
+      ...(memory.recompute ? { recompute: true } : {}),
       signal: controller.signal,
       onStep: (epoch, step, steps) => progress.step(epoch, step, steps),
     });
