@@ -247,7 +247,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       io.out.write(`${USAGE}\n`);
       return EXIT_OK;
     }
-    return await evaluate(flags, io);
+    return await evaluate(flags, io, args);
   } catch (error) {
     return reportError(error, io, {
       usage: USAGE,
@@ -317,7 +317,7 @@ async function planConfig(
   };
 }
 
-async function evaluate(flags: Flags, io: CliIo): Promise<number> {
+async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promise<number> {
   const say = (text: string) => io.out.write(`${text}\n`);
   const plan = await planConfig(flags);
   const { config } = plan;
@@ -377,7 +377,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
   );
   if (!memory.fits) throw new Failure(memory.message);
   const dir = plan.dir ?? await defaultOut(`${ir.name}-eval`);
-  await ensureWritable(dir);
+  await ensureWritable(dir, { script: new URL(import.meta.url), args });
   if (!plan.resume) {
     try {
       await Deno.lstat(`${dir}/eval.json`);

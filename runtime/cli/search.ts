@@ -37,6 +37,7 @@ import {
 import { SearchInterrupted, SearchRun } from "../loops/search.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import { searchFits } from "./_memory.ts";
+import { graceEndEpoch } from "../loops/schedules.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -230,17 +231,50 @@ export async function defaultOut(name: string): Promise<string> {
   }
 }
 
-/** Fails early, with the flag to add, when the process may not write the run folder. */
-export async function ensureWritable(dir: string): Promise<void> {
+/** What to run again, with the write permission widened, when the run folder lies outside runs/. */
+export interface Rerun {
+  /** The CLI module (its `import.meta.url`). */
+  readonly script: URL;
+  /** The command-line arguments as given. */
+  readonly args: readonly string[];
+}
+
+/** An argument as a POSIX shell reads it back. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Fails early when the process may not write the run folder (the tasks may write only under runs/),
+ * naming the one command that runs the same thing with that folder writable too. On a terminal Deno
+ * asks first, and a yes just works.
+ */
+export async function ensureWritable(dir: string, rerun?: Rerun): Promise<void> {
   let state = (await Deno.permissions.query({ name: "write", path: dir })).state;
   if (state === "prompt") state = (await Deno.permissions.request({ name: "write", path: dir })).state;
-  if (state !== "granted") {
-    throw new Failure(
-      `cannot write the run folder "${dir}": this process may not write there (the task may write ` +
-        `only under runs/); use an --out under runs/, or run deno run --allow-write=${dir} with the task's ` +
-        `other flags`,
-    );
-  }
+  if (state === "granted") return;
+  const where = `cannot write the run folder "${dir}": the task may write only under runs/`;
+  if (!rerun) throw new Failure(`${where}; run the command with --allow-write=runs,${dir}`);
+  const command = [
+    "deno run --allow-read",
+    shellWord(`--allow-write=runs,${dir}`),
+    "--allow-sys=systemMemoryInfo",
+    shellWord(decodeURIComponent(rerun.script.pathname)),
+    ...rerun.args.map(shellWord),
+  ];
+  throw new Failure(`${where}; to write there, run:\n  ${command.join(" ")}`);
+}
+
+/** Why a search that ended in grace found nothing: α was never trained, so its cells are arbitrary. */
+function graceWarning(ir: SpaceIR, epochs: number): string {
+  const { grace, temperature, scheduleUnit } = ir.search;
+  const candidates = Math.max(...ir.cellTypes.flatMap((c) => c.edges.map((e) => e.candidates.length)));
+  const end = scheduleUnit === "epoch" ? graceEndEpoch(grace, temperature, candidates) : null;
+  return `the search ended in grace after ${epochs} epoch${epochs === 1 ? "" : "s"}: α was never trained, ` +
+    `so the derived cells are arbitrary; ` +
+    (end !== null
+      ? `search at least ${end + 1} epochs (α trains from epoch ${end + 1})`
+      : "search more epochs");
 }
 
 function describeCell(ir: SpaceIR, cell: Genotype["cells"][number]): string {
@@ -322,7 +356,9 @@ async function planResume(flags: Flags, dir: string): Promise<Plan> {
   return {
     dir,
     spaceText,
-    spaceFile: `${dir}/space.space`,
+    // The copy's text is the original's (same hash): compiled under the original's name, the IR in
+    // genotype.json names the file the run was started with, as an uninterrupted run's does.
+    spaceFile: config.spaceFile,
     resume: true,
     config: flags.backend !== undefined ? { ...config, backend: flags.backend } : config,
   };
@@ -355,7 +391,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     return EXIT_OK;
   }
   try {
-    return await search(flags, io);
+    return await search(flags, io, args);
   } catch (error) {
     return reportError(error, io, {
       usage: USAGE,
@@ -402,7 +438,7 @@ export function reportError(
   return EXIT_FAILURE;
 }
 
-async function search(flags: Flags, io: CliIo): Promise<number> {
+async function search(flags: Flags, io: CliIo, args: readonly string[]): Promise<number> {
   const say = (text: string) => io.out.write(`${text}\n`);
   if (flags.backend !== undefined && !isBackendName(flags.backend)) {
     throw new UsageError(`unknown backend "${flags.backend}": expected one of ${BACKENDS.join(", ")}`);
@@ -418,7 +454,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     batchSize: plan.config.batchSize || ir.search.batchSize,
   };
   const dir = plan.dir || await defaultOut(ir.name);
-  await ensureWritable(dir);
+  await ensureWritable(dir, { script: new URL(import.meta.url), args });
   if (!isBackendName(config.backend)) {
     throw new Failure(`run.json names an unknown backend "${config.backend}"`);
   }
@@ -489,6 +525,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       `done in ${formatDuration((performance.now() - started) / 1000)} (${run.epoch} epochs); found cells:`,
     );
     for (const cell of genotype.cells) say(describeCell(ir, cell));
+    if (last?.grace) io.err(`warning: ${graceWarning(ir, run.epoch)}\n`);
     if (last) {
       say(
         `supernet accuracy at the last epoch: train ${(100 * last.trainAccuracy).toFixed(1)}%, ` +
