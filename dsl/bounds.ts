@@ -77,7 +77,7 @@ export const LIMITS = {
   cutout: { max: 1024, why: "cutout's square is cut from an image of at most 1,024 pixels a side" },
   /** Candidate ops over every placed cell of the supernet: the ops the runtime builds. */
   placedCandidates: {
-    max: 100_000,
+    max: 200_000,
     why: "the runtime builds every candidate of every edge of every cell (DARTS: 896)",
   },
   /** Entries of α over all cell types. */

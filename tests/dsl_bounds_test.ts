@@ -107,3 +107,12 @@ Deno.test("every one-number substitution (1e5, 1e9) of every file in spaces/ com
   }
   assert.ok(cases > 400 && refused > 100, `${cases} cases, ${refused} refused`);
 });
+
+Deno.test("LANGUAGE.md lists every size limit with the number dsl/bounds.ts enforces", async () => {
+  const doc = await Deno.readTextFile(new URL("../dsl/LANGUAGE.md", import.meta.url));
+  const section = doc.slice(doc.indexOf("## Size limits"), doc.indexOf("## Diagnostics"));
+  const listed = [...section.matchAll(/\| ([\d,; ]+?) *\|$/gm)].flatMap((m) => m[1]!.split(";"))
+    .map((n) => Number(n.trim().replaceAll(",", "")));
+  const enforced = Object.values(LIMITS).map((l) => l.max);
+  assert.deepEqual([...listed].sort((a, b) => a - b), [...enforced].sort((a, b) => a - b));
+});
