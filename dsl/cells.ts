@@ -283,12 +283,13 @@ class CellResolver {
       return edges;
     }
     const edges: Edge[] = [];
+    // By "from to", so that a cell of thousands of edges is checked in linear time.
+    const declared = new Map<string, Edge>();
     for (const e of entry.edges) {
       const edge = this.edge(e, cellCandidates, stride, missingCandidates);
       if (!edge) continue;
-      const twice = edges.find((x) =>
-        x.to === edge.to && x.from.kind === edge.from.kind && x.from.index === edge.from.index
-      );
+      const key = `${edge.from.kind} ${edge.from.index} ${edge.to}`;
+      const twice = declared.get(key);
       if (twice) {
         this.fail(
           "duplicate-edge",
@@ -296,10 +297,14 @@ class CellResolver {
           e.span,
           `first declared at line ${twice.span.line}`,
         );
-      } else edges.push(edge);
+      } else {
+        declared.set(key, edge);
+        edges.push(edge);
+      }
     }
+    const reached = new Set(edges.map((e) => e.to));
     this.nodes.forEach((node, to) => {
-      if (this.ok && !edges.some((e) => e.to === to)) {
+      if (this.ok && !reached.has(to)) {
         this.fail(
           "missing-edge",
           `node "${node.name}" has no incoming edge`,

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Declaration, SpaceFile } from "./ast.ts";
+import { checkBounds, checkTotals } from "./bounds.ts";
 import { type Diagnostic, diagnostic, hasErrors } from "./diagnostics.ts";
 import type { SpaceIR } from "./ir.ts";
 import { buildIr } from "./lower.ts";
@@ -62,23 +63,24 @@ function groupChecks(ir: SpaceIR, report: (d: Diagnostic) => void): void {
  * ```
  */
 export function checkSpace(ast: SpaceFile): Diagnostic[] {
-  return checkAndLower(ast).diagnostics;
+  return checkAndResolve(ast).diagnostics;
 }
 
 /**
- * Checks a parsed space and lowers it in the same pass (the checks resolve every piece anyway).
+ * {@linkcode checkSpace}, keeping the IR it resolved (compiling then resolves the space only once).
  *
  * @param ast the parsed file
- * @returns the diagnostics, ordered, and the IR when none of them is an error
+ * @returns the ordered diagnostics, and the IR when none of them is an error
  */
-export function checkAndLower(ast: SpaceFile): { ir: SpaceIR | null; diagnostics: Diagnostic[] } {
+export function checkAndResolve(ast: SpaceFile): { diagnostics: Diagnostic[]; ir: SpaceIR | null } {
   const found: Diagnostic[] = [];
   const report = (d: Diagnostic) => found.push(d);
   duplicates(ast.declarations, report);
-  const ir = buildIr(ast, report);
-  if (ir) groupChecks(ir, report);
+  // Sizes first: nothing that grows with a size is built when one is past its limit (bounds.ts).
+  const ir = checkBounds(ast, report) ? buildIr(ast, report) : null;
+  if (ir && checkTotals(ir, report)) groupChecks(ir, report);
   const diagnostics = orderDiagnostics(found);
-  return { ir: hasErrors(diagnostics) ? null : ir, diagnostics };
+  return { diagnostics, ir: ir && !hasErrors(diagnostics) ? ir : null };
 }
 
 /**

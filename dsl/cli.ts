@@ -75,9 +75,13 @@ export async function main(args: string[], out: CliOutput = consoleOutput): Prom
   if (!ir) return 1;
   if (options.summary) {
     const { summarize } = await import("./infer.ts");
+    const { searchMemory } = await import("./memory.ts");
+    const summary = summarize(ir);
     // The sizes only: the per-cell shapes stay in the IR tools (`summarize` returns them).
-    const { cells: _cells, cellTypeDetails: _details, ...sizes } = summarize(ir);
-    out.stdout(JSON.stringify(sizes));
+    const { cells: _cells, cellTypeDetails: _details, ...sizes } = summary;
+    // Bytes of a search step at the space's batch size (32×32×3 images): see dsl/memory.ts.
+    const { largestTensorPerSample: _largest, ...memory } = searchMemory(ir, summary);
+    out.stdout(JSON.stringify({ ...sizes, memory }));
   } else {
     out.stdout(irToJson(ir));
   }

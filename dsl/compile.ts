@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { checkAndLower, orderDiagnostics } from "./checks.ts";
+import { LIMITS, tooLarge } from "./bounds.ts";
+import { checkAndResolve, orderDiagnostics } from "./checks.ts";
 import { type Diagnostic, diagnostic, hasErrors } from "./diagnostics.ts";
 import type { SpaceIR } from "./ir.ts";
 import { parseSpace } from "./parse.ts";
@@ -37,9 +38,14 @@ export interface CompileResult {
  */
 export function compileSpace(text: string, file = "<input>"): CompileResult {
   try {
+    if (text.length > LIMITS.source.max) {
+      const span = { file, line: 1, column: 1, offset: 0, length: 0 };
+      const size = `${text.length.toLocaleString("en-US")} characters`;
+      return { ir: null, diagnostics: [tooLarge("a .space file", size, LIMITS.source, span)] };
+    }
     const parsed = parseSpace(text, file);
     if (!parsed.ast) return { ir: null, diagnostics: parsed.diagnostics };
-    const checked = checkAndLower(parsed.ast);
+    const checked = checkAndResolve(parsed.ast);
     const diagnostics = orderDiagnostics([...parsed.diagnostics, ...checked.diagnostics]);
     return { ir: hasErrors(diagnostics) ? null : checked.ir, diagnostics };
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
  * Text → AST with the lexical and syntax diagnostics (`lex-error`, `unterminated-string`,
- * `unterminated-comment`, `unterminated-block`, `too-deep`, `parse-error`).
+ * `unterminated-comment`, `unterminated-block`, `too-deep`, `parse-error`, `too-many-errors`).
  *
  * @module
  */
@@ -9,7 +9,7 @@ import type { SpaceFile } from "./ast.ts";
 import { buildAst, tokenSpan } from "./build_ast.ts";
 import { type Diagnostic, diagnostic } from "./diagnostics.ts";
 import type { Span } from "./ir.ts";
-import { getParser } from "./parser.ts";
+import { getParser, MAX_SYNTAX_ERRORS, TooManySyntaxErrors } from "./parser.ts";
 import * as T from "./tokens.ts";
 
 /** Deeper nesting of `(`, `[` and `{` than this is refused (it would only exhaust the stack). */
@@ -17,7 +17,7 @@ export const MAX_NESTING = 64;
 
 /** The result of {@linkcode parseSpace}. */
 export interface ParseResult {
-  /** Null only when the text could not be parsed at all (nesting too deep). */
+  /** Null when the text could not be parsed at all (nesting too deep, or too many syntax errors). */
   readonly ast: SpaceFile | null;
   readonly diagnostics: readonly Diagnostic[];
 }
@@ -94,7 +94,12 @@ export function parseSpace(text: string, file: string): ParseResult {
 
   const parser = getParser();
   parser.input = tokens;
-  const cst = parser.spaceFile();
+  let cst: ReturnType<typeof parser.spaceFile> | null = null;
+  try {
+    cst = parser.spaceFile();
+  } catch (error) {
+    if (!(error instanceof TooManySyntaxErrors)) throw error;
+  }
   const last = tokens[tokens.length - 1];
   const atEnd = (token: IToken) => token.tokenType === EOF || !Number.isFinite(token.startOffset);
   const unclosed = innermostUnclosed(tokens);
@@ -124,6 +129,14 @@ export function parseSpace(text: string, file: string): ParseResult {
     if (seen.has(token.startOffset)) continue;
     seen.add(token.startOffset);
     diagnostics.push(diagnostic("parse-error", error.message, tokenSpan(file, token)));
+  }
+  if (cst === null) {
+    const stop = diagnostics[diagnostics.length - 1]?.span ?? tokenSpan(file, tokens[0]!);
+    const message = `the parse stopped after ${MAX_SYNTAX_ERRORS} syntax errors`;
+    diagnostics.push(
+      diagnostic("too-many-errors", message, stop, "fix the first ones; the rest often follow from them"),
+    );
+    return { ast: null, diagnostics };
   }
   return { ast: buildAst(cst, file), diagnostics };
 }

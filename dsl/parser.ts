@@ -8,6 +8,7 @@ import {
   CstParser,
   EOF,
   type IParserErrorMessageProvider,
+  type IRecognitionException,
   type IToken,
   tokenLabel,
   type TokenType,
@@ -56,6 +57,14 @@ const messages: IParserErrorMessageProvider = {
     return `expected ${what} but found ${found(actual[0]!)}`;
   },
 };
+
+/** A parse stops after this many syntax errors (see {@linkcode SpaceParser}). */
+export const MAX_SYNTAX_ERRORS = 100;
+
+/** Thrown out of a parse that reached {@linkcode MAX_SYNTAX_ERRORS}; its `errors` are kept. */
+export class TooManySyntaxErrors extends Error {
+  override readonly name = "TooManySyntaxErrors";
+}
 
 /** The parser; build one with {@linkcode getParser} (construction runs chevrotain's self-analysis). */
 export class SpaceParser extends CstParser {
@@ -256,6 +265,18 @@ export class SpaceParser extends CstParser {
     });
     this.CONSUME(T.RBracket);
   });
+
+  /**
+   * Records a syntax error, and ends the parse with {@linkcode TooManySyntaxErrors} once there are
+   * {@linkcode MAX_SYNTAX_ERRORS}: recovering from each costs a search of the grammar, and thousands of
+   * them (a pasted or generated file gone wrong) would take seconds to report what the first few show.
+   */
+  SAVE_ERROR(error: IRecognitionException): IRecognitionException {
+    if (this.errors.length >= MAX_SYNTAX_ERRORS) throw new TooManySyntaxErrors();
+    return (CstParser.prototype as unknown as { SAVE_ERROR: (e: unknown) => IRecognitionException })
+      .SAVE_ERROR
+      .call(this, error);
+  }
 
   /** Whether the token at `k` is a name that starts an entry (`name:` or `name {`). */
   #startsEntry(k: number): boolean {

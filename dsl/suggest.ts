@@ -37,20 +37,27 @@ export function editDistance(a: string, b: string): number {
   return at(rows - 1, cols - 1);
 }
 
+/** Longer names get no suggestion (see {@linkcode closest}). */
+export const MAX_GUESSED_LENGTH = 128;
+
 /**
  * The known name closest to `word`, when it is close enough to be a likely typo: at most a third
- * of the word's length in edits (at least 1, none for one letter; case differences are free), ties going to the first.
+ * of the word's length in edits (at least 1, none for one letter; case differences are free), ties going to the first;
+ * none for a word longer than {@linkcode MAX_GUESSED_LENGTH}.
  *
  * @param word what was written
  * @param known the names that exist
  * @returns the suggestion, or null
  */
 export function closest(word: string, known: Iterable<string>): string | null {
+  // The distance costs |word|·|name|: names this long are pasted or generated, not typed, so not guessed.
+  if (word.length > MAX_GUESSED_LENGTH) return null;
   const limit = word.length <= 1 ? 0 : Math.max(1, Math.floor(word.length / 3));
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const name of known) {
-    if (name === word) continue;
+    // The lengths alone bound the distance from below: skip what cannot be close (and long names fast).
+    if (name === word || Math.abs(name.length - word.length) > limit) continue;
     const distance = editDistance(word.toLowerCase(), name.toLowerCase());
     if (distance <= limit && distance < bestDistance) {
       best = name;

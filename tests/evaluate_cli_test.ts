@@ -66,6 +66,24 @@ Deno.test("evaluate --dry-run prints the parameter counts with and without the a
   });
 });
 
+Deno.test("evaluate refuses --cells past the language's limit, and a network too large for wasm before training", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/found.space`;
+    await Deno.writeTextFile(file, FOUND);
+    const huge = captureIo();
+    assert.equal(await main([file, "--cells", "100000000"], huge), 2);
+    assert.match(huge.stderr(), /^error: --cells must be at most 512 but is 100000000 \(/);
+    const wide = captureIo();
+    const out = `${dir}/eval`;
+    assert.equal(await main([file, "--channels", "8192", "--batch-size", "64", "--out", out], wide), 1);
+    assert.match(
+      wide.stderr(),
+      /^error: the evaluation training needs about .* at batch 64 .* but wasm's 4 GiB heap cannot hold it: .*--channels or --cells\n$/,
+    );
+    await assert.rejects(() => Deno.lstat(out), Deno.errors.NotFound);
+  });
+});
+
 Deno.test("evaluate refuses a search space whose edges still have several candidates", async () => {
   await withTempDir(async (dir) => {
     const file = `${dir}/search.space`;

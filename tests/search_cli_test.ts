@@ -218,6 +218,9 @@ Deno.test("a search killed with SIGKILL and resumed finds what an uninterrupted 
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /^resuming .* at epoch [3-6], step 1$/m);
     assertSameSearch(await readGenotype(killed), await readGenotype(reference));
+    // The resumed genotype names the original space file, not the run folder's copy.
+    assert.equal((await readGenotype(killed)).space.source, file);
+    assert.deepEqual((await readGenotype(killed)).space, (await readGenotype(reference)).space);
     const epochs = async (run: string) =>
       (await Deno.readTextFile(`${run}/telemetry.jsonl`)).trimEnd().split("\n").map((l) => {
         const { epoch, opsLeft, pruned, trainLoss, valLoss } = JSON.parse(l);
@@ -252,6 +255,87 @@ Deno.test("Ctrl-C checkpoints after the current step, exits 130 with the resume 
     const resumed = captureIo();
     assert.equal(await main(["--resume", run], resumed), 0, resumed.stderr());
     assertSameSearch(await readGenotype(run), await readGenotype(reference));
+  });
+});
+
+Deno.test("a search that ends in grace warns that its cells are arbitrary and says how many epochs train α", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/grace.space`;
+    await Deno.writeTextFile(file, FAST_SPACE.replace("grace_epochs: 0", "grace_epochs: 3"));
+    const io = captureIo();
+    const code = await main([
+      file,
+      "--synthetic",
+      "32",
+      "--epochs",
+      "1",
+      "--steps-per-epoch",
+      "1",
+      "--out",
+      `${dir}/run`,
+    ], io);
+    assert.equal(code, 0, io.stderr());
+    assert.match(
+      io.stderr(),
+      /^warning: the search ended in grace after 1 epoch: α was never trained, so the derived cells are arbitrary; search at least 4 epochs \(α trains from epoch 4\)$/m,
+    );
+    const trained = captureIo();
+    const args = [
+      file,
+      "--synthetic",
+      "32",
+      "--epochs",
+      "4",
+      "--steps-per-epoch",
+      "1",
+      "--out",
+      `${dir}/run4`,
+    ];
+    assert.equal(await main(args, trained), 0, trained.stderr());
+    assert.doesNotMatch(trained.stderr(), /grace/);
+  });
+});
+
+Deno.test("search --out outside the writable folder exits 1 naming one command, which then runs the search", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/fast.space`;
+    await Deno.writeTextFile(file, FAST_SPACE);
+    await Deno.mkdir(`${dir}/runs`);
+    const out = `${dir}/elsewhere`;
+    const refused = await output(
+      spawnCli(`${dir}/runs`, [
+        file,
+        "--synthetic",
+        "32",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "1",
+        "--out",
+        out,
+      ]),
+    );
+    assert.equal(refused.code, 1, refused.stderr);
+    const lines = refused.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 2, refused.stderr);
+    assert.match(
+      lines[0]!,
+      /^error: cannot write the run folder ".*elsewhere": the task may write only under runs\/; to write there, run:$/,
+    );
+    const command = lines[1]!.trim().split(" ");
+    assert.deepEqual(command.slice(0, 3), ["deno", "run", "--allow-read"]);
+    assert.ok(
+      command.includes(`--allow-write=runs,${out}`) && command.includes("--allow-sys=systemMemoryInfo"),
+    );
+    // The command as printed (with no prompt, run from the folder that holds runs/) does the search.
+    const rerun = await new Deno.Command(Deno.execPath(), {
+      args: [command[1]!, "--no-prompt", ...command.slice(2)],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(rerun.code, 0, new TextDecoder().decode(rerun.stderr));
+    assert.ok((await Deno.stat(`${out}/genotype.json`)).isFile);
   });
 });
 

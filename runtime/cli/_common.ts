@@ -154,17 +154,38 @@ export async function defaultOut(name: string): Promise<string> {
   }
 }
 
-/** Fails early, with the flag to add, when the process may not write the run folder. */
-export async function ensureWritable(dir: string): Promise<void> {
+/** What to run again, with the write permission widened, when the run folder lies outside runs/. */
+export interface Rerun {
+  /** The CLI module (its `import.meta.url`). */
+  readonly script: URL;
+  /** The command-line arguments as given. */
+  readonly args: readonly string[];
+}
+
+/** An argument as a POSIX shell reads it back. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Fails early when the process may not write the run folder (the tasks may write only under runs/),
+ * naming the one command that runs the same thing with that folder writable too. On a terminal Deno
+ * asks first, and a yes just works.
+ */
+export async function ensureWritable(dir: string, rerun?: Rerun): Promise<void> {
   let state = (await Deno.permissions.query({ name: "write", path: dir })).state;
   if (state === "prompt") state = (await Deno.permissions.request({ name: "write", path: dir })).state;
-  if (state !== "granted") {
-    throw new Failure(
-      `cannot write the run folder "${dir}": this process may not write there (the task may write ` +
-        `only under runs/); use an --out under runs/, or run deno run --allow-write=${dir} with the task's ` +
-        `other flags`,
-    );
-  }
+  if (state === "granted") return;
+  const where = `cannot write the run folder "${dir}": the task may write only under runs/`;
+  if (!rerun) throw new Failure(`${where}; run the command with --allow-write=runs,${dir}`);
+  const command = [
+    "deno run --allow-read",
+    shellWord(`--allow-write=runs,${dir}`),
+    "--allow-sys=systemMemoryInfo",
+    shellWord(decodeURIComponent(rerun.script.pathname)),
+    ...rerun.args.map(shellWord),
+  ];
+  throw new Failure(`${where}; to write there, run:\n  ${command.join(" ")}`);
 }
 
 /**

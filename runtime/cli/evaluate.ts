@@ -35,6 +35,8 @@ import {
 } from "./_common.ts";
 import { stopAfterStep } from "./_signals.ts";
 import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry } from "../loops/train.ts";
+import { LIMITS } from "../../dsl/bounds.ts";
+import { evaluationFits } from "./_memory.ts";
 
 export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
 
@@ -222,7 +224,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       io.out.write(`${USAGE}\n`);
       return EXIT_OK;
     }
-    return await evaluate(flags, io);
+    return await evaluate(flags, io, args);
   } catch (error) {
     return reportError(error, io, {
       usage: USAGE,
@@ -292,7 +294,7 @@ async function planConfig(
   };
 }
 
-async function evaluate(flags: Flags, io: CliIo): Promise<number> {
+async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promise<number> {
   const say = (text: string) => io.out.write(`${text}\n`);
   const plan = await planConfig(flags);
   const { config } = plan;
@@ -302,6 +304,18 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
   const genotype = await loadFound(plan.resume ? `${plan.dir}/genotype.json` : config.source, io);
   const { space: ir, cells } = genotype;
   const input = inputOf(config.data);
+  // The flags bypass the compiler's limits: the same ones hold (dsl/bounds.ts).
+  for (
+    const [flag, value, limit] of [["cells", config.cells, LIMITS.cells], [
+      "channels",
+      config.channels,
+      LIMITS.channels,
+    ]] as const
+  ) {
+    if (value !== null && value > limit.max) {
+      throw new UsageError(`--${flag} must be at most ${limit.max} but is ${value} (${limit.why})`);
+    }
+  }
   let summary;
   try {
     summary = inferEvaluation(ir, cells, {
@@ -330,8 +344,17 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
     return EXIT_OK;
   }
 
+  // Before anything is allocated: refuse what cannot fit, rather than fail mid-run (_memory.ts).
+  const memory = await evaluationFits(
+    ir,
+    summary,
+    { size: input.inputSize, channels: input.inputChannels, classes: input.classes },
+    config.batchSize ?? ir.evaluate.batchSize,
+    config.backend as BackendName,
+  );
+  if (!memory.fits) throw new Failure(memory.message);
   const dir = plan.dir ?? await defaultOut(`${ir.name}-eval`);
-  await ensureWritable(dir);
+  await ensureWritable(dir, { script: new URL(import.meta.url), args });
   if (!plan.resume) {
     try {
       await Deno.lstat(`${dir}/eval.json`);
@@ -358,6 +381,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
       ...(config.batchSize !== null ? { batchSize: config.batchSize } : {}),
       ...(config.stepsPerEpoch !== null ? { stepsPerEpoch: config.stepsPerEpoch } : {}),
       augment: { flip: config.data.kind === "cifar10" },
+      ...(memory.recompute ? { recompute: true } : {}),
       // DARTS' auxiliary head needs 32×32 images; the synthetic test images are 8×8.
       ...(config.data.kind === "synthetic" ? { auxiliary: false } : {}),
       signal: controller.signal,

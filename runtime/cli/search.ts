@@ -47,6 +47,8 @@ import { OverrideError, overrideHelp, overrideSpace, parseOverride } from "../sw
 import { stopAfterStep } from "./_signals.ts";
 import { RunStatusFile } from "../report/run_status.ts";
 import { dashboardBeside, untilInterrupted } from "../report/dashboard_server.ts";
+import { searchFits } from "./_memory.ts";
+import { graceEndEpoch } from "../loops/schedules.ts";
 
 export { EXIT_INTERRUPTED, EXIT_TERMINATED } from "./_signals.ts";
 
@@ -159,6 +161,18 @@ async function loadData(source: DataSource): Promise<Dataset> {
   }
 }
 
+/** Why a search that ended in grace found nothing: α was never trained, so its cells are arbitrary. */
+function graceWarning(ir: SpaceIR, epochs: number): string {
+  const { grace, temperature, scheduleUnit } = ir.search;
+  const candidates = Math.max(...ir.cellTypes.flatMap((c) => c.edges.map((e) => e.candidates.length)));
+  const end = scheduleUnit === "epoch" ? graceEndEpoch(grace, temperature, candidates) : null;
+  return `the search ended in grace after ${epochs} epoch${epochs === 1 ? "" : "s"}: α was never trained, ` +
+    `so the derived cells are arbitrary; ` +
+    (end !== null
+      ? `search at least ${end + 1} epochs (α trains from epoch ${end + 1})`
+      : "search more epochs");
+}
+
 function describeCell(ir: SpaceIR, cell: Genotype["cells"][number]): string {
   const type = cellTypeOf(ir, cell.cellType);
   const name = (ref: { kind: "input" | "node"; index: number }) =>
@@ -249,7 +263,9 @@ async function planResume(flags: Flags, dir: string): Promise<Plan> {
   return {
     dir,
     spaceText,
-    spaceFile: `${dir}/space.space`,
+    // The copy's text is the original's (same hash): compiled under the original's name, the IR in
+    // genotype.json names the file the run was started with, as an uninterrupted run's does.
+    spaceFile: config.spaceFile,
     resume: true,
     config: flags.backend !== undefined ? { ...config, backend: flags.backend } : config,
   };
@@ -282,7 +298,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     return EXIT_OK;
   }
   try {
-    return await search(flags, io);
+    return await search(flags, io, args);
   } catch (error) {
     return reportError(error, io, {
       usage: USAGE,
@@ -294,7 +310,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
   }
 }
 
-async function search(flags: Flags, io: CliIo): Promise<number> {
+async function search(flags: Flags, io: CliIo, args: readonly string[]): Promise<number> {
   const say = (text: string) => io.out.write(`${text}\n`);
   if (flags.backend !== undefined && !isBackendName(flags.backend)) {
     throw new UsageError(`unknown backend "${flags.backend}": expected one of ${BACKENDS.join(", ")}`);
@@ -310,12 +326,16 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     batchSize: plan.config.batchSize || ir.search.batchSize,
   };
   const dir = plan.dir || await defaultOut(ir.name);
-  await ensureWritable(dir);
+  await ensureWritable(dir, { script: new URL(import.meta.url), args });
   if (!isBackendName(config.backend)) {
     throw new Failure(`run.json names an unknown backend "${config.backend}"`);
   }
-  await useBackend(config.backend as BackendName);
   const data = await loadData(config.data);
+  // Before anything is allocated: refuse what cannot fit, rather than fail mid-run (_memory.ts).
+  const input = { size: data.height, channels: data.channels, classes: data.classes };
+  const memory = await searchFits(ir, input, config.batchSize, config.backend as BackendName);
+  if (!memory.fits) throw new Failure(memory.message);
+  await useBackend(config.backend as BackendName);
   const augment = config.data.kind === "cifar10" ? { pad: 4, flip: true } : { pad: 4, flip: false };
 
   const controller = new AbortController();
@@ -331,6 +351,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       batchSize: config.batchSize,
       ...(config.stepsPerEpoch !== null ? { stepsPerEpoch: config.stepsPerEpoch } : {}),
       augment,
+      ...(memory.recompute ? { recompute: true } : {}),
       signal: controller.signal,
       onStep: (epoch, step, steps) => {
         progress.step(epoch, step, steps);
@@ -379,6 +400,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
       `done in ${formatDuration((performance.now() - started) / 1000)} (${run.epoch} epochs); found cells:`,
     );
     for (const cell of genotype.cells) say(describeCell(ir, cell));
+    if (last?.grace) io.err(`warning: ${graceWarning(ir, run.epoch)}\n`);
     if (last) {
       say(
         `supernet accuracy at the last epoch: train ${(100 * last.trainAccuracy).toFixed(1)}%, ` +

@@ -185,6 +185,37 @@ export function graceActive(grace: Grace, epoch: number, temperature: number): b
 }
 
 /**
+ * The first epoch after grace (α trains from it on), for schedules counted in epochs.
+ *
+ * @param grace The grace setting from the IR.
+ * @param schedule The temperature schedule.
+ * @param candidates N, the largest candidate count (for `pac`).
+ * @param within How many epochs to look through.
+ * @returns The 0-based epoch, or null when grace lasts all of `within` (or `pac` is undefined there).
+ * @example
+ * ```ts
+ * import { graceEndEpoch } from "./schedules.ts";
+ * // 1.6 · 0.95^t first falls below 1 at t = 10.
+ * graceEndEpoch({ kind: "temperature", tau: 1 }, { kind: "exponential", t0: 1.6, beta: 0.95 }, 8); // 10
+ * ```
+ */
+export function graceEndEpoch(
+  grace: Grace,
+  schedule: TemperatureSchedule,
+  candidates: number,
+  within = 10_000,
+): number | null {
+  try {
+    for (let t = 0; t < within; t++) {
+      if (!graceActive(grace, t, temperatureAt(schedule, t, candidates))) return t;
+    }
+  } catch {
+    // pac's temperature is undefined where τ + log(1/(N·ν)) ≤ 0: no answer there.
+  }
+  return null;
+}
+
+/**
  * Φ(α; T) = softmax(α / T) (eq. 3), computed stably: the maximum of α / T is subtracted before
  * exponentiating, so T down to 1e-3 with α of ±1e3 gives no overflow and no NaN.
  *

@@ -1,0 +1,211 @@
+/**
+ * How much memory a search (or an evaluation training) needs at its batch size, from the inferred
+ * shapes alone (no tfjs): the weights, their gradients and the optimizer's slots, and the activations
+ * that backpropagation keeps per sample — every op's intermediates, or with recomputation only each
+ * mixed op's (each cell's) inputs and output plus the one being recomputed. The search and evaluate
+ * commands compare it with the backend's memory before they build anything.
+ *
+ * @module
+ */
+import type { CellShape, EvaluationSummary, SpaceSummary } from "./infer.ts";
+import { operationOf, type SpaceIR, stepsAt } from "./ir.ts";
+
+/** Bytes of a float32. */
+const FLOAT = 4;
+
+/**
+ * Feature maps per op step that the activation count charges: the step's output and what its gradient
+ * saves (the input of a convolution, the statistics of a batch norm).
+ */
+const MAPS_PER_STEP = 2;
+
+/**
+ * Peak wasm heap per sample ÷ the feature maps counted per sample, measured for DARTS' supernet
+ * (spaces/darts.space, 32×32, wasm, one w step at batch 1 and 2; the heap never shrinks, so its size
+ * is the step's peak): 1,312 MB per sample with every activation kept (count: 265 MB), 76 MB per sample
+ * with each mixed op recomputed (count: 28 MB). Backpropagation's gradients and temporaries add to
+ * what the forward pass keeps, hence factors above 1.
+ */
+export const PEAK_FACTOR = { kept: 5.0, recomputed: 2.7 } as const;
+
+/** The wasm heap before any tensor exists (16 MiB, measured). */
+const BASE_BYTES = 16 * 2 ** 20;
+
+/** What a training step needs: fixed bytes, bytes per sample, and the total at a batch size. */
+export interface MemoryEstimate {
+  readonly batchSize: number;
+  /** Weights w and α. */
+  readonly weightBytes: number;
+  /** One gradient per weight, and the optimizers' slots (SGD momentum per w, Adam's two per α). */
+  readonly gradientBytes: number;
+  readonly optimizerBytes: number;
+  /** What does not grow with the batch: the above and the backend's empty heap. */
+  readonly fixedBytes: number;
+  /** Peak bytes per sample (activations, their gradients, the input): every op's kept, or recomputed. */
+  readonly perSample: { readonly kept: number; readonly recomputed: number };
+  /** The largest single tensor per sample (a backend may cap one buffer, as WebGPU does). */
+  readonly largestTensorPerSample: number;
+  /** Everything at `batchSize`: weights, gradients, slots, the input batch and the activations. */
+  readonly total: { readonly kept: number; readonly recomputed: number };
+}
+
+/** Feature-map tensors of one placed cell, in floats per sample. */
+function cellFloats(ir: SpaceIR, cell: CellShape): { kept: number; recomputed: number; largest: number } {
+  const nodeMap = cell.channels * cell.outputSize * cell.outputSize;
+  // Preprocessing: relu, conv, batch norm per input (a factorized reduce keeps a few more).
+  const pre = cell.inputs.reduce(
+    (n, i) => n + (i.preprocess === "relu_conv_bn" ? 3 : 5) * i.channels * i.size ** 2,
+    0,
+  );
+  const inputMap = Math.max(nodeMap, ...cell.inputs.map((i) => i.channels * i.size ** 2));
+  let ops = 0;
+  let widestEdge = 0;
+  for (const edge of cell.edges) {
+    const before = edge.from.kind === "input" ? inputMap : nodeMap;
+    let floats = 0;
+    for (const candidate of edge.candidates) {
+      const steps = stepsAt(operationOf(ir, candidate.op), edge.stride);
+      let map = before;
+      for (const step of steps) {
+        if (step.stride === 2) map = nodeMap;
+        floats += MAPS_PER_STEP * map;
+      }
+      floats += nodeMap; // Φ_o · o(x)
+    }
+    ops += floats;
+    widestEdge = Math.max(widestEdge, floats);
+  }
+  const outputs = (cell.nodes.length + 1) * nodeMap + cell.outputChannels * cell.outputSize ** 2 +
+    (cell.projectParams > 0 ? 3 * nodeMap : 0);
+  return {
+    kept: pre + ops + outputs,
+    // Each mixed op keeps its output; the one being recomputed holds all of its intermediates.
+    recomputed: pre + cell.edges.length * nodeMap + outputs + widestEdge,
+    largest: Math.max(inputMap, cell.outputChannels * cell.outputSize ** 2),
+  };
+}
+
+/** What recomputation keeps: each mixed op's output (the search) or each cell's (the evaluation). */
+type RecomputeUnit = "mixedOp" | "cell";
+
+function estimate(
+  ir: SpaceIR,
+  cells: readonly CellShape[],
+  input: { size: number; channels: number },
+  counts: { weights: number; arch: number; stem: number },
+  batchSize: number,
+  unit: RecomputeUnit,
+): MemoryEstimate {
+  const stemMap = counts.stem * input.size ** 2;
+  let kept = 2 * stemMap;
+  let recomputed = 2 * stemMap;
+  let largest = stemMap;
+  let widestCell = 0;
+  for (const cell of cells) {
+    const f = cellFloats(ir, cell);
+    kept += f.kept;
+    largest = Math.max(largest, f.largest);
+    widestCell = Math.max(widestCell, f.kept);
+    recomputed += unit === "mixedOp" ? f.recomputed : cell.outputChannels * cell.outputSize ** 2;
+  }
+  // A recomputed cell holds all of its intermediates while its gradient is taken.
+  if (unit === "cell") recomputed += widestCell;
+  const weightBytes = FLOAT * (counts.weights + counts.arch);
+  const gradientBytes = weightBytes;
+  const optimizerBytes = FLOAT * (counts.weights + 2 * counts.arch);
+  const fixed = BASE_BYTES + weightBytes + gradientBytes + optimizerBytes;
+  const perSample = {
+    kept: Math.ceil(FLOAT * (kept * PEAK_FACTOR.kept + input.channels * input.size ** 2)),
+    recomputed: Math.ceil(FLOAT * (recomputed * PEAK_FACTOR.recomputed + input.channels * input.size ** 2)),
+  };
+  return {
+    batchSize,
+    weightBytes,
+    gradientBytes,
+    optimizerBytes,
+    fixedBytes: fixed,
+    perSample,
+    largestTensorPerSample: FLOAT * largest,
+    total: {
+      kept: fixed + batchSize * perSample.kept,
+      recomputed: fixed + batchSize * perSample.recomputed,
+    },
+  };
+}
+
+/**
+ * The memory of a search step of a space's supernet.
+ *
+ * @param ir the compiled space
+ * @param summary its {@linkcode summarize} (which sets the input size and channels)
+ * @param batchSize the batch (default: the space's `batch_size`)
+ * @returns the estimate
+ * @example
+ * ```ts
+ * import { compileSpace } from "./compile.ts";
+ * import { summarize } from "./infer.ts";
+ * import { searchMemory } from "./memory.ts";
+ * const { ir } = compileSpace(`space s {
+ *   operation skip = identity
+ *   cell normal { nodes: 2 candidates: skip }
+ *   cell reduction extends normal { reduction: true }
+ * }`);
+ * const m = searchMemory(ir!, summarize(ir!), 8);
+ * if (!(m.total.recomputed <= m.total.kept)) throw new Error("recomputation keeps less");
+ * ```
+ */
+export function searchMemory(
+  ir: SpaceIR,
+  summary: SpaceSummary,
+  batchSize = ir.search.batchSize,
+): MemoryEstimate {
+  return estimate(
+    ir,
+    summary.cells,
+    { size: summary.inputSize, channels: summary.inputChannels },
+    {
+      weights: summary.weightParams,
+      arch: summary.archParams,
+      stem: ir.supernet.stemMultiplier * ir.supernet.channels,
+    },
+    batchSize,
+    "mixedOp",
+  );
+}
+
+/**
+ * The memory of a training step of an evaluation network.
+ *
+ * @param ir the space the cells were found in
+ * @param summary its {@linkcode inferEvaluation}
+ * @param input the image's size and channels
+ * @param batchSize the batch
+ * @returns the estimate (recomputation is per cell: `recomputed` is an upper bound of it)
+ */
+export function evaluationMemory(
+  ir: SpaceIR,
+  summary: EvaluationSummary,
+  input: { readonly size: number; readonly channels: number },
+  batchSize: number,
+): MemoryEstimate {
+  return estimate(
+    ir,
+    summary.cells,
+    input,
+    { weights: summary.paramsWithAuxiliary, arch: 0, stem: ir.supernet.stemMultiplier * summary.channels },
+    batchSize,
+    "cell",
+  );
+}
+
+/**
+ * Bytes for people: `1.3 GiB`, `420 MiB`.
+ *
+ * @param bytes a size
+ * @returns it in GiB (one decimal) from 1 GiB up, else in MiB
+ */
+export function formatBytes(bytes: number): string {
+  const gib = bytes / 2 ** 30;
+  if (gib >= 1000) return `${gib.toExponential(1)} GiB`;
+  return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${Math.max(1, Math.round(bytes / 2 ** 20))} MiB`;
+}
