@@ -105,8 +105,21 @@ async function timeSteps(step: () => Promise<void>, steps: number, counter: Kern
   };
 }
 
+/** Where the bench writes: a line at a time (a search CLI's CliIo fits). */
+export interface BenchIo {
+  readonly out: { write(text: string): void };
+  readonly err: (text: string) => void;
+}
+
+const consoleIo: BenchIo = {
+  out: { write: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)) },
+  err: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+};
+
 /** Runs the benchmark; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+export async function main(args: string[], io: BenchIo = consoleIo): Promise<number> {
+  const log = (text: string) => io.out.write(`${text}\n`);
+  const fail = (text: string) => io.err(`${text}\n`);
   let values;
   try {
     values = parseArgs({
@@ -131,42 +144,48 @@ export async function main(args: string[]): Promise<number> {
       strict: true,
     }).values;
   } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
+    fail(`${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   if (values.help) {
-    console.log(USAGE);
+    log(USAGE);
     return 0;
   }
   const batch = Number(values.batch);
   const steps = Number(values.steps);
   const threads = Number(values.threads);
   if ([batch, steps, threads].some((n) => !Number.isInteger(n) || n < 1)) {
-    console.error(`--batch, --steps and --threads take positive integers\n${USAGE}`);
+    fail(`--batch, --steps and --threads take positive integers\n${USAGE}`);
     return 2;
   }
   if (!isBackendName(values.backend)) {
-    console.error(`unknown backend "${values.backend}"\n${USAGE}`);
+    fail(`unknown backend "${values.backend}"\n${USAGE}`);
     return 2;
   }
   if (!["cpu", "cuda"].includes(values["peer-device"])) {
-    console.error(`--peer-device takes cpu or cuda, not "${values["peer-device"]}"\n${USAGE}`);
+    fail(`--peer-device takes cpu or cuda, not "${values["peer-device"]}"\n${USAGE}`);
     return 2;
   }
   if (!["channels_last", "contiguous"].includes(values["peer-format"])) {
-    console.error(
+    fail(
       `--peer-format takes channels_last or contiguous, not "${values["peer-format"]}"\n${USAGE}`,
     );
     return 2;
   }
-  const text = await Deno.readTextFile(values.space);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(values.space);
+  } catch (e) {
+    fail(`cannot read --space ${values.space}: ${(e as Error).message}`);
+    return 1;
+  }
   const { ir, diagnostics } = compileSpace(text, values.space);
   if (!ir) {
-    console.error(renderDiagnostics(diagnostics, text));
+    fail(renderDiagnostics(diagnostics, text));
     return 1;
   }
   if (values.peer && ir.name !== "darts") {
-    console.error(`--peer builds the DARTS supernet only (spaces/darts.space), not space "${ir.name}"`);
+    fail(`--peer builds the DARTS supernet only (spaces/darts.space), not space "${ir.name}"`);
     return 2;
   }
   const loadBefore = loadAverage();
@@ -187,7 +206,7 @@ export async function main(args: string[]): Promise<number> {
   const results: BenchResult[] = [];
   const report = (r: BenchResult) => {
     results.push(r);
-    if (!values.json) console.log(formatResult(r));
+    if (!values.json) log(formatResult(r));
   };
 
   for (const keep of values["eval-only"] ? [] : [null, values.keep]) {
@@ -232,11 +251,11 @@ export async function main(args: string[]): Promise<number> {
   counter.stop();
   const [all, one] = supernet;
   if (all && one && !values.json) {
-    console.log(
+    log(
       `ratio all ops / one op per edge: ${(all.stepMs / one.stepMs).toFixed(2)}× time, ` +
         `${(all.tfBytes / one.tfBytes).toFixed(2)}× memory`,
     );
-    console.log("(with one op per edge no α is left to update: its step is only the w step)");
+    log("(with one op per edge no α is left to update: its step is only the w step)");
   }
 
   const peers: PeerReport[] = [];
@@ -258,17 +277,17 @@ export async function main(args: string[]): Promise<number> {
           pythons: values.python ? [values.python] : DEFAULT_PYTHONS,
         });
       } catch (e) {
-        console.error((e as Error).message);
+        fail((e as Error).message);
         return 1;
       }
       peers.push(peer);
       const r = ratios(supernet, peer);
       compared.push(...r);
-      if (!values.json) printPeer(peer, r);
+      if (!values.json) printPeer(peer, r, log);
     }
   }
   if (values.json) {
-    console.log(JSON.stringify({
+    log(JSON.stringify({
       command: `deno task bench ${args.join(" ")}`.trim(),
       date: new Date().toISOString(),
       cpus: navigator.hardwareConcurrency,
@@ -290,20 +309,20 @@ function formatResult(r: BenchResult): string {
     `(${r.backend}, batch ${r.batch})`;
 }
 
-function printPeer(peer: PeerReport, r: readonly Ratio[]): void {
-  console.log(
+function printPeer(peer: PeerReport, r: readonly Ratio[], log: (text: string) => void): void {
+  log(
     `PyTorch ${peer.torch} (${peer.device}, ${peer.threads} thread${peer.threads === 1 ? "" : "s"}, ` +
       `${peer.memoryFormat}, ${peer.weightParams.toLocaleString("en")} weights, ${peer.python}):`,
   );
   for (const p of peer.results) {
-    console.log(
+    log(
       `${p.name.padEnd(40)} ${(p.stepMs / 1000).toFixed(2).padStart(7)} s/step (cpu ${
         (p.cpuMs / 1000).toFixed(1)
       } s)  peak RSS ${(p.peakRssBytes / GIB).toFixed(2)} GiB`,
     );
   }
   for (const x of r) {
-    console.log(
+    log(
       `ours ÷ PyTorch (${x.opsPerEdge === 1 ? "one op per edge" : "all ops"}, ${x.peerThreads} thread${
         x.peerThreads === 1 ? "" : "s"
       }): ${x.time.toFixed(2)}× time, ${x.cpu.toFixed(2)}× cpu, ${x.peakRss.toFixed(2)}× peak RSS`,

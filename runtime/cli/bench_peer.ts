@@ -45,6 +45,8 @@ export interface PeerOptions {
   readonly pythons: readonly string[];
   /** Only print the weight count. */
   readonly paramsOnly?: boolean;
+  /** Time one configuration only: all ops, or one op per edge. */
+  readonly only?: "all" | "one";
 }
 
 /** Interpreters tried when none is given: PATH's python3, then Debian's (which python3-torch serves). */
@@ -73,6 +75,7 @@ export async function runPeer(options: PeerOptions): Promise<PeerReport> {
   const args = [
     peerScript(),
     ...(options.paramsOnly ? ["--params-only"] : []),
+    ...(options.only ? [`--only=${options.only}`] : []),
     `--batch=${options.batch}`,
     `--steps=${options.steps}`,
     `--threads=${options.threads}`,
