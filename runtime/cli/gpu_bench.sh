@@ -60,7 +60,7 @@ pack() {
   local dir
   dir="$(mktemp -d)"
   echo "packing into $bundle (a fresh DENO_DIR in $dir)"
-  DENO_DIR="$dir/deno_dir" deno cache "$root/runtime/cli/bench.ts"
+  DENO_DIR="$dir/deno_dir" deno cache --quiet "$root/runtime/cli/bench.ts"
   # Source maps, minified bundles and the packages the bench never loads (tfjs-node needs
   # libtensorflow; the digits are imported lazily and only by search/evaluate).
   find "$dir/deno_dir/npm" \( -name '*.map' -o -name '*.min.js' -o -name '*.es2017.js' \) -type f -delete
@@ -87,6 +87,7 @@ run() {
     if "$p" -c 'import torch' 2>/dev/null; then python="$p"; break; fi
   done
   [[ -n $python ]] || { echo "gpu_bench.sh: no python3 with torch" >&2; python=python3; }
+  # Least privilege as deno.json's bench task (--allow-run only for the interpreter); nothing is fetched.
   local bench_flags=(--cached-only --allow-read --allow-sys=loadavg "--allow-run=$python")
   if [[ $dry == 1 ]]; then
     echo "would unpack $bundle/deno.xz and $bundle/deno_dir.tar.xz into $work"
@@ -144,7 +145,6 @@ run() {
       --backend "$backend" --batch "$batch" --steps "$steps" --peer --peer-device "$peer_device" \
       --python "$python" --json
   done
-  # Least privilege as deno.json's bench task (--allow-run only for the interpreter); nothing is fetched.
   [[ $dry == 1 ]] && { echo "would write $out"; rm -rf "$work"; return 0; }
 
   "$python" - "$stages" "$out" "$batch" "$((SECONDS - started))" <<'PY'

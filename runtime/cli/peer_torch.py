@@ -229,7 +229,16 @@ class Search:
 
 
 def peak_rss_bytes():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    """This process's resident high-water mark. On Linux VmHWM: getrusage's ru_maxrss would start from
+    the peak of the process that spawned it (the bench, gigabytes), inherited across fork and exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def time_steps(search, steps, device):
