@@ -111,9 +111,15 @@ export interface BenchIo {
   readonly err: (text: string) => void;
 }
 
+/** Writes all of `text` (writeSync may write part of it to a pipe). */
+function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  let bytes = new TextEncoder().encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
+}
+
 const consoleIo: BenchIo = {
-  out: { write: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)) },
-  err: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+  out: { write: (text) => writeAll(Deno.stdout, text) },
+  err: (text) => writeAll(Deno.stderr, text),
 };
 
 /** Runs the benchmark; returns the exit code. */
