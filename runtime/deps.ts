@@ -28,3 +28,9 @@ export const TFJS_NODE_SPECIFIERS = {
   tensorflow: "npm:@tensorflow/tfjs-node@4.22.0",
   "tensorflow-gpu": "npm:@tensorflow/tfjs-node-gpu@4.22.0",
 } as const;
+
+/**
+ * The process's CPU time and resident high-water mark (getrusage), as the PyTorch peer reads them
+ * (runtime/cli/bench.ts); /proc needs --allow-all under Deno, these need no permission.
+ */
+export { cpuUsage, resourceUsage } from "node:process";

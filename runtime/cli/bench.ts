@@ -1,23 +1,27 @@
 /**
  * `deno task bench`: the first-order search-step time (w step + α step) of a supernet with every
- * candidate alive, and of the same supernet with one op left per edge, in one run, with their ratio
- * and tfjs memory; with `--eval`, a training step of the DARTS_V2 evaluation network too. `--json`
- * prints one object per line.
+ * candidate alive, and of the same supernet with one op left per edge, in one run, with their ratio,
+ * tfjs kernel calls per step, process CPU time, peak RSS and tfjs memory; with `--peer`, the same
+ * supernet and step in PyTorch (runtime/cli/peer_torch.py) right after, and ours ÷ PyTorch's; with
+ * `--eval`, a training step of the DARTS_V2 evaluation network too. `--json` prints one object.
  *
  * @module
  */
 import { parseArgs } from "../../dsl/deps.ts";
 import { compileSpace } from "../../dsl/compile.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
-import { tf } from "../deps.ts";
+import { cpuUsage, resourceUsage, tf } from "../deps.ts";
 import { type BackendName, isBackendName, useBackend } from "../kernels/backend.ts";
+import { countKernels, type KernelCounter } from "../kernels/kernel_count.ts";
 import { syntheticDataset } from "../data/datasets.ts";
 import { SearchRun } from "../loops/search.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
 import { fixedCells } from "../../dsl/ir.ts";
+import { DEFAULT_PYTHONS, type PeerReport, type Ratio, ratios, runPeer } from "./bench_peer.ts";
 
 const USAGE =
   `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
+                        [--peer [--threads N | --threads-scan] [--peer-device cpu|cuda] [--python PATH]]
   --space    the space to time (default spaces/darts.space)
   --backend  wasm (default), webgpu, cpu, tensorflow, tensorflow-gpu
   --batch    batch size (default 32)
@@ -25,7 +29,14 @@ const USAGE =
   --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
   --eval     also time a training step of the evaluation network of spaces/darts_v2.space (C=36,
              20 cells, auxiliary head); --eval-only: only that (a fresh wasm heap)
-  --json     one JSON object per line: {"name","backend","batch","opsPerEdge","stepMs","tfBytes"}`;
+  --peer     then run the same supernet and step in PyTorch (runtime/cli/peer_torch.py, darts.space
+             only) at the same batch, and print ours ÷ PyTorch's
+  --threads  PyTorch's threads (default: every core); asap's wasm and cpu backends use one
+  --threads-scan  the peer at 1 thread and at every core, both compared
+  --peer-device   cpu (default) or cuda;  --peer-format channels_last (default) or contiguous
+  --python   the interpreter with torch (default: python3, then /usr/bin/python3)
+  --json     one JSON object: {"command","date","cpus","loadAverage","ours":{…,"results":[…]},
+             "peers":[…],"ratios":[…]}; each result has stepMs, cpuMs, kernels, peakRssBytes, tfBytes`;
 
 /** One measured configuration. */
 export interface BenchResult {
@@ -33,56 +44,159 @@ export interface BenchResult {
   readonly backend: string;
   readonly batch: number;
   readonly opsPerEdge: number;
+  /** Wall milliseconds per step, the mean of the timed steps. */
   readonly stepMs: number;
+  /** Process CPU milliseconds per step (all threads). */
+  readonly cpuMs: number;
+  /** tfjs kernel calls in the last timed step (every dispatch through the engine). */
+  readonly kernels: number;
+  /** The ten most-called kernels of that step. */
+  readonly topKernels: readonly { name: string; calls: number }[];
+  /**
+   * The process's resident high-water mark at the end of this configuration (getrusage, the same
+   * measure as the peer's; configurations run all ops first, so later ones report at least its peak).
+   */
+  readonly peakRssBytes: number;
   /** tfjs bytes alive at the end of the last forward pass (weights, optimizer slots, saved activations). */
   readonly tfBytes: number;
 }
 
-async function timeSteps(run: SearchRun, steps: number): Promise<number> {
-  await run.runStep(); // warm-up: kernel compilation, first allocations
-  const start = performance.now();
-  for (let i = 0; i < steps; i++) await run.runStep();
-  return (performance.now() - start) / steps;
+/** Process CPU milliseconds so far (user + system, all threads; getrusage). */
+function cpuMsNow(): number {
+  const { user, system } = cpuUsage();
+  return (user + system) / 1000;
 }
 
+/** The process's resident high-water mark in bytes (getrusage's ru_maxrss, as the peer reads it). */
+function peakRssNow(): number {
+  return resourceUsage().maxRSS * 1024; // KiB on Linux
+}
+
+/** The 1-, 5- and 15-minute load averages (a busy shared machine shows here), or null if not allowed. */
+function loadAverage(): number[] | null {
+  try {
+    return Deno.loadavg();
+  } catch {
+    return null;
+  }
+}
+
+interface Timing {
+  stepMs: number;
+  cpuMs: number;
+  kernels: number;
+  topKernels: { name: string; calls: number }[];
+}
+
+/** Times `steps` steps after one warm-up; counts the kernels of each step, keeps the last count. */
+async function timeSteps(step: () => Promise<void>, steps: number, counter: KernelCounter): Promise<Timing> {
+  await step(); // warm-up: kernel compilation, first allocations
+  const start = performance.now();
+  const cpu = cpuMsNow();
+  for (let i = 0; i < steps; i++) {
+    counter.reset();
+    await step();
+  }
+  return {
+    stepMs: (performance.now() - start) / steps,
+    cpuMs: (cpuMsNow() - cpu) / steps,
+    kernels: counter.total,
+    topKernels: counter.top(10),
+  };
+}
+
+/** Where the bench writes: a line at a time (a search CLI's CliIo fits). */
+export interface BenchIo {
+  readonly out: { write(text: string): void };
+  readonly err: (text: string) => void;
+}
+
+/** Writes all of `text` (writeSync may write part of it to a pipe). */
+function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  let bytes = new TextEncoder().encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
+}
+
+const consoleIo: BenchIo = {
+  out: { write: (text) => writeAll(Deno.stdout, text) },
+  err: (text) => writeAll(Deno.stderr, text),
+};
+
 /** Runs the benchmark; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      space: { type: "string", default: new URL("../../spaces/darts.space", import.meta.url).pathname },
-      backend: { type: "string", default: "wasm" },
-      batch: { type: "string", default: "32" },
-      steps: { type: "string", default: "2" },
-      keep: { type: "string", default: "sep_conv_3x3" },
-      json: { type: "boolean", default: false },
-      eval: { type: "boolean", default: false },
-      "eval-only": { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
+export async function main(args: string[], io: BenchIo = consoleIo): Promise<number> {
+  const log = (text: string) => io.out.write(`${text}\n`);
+  const fail = (text: string) => io.err(`${text}\n`);
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        space: { type: "string", default: new URL("../../spaces/darts.space", import.meta.url).pathname },
+        backend: { type: "string", default: "wasm" },
+        batch: { type: "string", default: "32" },
+        steps: { type: "string", default: "2" },
+        keep: { type: "string", default: "sep_conv_3x3" },
+        json: { type: "boolean", default: false },
+        eval: { type: "boolean", default: false },
+        "eval-only": { type: "boolean", default: false },
+        peer: { type: "boolean", default: false },
+        threads: { type: "string", default: String(navigator.hardwareConcurrency) },
+        "threads-scan": { type: "boolean", default: false },
+        "peer-device": { type: "string", default: "cpu" },
+        "peer-format": { type: "string", default: "channels_last" },
+        python: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    fail(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
   if (values.help) {
-    console.log(USAGE);
+    log(USAGE);
     return 0;
   }
   const batch = Number(values.batch);
   const steps = Number(values.steps);
-  if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(steps) || steps < 1) {
-    console.error(`--batch and --steps take positive integers\n${USAGE}`);
+  const threads = Number(values.threads);
+  if ([batch, steps, threads].some((n) => !Number.isInteger(n) || n < 1)) {
+    fail(`--batch, --steps and --threads take positive integers\n${USAGE}`);
     return 2;
   }
   if (!isBackendName(values.backend)) {
-    console.error(`unknown backend "${values.backend}"\n${USAGE}`);
+    fail(`unknown backend "${values.backend}"\n${USAGE}`);
     return 2;
   }
-  const text = await Deno.readTextFile(values.space);
-  const { ir, diagnostics } = compileSpace(text, values.space);
-  if (!ir) {
-    console.error(renderDiagnostics(diagnostics, text));
+  if (!["cpu", "cuda"].includes(values["peer-device"])) {
+    fail(`--peer-device takes cpu or cuda, not "${values["peer-device"]}"\n${USAGE}`);
+    return 2;
+  }
+  if (!["channels_last", "contiguous"].includes(values["peer-format"])) {
+    fail(
+      `--peer-format takes channels_last or contiguous, not "${values["peer-format"]}"\n${USAGE}`,
+    );
+    return 2;
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(values.space);
+  } catch (e) {
+    fail(`cannot read --space ${values.space}: ${(e as Error).message}`);
     return 1;
   }
+  const { ir, diagnostics } = compileSpace(text, values.space);
+  if (!ir) {
+    fail(renderDiagnostics(diagnostics, text));
+    return 1;
+  }
+  if (values.peer && ir.name !== "darts") {
+    fail(`--peer builds the DARTS supernet only (spaces/darts.space), not space "${ir.name}"`);
+    return 2;
+  }
+  const loadBefore = loadAverage();
   await useBackend(values.backend as BackendName);
+  const counter = countKernels();
   const size = 32;
   const data = syntheticDataset({
     n: 4 * batch,
@@ -98,12 +212,7 @@ export async function main(args: string[]): Promise<number> {
   const results: BenchResult[] = [];
   const report = (r: BenchResult) => {
     results.push(r);
-    console.log(
-      values.json
-        ? JSON.stringify(r)
-        : `${r.name.padEnd(34)} ${(r.stepMs / 1000).toFixed(2).padStart(8)} s/step  ` +
-          `${(r.tfBytes / 2 ** 20).toFixed(1).padStart(8)} MiB  (${r.backend}, batch ${r.batch})`,
-    );
+    if (!values.json) log(formatResult(r));
   };
 
   for (const keep of values["eval-only"] ? [] : [null, values.keep]) {
@@ -128,37 +237,110 @@ export async function main(args: string[]): Promise<number> {
         }
         opsPerEdge = 1;
       }
-      const stepMs = await timeSteps(run, steps);
+      const timing = await timeSteps(() => run.runStep(), steps, counter);
       report({
         name: (keep ? `${ir.name} supernet, only ${keep}` : `${ir.name} supernet, all ops`) +
           (run.net.recompute ? " (recomputed)" : ""),
         backend: tf.getBackend(),
         batch,
         opsPerEdge,
-        stepMs,
+        ...timing,
+        peakRssBytes: peakRssNow(),
         tfBytes: run.net.forwardBytes,
       });
     } finally {
       run.dispose();
     }
   }
-  if (values.eval || values["eval-only"]) report(await timeEvaluation(batch, steps));
-  const [all, one] = results;
+  const supernet = [...results];
+  if (values.eval || values["eval-only"]) report(await timeEvaluation(batch, steps, counter));
+  counter.stop();
+  const [all, one] = supernet;
   if (all && one && !values.json) {
-    console.log(
+    log(
       `ratio all ops / one op per edge: ${(all.stepMs / one.stepMs).toFixed(2)}× time, ` +
         `${(all.tfBytes / one.tfBytes).toFixed(2)}× memory`,
     );
-    console.log("(with one op per edge no α is left to update: its step is only the w step)");
+    log("(with one op per edge no α is left to update: its step is only the w step)");
+  }
+
+  const peers: PeerReport[] = [];
+  const compared: Ratio[] = [];
+  if (values.peer && supernet.length > 0) {
+    const threadCounts = values["threads-scan"]
+      ? [...new Set([1, navigator.hardwareConcurrency])]
+      : [threads];
+    for (const t of threadCounts) {
+      let peer: PeerReport;
+      try {
+        peer = await runPeer({
+          batch,
+          steps,
+          threads: t,
+          keep: values.keep,
+          device: values["peer-device"],
+          memoryFormat: values["peer-format"],
+          pythons: values.python ? [values.python] : DEFAULT_PYTHONS,
+        });
+      } catch (e) {
+        fail((e as Error).message);
+        return 1;
+      }
+      peers.push(peer);
+      const r = ratios(supernet, peer);
+      compared.push(...r);
+      if (!values.json) printPeer(peer, r, log);
+    }
+  }
+  if (values.json) {
+    log(JSON.stringify({
+      command: `deno task bench ${args.join(" ")}`.trim(),
+      date: new Date().toISOString(),
+      cpus: navigator.hardwareConcurrency,
+      loadAverage: { before: loadBefore, after: loadAverage() },
+      ours: { backend: tf.getBackend(), threads: 1, batch, results },
+      peers,
+      ratios: compared,
+    }));
   }
   return 0;
+}
+
+const GIB = 2 ** 30;
+
+function formatResult(r: BenchResult): string {
+  return `${r.name.padEnd(40)} ${(r.stepMs / 1000).toFixed(2).padStart(7)} s/step ` +
+    `(cpu ${(r.cpuMs / 1000).toFixed(1)} s)  ${r.kernels.toLocaleString("en")} kernels  ` +
+    `tfjs ${(r.tfBytes / GIB).toFixed(2)} GiB  peak RSS ${(r.peakRssBytes / GIB).toFixed(2)} GiB  ` +
+    `(${r.backend}, batch ${r.batch})`;
+}
+
+function printPeer(peer: PeerReport, r: readonly Ratio[], log: (text: string) => void): void {
+  log(
+    `PyTorch ${peer.torch} (${peer.device}, ${peer.threads} thread${peer.threads === 1 ? "" : "s"}, ` +
+      `${peer.memoryFormat}, ${peer.weightParams.toLocaleString("en")} weights, ${peer.python}):`,
+  );
+  for (const p of peer.results) {
+    log(
+      `${p.name.padEnd(40)} ${(p.stepMs / 1000).toFixed(2).padStart(7)} s/step (cpu ${
+        (p.cpuMs / 1000).toFixed(1)
+      } s)  peak RSS ${(p.peakRssBytes / GIB).toFixed(2)} GiB`,
+    );
+  }
+  for (const x of r) {
+    log(
+      `ours ÷ PyTorch (${x.opsPerEdge === 1 ? "one op per edge" : "all ops"}, ${x.peerThreads} thread${
+        x.peerThreads === 1 ? "" : "s"
+      }): ${x.time.toFixed(2)}× time, ${x.cpu.toFixed(2)}× cpu, ${x.peakRss.toFixed(2)}× peak RSS`,
+    );
+  }
 }
 
 /**
  * One training step (forward + backward with the auxiliary head, drop-path 0.2) of the DARTS_V2
  * evaluation network at the paper's size: C = 36, 20 cells, 32×32×3 inputs.
  */
-async function timeEvaluation(batch: number, steps: number): Promise<BenchResult> {
+async function timeEvaluation(batch: number, steps: number, counter: KernelCounter): Promise<BenchResult> {
   const file = new URL("../../spaces/darts_v2.space", import.meta.url).pathname;
   const { ir } = compileSpace(await Deno.readTextFile(file), file);
   if (!ir) throw new Error(`${file} does not compile`);
@@ -190,9 +372,7 @@ async function timeEvaluation(batch: number, steps: number): Promise<BenchResult
     tf.dispose([value, ...Object.values(grads)]);
   };
   try {
-    await step();
-    const start = performance.now();
-    for (let i = 0; i < steps; i++) await step();
+    const timing = await timeSteps(step, steps, counter);
     return {
       name: `darts_v2 evaluation network, C=36, 20 cells (${
         (net.parameterCount({ auxiliary: false }) / 1e6).toFixed(2)
@@ -200,7 +380,8 @@ async function timeEvaluation(batch: number, steps: number): Promise<BenchResult
       backend: tf.getBackend(),
       batch,
       opsPerEdge: 1,
-      stepMs: (performance.now() - start) / steps,
+      ...timing,
+      peakRssBytes: peakRssNow(),
       tfBytes: bytes,
     };
   } finally {

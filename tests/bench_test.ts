@@ -1,0 +1,139 @@
+// The bench's own plumbing: kernel counting, the PyTorch peer's contract, ratios, the JSON report.
+import { assert } from "./deps.ts";
+import { captureIo } from "./_helpers.ts";
+import { tf } from "../runtime/deps.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
+import { countKernels } from "../runtime/kernels/kernel_count.ts";
+import { DEFAULT_PYTHONS, parsePeerReport, ratios, runPeer } from "../runtime/cli/bench_peer.ts";
+import { main } from "../runtime/cli/bench.ts";
+import { compileSpace } from "../dsl/compile.ts";
+import { summarize } from "../dsl/infer.ts";
+
+/** The first interpreter that imports torch, or null (then the peer tests say so and are ignored). */
+function pythonWithTorch(): string | null {
+  for (const python of DEFAULT_PYTHONS) {
+    try {
+      const out = new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" }).outputSync();
+      if (out.success) return python;
+    } catch { /* not installed */ }
+  }
+  return null;
+}
+const python = pythonWithTorch();
+if (!python) console.log("bench_test: no python3 with torch here, the PyTorch peer tests are ignored");
+
+Deno.test("countKernels() counts every kernel dispatched by name, and stop() puts the kernels back", async () => {
+  await useBackend("cpu");
+  const counter = countKernels();
+  tf.tidy(() => tf.relu(tf.add(tf.ones([4]), tf.ones([4]))));
+  assert.equal(counter.byName.get("Add"), 1);
+  assert.equal(counter.byName.get("Relu"), 1);
+  assert.ok(counter.total >= 2);
+  assert.deepEqual(counter.top(1).length, 1);
+  counter.reset();
+  assert.equal(counter.total, 0);
+  counter.stop();
+  tf.tidy(() => tf.add(tf.ones([4]), tf.ones([4])));
+  assert.equal(counter.total, 0, "no counting after stop()");
+  assert.deepEqual(Array.from(tf.tidy(() => tf.add(tf.ones([2]), tf.ones([2]))).dataSync()), [2, 2]);
+});
+
+Deno.test("parsePeerReport() names the missing field of a malformed peer report", () => {
+  assert.throws(() => parsePeerReport("Traceback …"), /printed no JSON/);
+  assert.throws(() => parsePeerReport(JSON.stringify({ threads: 1, batch: 8 })), /"weightParams"/);
+  const result = { name: "all", opsPerEdge: 8, stepMs: 1, cpuMs: 1 };
+  assert.throws(
+    () => parsePeerReport(JSON.stringify({ threads: 1, batch: 8, weightParams: 1, results: [result] })),
+    /result 0 has no number "peakRssBytes"/,
+  );
+});
+
+Deno.test("ratios() divides ours by the peer's per configuration, matched by ops per edge", () => {
+  const ours = [
+    { name: "all", opsPerEdge: 8, stepMs: 30, cpuMs: 30, peakRssBytes: 4 },
+    { name: "one", opsPerEdge: 1, stepMs: 6, cpuMs: 6, peakRssBytes: 4 },
+  ];
+  const peer = {
+    threads: 2,
+    results: [{ name: "all ops", opsPerEdge: 8, stepMs: 10, cpuMs: 15, peakRssBytes: 2 }],
+  };
+  assert.deepEqual(ratios(ours, peer), [{ opsPerEdge: 8, peerThreads: 2, time: 3, cpu: 2, peakRss: 2 }]);
+});
+
+Deno.test("bench --json prints one object with kernels, step and CPU time and peak RSS per configuration", async () => {
+  const io = captureIo();
+  const code = await main(["--space", "spaces/tiny.space", "--batch", "2", "--steps", "1", "--json"], io);
+  assert.equal(code, 0, io.stderr());
+  const lines = io.stdout().trim().split("\n");
+  assert.equal(lines.length, 1, "one JSON object");
+  const report = JSON.parse(lines[0]!);
+  assert.equal(report.ours.batch, 2);
+  assert.deepEqual(report.peers, []);
+  const [all, one] = report.ours.results;
+  assert.equal(all.opsPerEdge, 3);
+  assert.equal(one.opsPerEdge, 1);
+  for (const r of [all, one]) {
+    assert.ok(r.kernels > 0 && r.stepMs > 0 && r.cpuMs >= 0 && r.peakRssBytes > 2 ** 20 && r.tfBytes > 0);
+    assert.equal(r.topKernels.reduce((n: number, k: { calls: number }) => n + k.calls, 0) <= r.kernels, true);
+  }
+  assert.ok(all.kernels > one.kernels, "pruning to one op per edge leaves fewer kernels");
+});
+
+Deno.test("bench --peer refuses a space other than DARTS, and bad flags, with exit code 2", async () => {
+  for (
+    const args of [
+      ["--space", "spaces/tiny.space", "--peer"],
+      ["--threads", "0"],
+      ["--peer-device", "tpu"],
+      ["--no-such-flag"],
+    ]
+  ) {
+    const io = captureIo();
+    assert.equal(await main(args, io), 2, args.join(" "));
+    assert.match(io.stderr(), /--peer|--threads|--peer-device|no-such-flag/);
+  }
+});
+
+Deno.test({
+  name: "the PyTorch peer has exactly the weights dsl/infer counts for spaces/darts.space (1,930,618)",
+  ignore: !python,
+  fn: async () => {
+    const file = "spaces/darts.space";
+    const { ir } = compileSpace(await Deno.readTextFile(file), file);
+    const ours = summarize(ir!).weightParams;
+    assert.equal(ours, 1930618);
+    const peer = await runPeer({
+      batch: 1,
+      steps: 1,
+      threads: 1,
+      keep: "sep_conv_3x3",
+      device: "cpu",
+      memoryFormat: "channels_last",
+      pythons: [python!],
+      paramsOnly: true,
+    });
+    assert.equal(peer.weightParams, ours);
+  },
+});
+
+Deno.test({
+  name: "the PyTorch peer times a step (here one op per edge) and reports wall time, CPU time and peak RSS",
+  ignore: !python,
+  fn: async () => {
+    const peer = await runPeer({
+      batch: 1,
+      steps: 1,
+      threads: 1,
+      keep: "skip_connect",
+      device: "cpu",
+      memoryFormat: "contiguous",
+      pythons: [python!],
+      only: "one", // all ops: the bench's own runs (minutes on a busy 2-core machine)
+    });
+    assert.equal(peer.batch, 1);
+    assert.equal(peer.threads, 1);
+    assert.deepEqual(peer.results.map((r) => r.opsPerEdge), [1]);
+    for (const r of peer.results) assert.ok(r.stepMs > 0 && r.cpuMs > 0 && r.peakRssBytes > 2 ** 20);
+    assert.equal(peer.python, python);
+  },
+});
