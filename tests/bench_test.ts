@@ -4,7 +4,7 @@ import { captureIo } from "./_helpers.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/kernels/backend.ts";
 import { countKernels } from "../runtime/kernels/kernel_count.ts";
-import { DEFAULT_PYTHONS, parsePeerReport, ratios, runPeer } from "../runtime/cli/bench_peer.ts";
+import { DEFAULT_PYTHONS, parsePeerReport, ratios, runPeer } from "../runtime/cli/_bench_peer.ts";
 import { main } from "../runtime/cli/bench.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { summarize } from "../dsl/infer.ts";

@@ -17,7 +17,7 @@ import { syntheticDataset } from "../data/datasets.ts";
 import { SearchRun } from "../loops/search.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
 import { fixedCells } from "../../dsl/ir.ts";
-import { DEFAULT_PYTHONS, type PeerReport, type Ratio, ratios, runPeer } from "./bench_peer.ts";
+import { DEFAULT_PYTHONS, type PeerReport, type Ratio, ratios, runPeer } from "./_bench_peer.ts";
 
 const USAGE =
   `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]

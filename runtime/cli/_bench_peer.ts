@@ -161,7 +161,7 @@ export interface Ratio {
  * @returns One ratio per configuration both measured.
  * @example
  * ```ts
- * import { ratios } from "./bench_peer.ts";
+ * import { ratios } from "./_bench_peer.ts";
  * const r = ratios(
  *   [{ name: "all", opsPerEdge: 8, stepMs: 20_000, cpuMs: 20_000, peakRssBytes: 2e9 }],
  *   { threads: 2, results: [{ name: "all", opsPerEdge: 8, stepMs: 5_000, cpuMs: 9_000, peakRssBytes: 1e9 }] },
