@@ -7,7 +7,9 @@ import {
   batchNormTrainNative,
   depthwiseConvNative,
   maxPoolNative,
+  weightedSum,
 } from "../runtime/kernels/custom_grad.ts";
+import { countKernels } from "../runtime/kernels/kernel_count.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
@@ -65,20 +67,35 @@ for (const backend of ["cpu", "wasm"] as const) {
     const beta = tf.randomNormal([5], 0, 1, "float32", 10) as tf.Tensor1D;
     const dy = tf.randomNormal(x.shape, 0, 1, "float32", 11);
     for (const affine of [true, false]) {
+      const native = (a: tf.Tensor4D, eps: number, g?: tf.Tensor1D, b?: tf.Tensor1D) => {
+        let stats: [tf.Tensor1D, tf.Tensor1D] | null = null;
+        const y = batchNormTrainNative(
+          a,
+          eps,
+          g,
+          b,
+          (m, v) => stats = [tf.keep(m.clone()), tf.keep(v.clone())],
+        );
+        const [mean, variance] = stats!;
+        return { y, mean, variance };
+      };
       const loss = (f: typeof batchNormTrain) => (...args: tf.Tensor[]) => {
         const [a, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
-        return tf.sum(tf.mul(affine ? f(a, 1e-5, g, b).y : f(a, 1e-5).y, dy));
+        const r = affine ? f(a, 1e-5, g, b) : f(a, 1e-5);
+        tf.dispose([r.mean, r.variance]);
+        return tf.sum(tf.mul(r.y, dy));
       };
       const inputs = affine ? [x, gamma, beta] : [x];
       const reference = tf.grads(loss(batchNormTrain))(inputs);
-      const native = tf.grads(loss(batchNormTrainNative))(inputs);
-      const r = batchNormTrain(x, 1e-5, gamma, beta);
-      const n = batchNormTrainNative(x, 1e-5, gamma, beta);
+      const custom = tf.grads(loss(native))(inputs);
+      const r = affine ? batchNormTrain(x, 1e-5, gamma, beta) : batchNormTrain(x, 1e-5);
+      const n = affine ? native(x, 1e-5, gamma, beta) : native(x, 1e-5);
       assert.ok(
         maxDiff(r.y, n.y) < 1e-5 && maxDiff(r.mean, n.mean) < 1e-6 && maxDiff(r.variance, n.variance) < 1e-5,
       );
-      reference.forEach((g, i) => assert.ok(maxDiff(g, native[i]!) < 1e-4, `affine ${affine}, input ${i}`));
-      tf.dispose([...reference, ...native, r.y, r.mean, r.variance, n.y, n.mean, n.variance]);
+      assert.equal(custom.length, reference.length);
+      reference.forEach((g, i) => assert.ok(maxDiff(g, custom[i]!) < 1e-4, `affine ${affine}, input ${i}`));
+      tf.dispose([...reference, ...custom, r.y, r.mean, r.variance, n.y, n.mean, n.variance]);
     }
     tf.dispose([x, gamma, beta, dy]);
   });
@@ -98,6 +115,60 @@ for (const backend of ["cpu", "wasm"] as const) {
     }
   });
 }
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`weightedSum() matches Σ φ·term, values and gradients, with and without skipped weights (${backend})`, async () => {
+    await useBackend(backend);
+    const terms = [0, 1, 2].map((i) => tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 20 + i) as tf.Tensor4D);
+    const phi = tf.tensor1d([0.1, 0.2, 0.3, 0.4]);
+    const dy = tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 30);
+    for (const at of [[0, 2, 3], [1, 3, 0]]) {
+      // The reference: slices of φ times each term, summed, with autodiff's gradients.
+      const reference = (...args: tf.Tensor[]) =>
+        tf.sum(tf.mul(dy, tf.addN(at.map((p, k) => tf.mul(args[k]!, tf.slice(args[3]!, [p], [1]))))));
+      const fused = (...args: tf.Tensor[]) =>
+        tf.sum(tf.mul(dy, weightedSum(args.slice(0, 3), args[3] as tf.Tensor1D, at)));
+      const inputs = [...terms, phi];
+      const r = tf.grads(reference)(inputs);
+      const f = tf.grads(fused)(inputs);
+      assert.ok(Math.abs(reference(...inputs).dataSync()[0]! - fused(...inputs).dataSync()[0]!) < 1e-4);
+      r.forEach((g, i) => assert.ok(maxDiff(g, f[i]!) < 1e-4, `at ${at}, input ${i}`));
+      // The slot no term uses gets a zero gradient.
+      const unused = [0, 1, 2, 3].find((p) => !at.includes(p))!;
+      assert.equal(f[3]!.dataSync()[unused], 0);
+      tf.dispose([...r, ...f]);
+    }
+    assert.throws(
+      () => weightedSum(terms, phi, [0, 1]),
+      /3 terms do not match their 2 indices into 4 weights/,
+    );
+    tf.dispose([...terms, phi, dy]);
+  });
+}
+
+Deno.test("tensors saved for backpropagation share their data: no Identity kernel, values intact (wasm)", async () => {
+  await useBackend("wasm");
+  const x = tf.variable(tf.randomNormal([2, 4, 4, 3], 0, 1, "float32", 40));
+  const { result, byName } = await countKernels(() =>
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.relu(x), tf.exp(x))) as tf.Scalar, [x]);
+      return grads[x.name]!.dataSync().slice();
+    })
+  );
+  const expected = tf.tidy(() => {
+    const e = tf.exp(x);
+    return tf.add(tf.mul(tf.step(x), e), tf.mul(tf.relu(x), e)).dataSync().slice();
+  });
+  assert.equal(byName["Identity"], undefined);
+  result.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-5));
+  // wasm's Identity shares the buffer; the copy survives the original's disposal.
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = tf.clone(a);
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
+  b.dispose();
+  x.dispose();
+});
 
 Deno.test("the native kernels keep only their input for backpropagation", async () => {
   await useBackend("cpu");

@@ -16,14 +16,11 @@
  */
 import { tf } from "../deps.ts";
 import { weightGradientsWanted } from "./grad_scope.ts";
-import {
-  type BatchNormResult,
-  inverseWindowCounts,
-  samePadding,
-  subsample2,
-  sumTensors,
-  windowTaps,
-} from "./composite.ts";
+import { inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./composite.ts";
+import { shareCopies } from "./shared_data.ts";
+
+// Saved tensors and wasm's Identity share data from the first import of the network kernels on.
+shareCopies();
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -233,48 +230,126 @@ export function avgPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
   return f(x) as tf.Tensor4D;
 }
 
+/** Receives a batch norm's batch statistics inside its forward pass (e.g. to update running ones). */
+export type StatisticsSink = (mean: tf.Tensor1D, variance: tf.Tensor1D) => void;
+
 /**
- * Batch norm with batch statistics and its gradient written out: backpropagation keeps x̂ and
- * 1/σ only, and takes five elementwise passes (dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ).
+ * Batch norm with batch statistics, forward and gradient written out with few kernels: the forward
+ * takes seven (mean, centre, square, mean, add ε, rsqrt, scale; two more when affine), the gradient
+ * seven (dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ), and backpropagation keeps x̂ and 1/σ only.
  * `gamma` and `beta` are both given (affine) or both omitted.
  *
  * @param x Input `[N, H, W, C]`.
  * @param eps Added to the variance (PyTorch: 1e-5).
  * @param gamma Scale `[C]`.
  * @param beta Shift `[C]`.
- * @returns The output and the batch mean and biased variance (for the running statistics).
+ * @param onStatistics Called once per forward with the batch mean and biased variance (valid only
+ * during the call; keep or use them there).
+ * @returns The normalised output.
  */
 export function batchNormTrainNative(
   x: tf.Tensor4D,
   eps: number,
   gamma?: tf.Tensor1D,
   beta?: tf.Tensor1D,
-): BatchNormResult {
-  const stats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D } = {};
+  onStatistics?: StatisticsSink,
+): tf.Tensor4D {
   const axes = [0, 1, 2];
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b] = args as [tf.Tensor4D, tf.Tensor1D | undefined, tf.Tensor1D | undefined];
-    const { mean, variance } = tf.moments(xi, axes);
-    // The forward pass is tidied by customGrad: keep the statistics, handed to the caller's scope below.
-    stats.mean = tf.keep(mean as tf.Tensor1D);
-    stats.variance = tf.keep(variance as tf.Tensor1D);
+    const mean = tf.mean(xi, axes) as tf.Tensor1D;
+    const centred = tf.sub(xi, mean);
+    const variance = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
+    onStatistics?.(mean, variance);
     const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(tf.sub(xi, mean), rstd);
+    const xhat = tf.mul(centred, rstd);
     (args[args.length - 1] as tf.GradSaveFunc)(gamma ? [xhat, rstd, g!] : [xhat, rstd]);
     return {
       value: gamma ? tf.add(tf.mul(xhat, g!), b!) : xhat,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, r, gs] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D | undefined];
-        const dxhat = gs ? tf.mul(dy, gs) : dy;
-        const centred = tf.sub(dxhat, tf.mean(dxhat, axes));
-        const dx = tf.mul(tf.sub(centred, tf.mul(xh, tf.mean(tf.mul(dxhat, xh), axes))), r);
-        return gs ? [dx, tf.sum(tf.mul(dy, xh), axes), tf.sum(dy, axes)] : [dx];
+        if (!gs) {
+          const m1 = tf.mean(dy, axes);
+          const m2 = tf.mean(tf.mul(dy, xh), axes);
+          return [tf.mul(tf.sub(tf.sub(dy, m1), tf.mul(xh, m2)), r)];
+        }
+        // Affine: Σdy and Σdy·x̂ are β's and γ's gradients, and give the means of dx̂ = dy·γ.
+        const count = dy.size / dy.shape[dy.rank - 1]!;
+        const dBeta = tf.sum(dy, axes);
+        const dGamma = tf.sum(tf.mul(dy, xh), axes);
+        const scale = tf.mul(gs, r);
+        const perCount = tf.mul(scale, 1 / count);
+        const m1 = tf.mul(dBeta, perCount);
+        const m2 = tf.mul(dGamma, perCount);
+        const dx = tf.sub(tf.sub(tf.mul(dy, scale), m1), tf.mul(xh, m2));
+        return [dx, dGamma, dBeta];
       },
     };
   });
-  const y = (gamma && beta ? f(x, gamma, beta) : f(x)) as tf.Tensor4D;
-  const mean = tf.clone(stats.mean!);
-  const variance = tf.clone(stats.variance!);
-  tf.dispose([stats.mean!, stats.variance!]);
-  return { y, mean, variance };
+  return (gamma && beta ? f(x, gamma, beta) : f(x)) as tf.Tensor4D;
+}
+
+/**
+ * Σ_k φ[at_k]·terms_k (a mixed op's weighted sum, eq. 2) as one matMul of the stacked terms, and its
+ * gradient as an outer product and a matMul: dterms = φ ⊗ dy, dφ = terms · dy. `at` picks which entry of φ weighs each term
+ * (the others get a zero gradient), e.g. when a zero op has a weight but no term.
+ *
+ * @param terms Tensors of one shape, at least one.
+ * @param phi The weights `[K]`.
+ * @param at For each term, its index in `phi` (default: term k has weight φ[k]; then K = terms).
+ * @returns The weighted sum, shaped as each term.
+ * @example
+ * ```ts
+ * import { weightedSum } from "./custom_grad.ts";
+ * import { tf } from "../deps.ts";
+ * const y = weightedSum([tf.ones([2, 2]), tf.fill([2, 2], 2)], tf.tensor1d([0, 0.5, 0.5]), [1, 2]);
+ * console.assert(y.dataSync()[0] === 1.5);
+ * ```
+ */
+export function weightedSum<T extends tf.Tensor>(
+  terms: readonly T[],
+  phi: tf.Tensor1D,
+  at?: readonly number[],
+): T {
+  const k = terms.length;
+  const shape = terms[0]!.shape;
+  const size = terms[0]!.size;
+  const slots = phi.shape[0];
+  const picks = at ?? terms.map((_, i) => i);
+  if (picks.length !== k || picks.some((p) => p < 0 || p >= slots)) {
+    throw new Error(
+      `weightedSum(): ${k} terms do not match their ${picks.length} indices into ${slots} weights`,
+    );
+  }
+  const identity = k === slots && picks.every((p, i) => p === i);
+  // The selection matrix [slots, k]: column j is one-hot at picks[j].
+  const select = identity ? null : (() => {
+    const values = new Float32Array(slots * k);
+    picks.forEach((p, j) => values[p * k + j] = 1);
+    return values;
+  })();
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args.slice(0, k) as tf.Tensor[];
+    const p = args[k] as tf.Tensor1D;
+    const stacked = tf.reshape(tf.stack(xs), [k, size]) as tf.Tensor2D;
+    const row = tf.reshape(p, [1, slots]) as tf.Tensor2D;
+    const w = select ? tf.matMul(row, tf.tensor2d(select, [slots, k])) : row;
+    (args[k + 1] as tf.GradSaveFunc)([stacked, w]);
+    return {
+      value: tf.reshape(tf.matMul(w, stacked), shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [ys, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        // dy is a matMul operand in one shape only: wasm's matMul caches its second operand's layout
+        // by buffer, and a buffer met again in another shape crashes it.
+        const dTerms = tf.unstack(tf.reshape(tf.mul(tf.reshape(ws, [k, 1]), tf.reshape(dy, [1, size])), [
+          k,
+          ...shape,
+        ]));
+        const dPicked = tf.matMul(ys, tf.reshape(dy, [size, 1]) as tf.Tensor2D);
+        const dPhi = select ? tf.matMul(tf.tensor2d(select, [slots, k]), dPicked) : dPicked;
+        return [...dTerms, tf.reshape(dPhi, [slots])];
+      },
+    };
+  });
+  return f(...terms, phi) as T;
 }

@@ -8,6 +8,7 @@
  */
 import { tf } from "../deps.ts";
 import { recomputed } from "../kernels/recompute.ts";
+import { weightedSum } from "../kernels/custom_grad.ts";
 import type { CellType, SpaceIR, Step, StridedStep } from "../../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
 import {
@@ -339,21 +340,32 @@ export class SearchNetwork {
   }
 }
 
-/** ō(x) = Σ_o Φ_o·o(x) over the alive ops (eq. 2); zero ops (null) add nothing; no Φ for a single op. */
+/**
+ * ō(x) = Σ_o Φ_o·o(x) over the alive ops (eq. 2); zero ops (null) add nothing; no Φ for a single op.
+ * One ReLU of x serves every candidate that starts with one, and the weighted sum is one kernel
+ * (weightedSum in runtime/kernels/custom_grad.ts).
+ */
 function mixedOp(
   ops: readonly (Module | null)[],
   x: tf.Tensor4D,
   phi: tf.Tensor1D | null,
   training: boolean,
 ): tf.Tensor4D {
-  const weights = phi ? tf.unstack(phi) : null;
+  let relu: tf.Tensor4D | null = null;
   const terms: tf.Tensor4D[] = [];
+  const at: number[] = [];
   ops.forEach((op, k) => {
     if (!op) return;
-    const y = op.apply(x, training);
-    terms.push(weights ? tf.mul(y, weights[k]!) : y);
+    if (op.afterRelu) {
+      relu ??= tf.relu(x);
+      terms.push(op.afterRelu(relu, training));
+    } else {
+      terms.push(op.apply(x, training));
+    }
+    at.push(k);
   });
-  return sum(terms);
+  if (!phi) return sum(terms);
+  return weightedSum(terms, phi, at);
 }
 
 function zeroOutputShape(x: tf.Tensor4D, stride: 1 | 2): number[] {
