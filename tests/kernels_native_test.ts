@@ -10,10 +10,56 @@ import {
   weightedSum,
 } from "../runtime/kernels/custom_grad.ts";
 import { countKernels } from "../runtime/kernels/kernel_count.ts";
+import { useArrayKernels } from "../runtime/kernels/array_kernels.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+for (const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false]] as const) {
+  const how = arrays ? "array kernels" : "composite gradients";
+  Deno.test(`depthwiseConvNative() and maxPoolNative() gradients match the shifted-slice reference (${backend}, ${how})`, async () => {
+    await useBackend(backend);
+    useArrayKernels(arrays);
+    try {
+      for (
+        const [size, k, stride, dilation] of [[6, 3, 1, 1], [7, 3, 2, 1], [6, 5, 2, 2], [8, 3, 1, 2], [
+          5,
+          5,
+          1,
+          1,
+        ]] as const
+      ) {
+        const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+        const w = tf.randomNormal([k, k, 3], 0, 1, "float32", 2) as tf.Tensor3D;
+        const dy = tf.randomNormal(depthwiseConv(x, w, stride, dilation).shape, 0, 1, "float32", 3);
+        const loss = (f: typeof depthwiseConv) => (a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor3D, stride, dilation), dy));
+        const reference = tf.grads(loss(depthwiseConv))([x, w]);
+        const native = tf.grads(loss(depthwiseConvNative))([x, w]);
+        const label = `size ${size} k ${k} stride ${stride} dilation ${dilation}`;
+        assert.ok(maxDiff(reference[0]!, native[0]!) < 1e-4, `dx, ${label}`);
+        assert.ok(maxDiff(reference[1]!, native[1]!) < 1e-3, `dW, ${label}`);
+        tf.dispose([x, w, dy, ...reference, ...native]);
+      }
+      for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
+        // Ties (a constant block) go to the window's first maximum in both.
+        const x = tf.tidy(() =>
+          tf.concat([tf.zeros([1, size, size, 3]), tf.randomNormal([1, size, size, 3], 0, 1, "float32", 4)])
+        ) as tf.Tensor4D;
+        const dy = tf.randomNormal(maxPool(x, 3, stride).shape, 0, 1, "float32", 5);
+        const loss = (f: typeof maxPool) => (a: tf.Tensor) =>
+          tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
+        const reference = tf.grad(loss(maxPool))(x);
+        const native = tf.grad(loss(maxPoolNative))(x);
+        assert.ok(maxDiff(reference, native) < 1e-5, `max pool, size ${size} stride ${stride}`);
+        tf.dispose([x, dy, reference, native]);
+      }
+    } finally {
+      useArrayKernels(true);
+    }
+  });
 }
 
 for (const backend of ["cpu", "wasm"] as const) {
@@ -66,7 +112,8 @@ for (const backend of ["cpu", "wasm"] as const) {
     const gamma = tf.randomNormal([5], 1, 0.5, "float32", 9) as tf.Tensor1D;
     const beta = tf.randomNormal([5], 0, 1, "float32", 10) as tf.Tensor1D;
     const dy = tf.randomNormal(x.shape, 0, 1, "float32", 11);
-    for (const affine of [true, false]) {
+    for (const [affine, arrays] of [[true, true], [false, true], [true, false], [false, false]] as const) {
+      useArrayKernels(arrays);
       const native = (a: tf.Tensor4D, eps: number, g?: tf.Tensor1D, b?: tf.Tensor1D) => {
         let stats: [tf.Tensor1D, tf.Tensor1D] | null = null;
         const y = batchNormTrainNative(
@@ -94,7 +141,10 @@ for (const backend of ["cpu", "wasm"] as const) {
         maxDiff(r.y, n.y) < 1e-5 && maxDiff(r.mean, n.mean) < 1e-6 && maxDiff(r.variance, n.variance) < 1e-5,
       );
       assert.equal(custom.length, reference.length);
-      reference.forEach((g, i) => assert.ok(maxDiff(g, custom[i]!) < 1e-4, `affine ${affine}, input ${i}`));
+      reference.forEach((g, i) =>
+        assert.ok(maxDiff(g, custom[i]!) < 1e-4, `affine ${affine}, array kernels ${arrays}, input ${i}`)
+      );
+      useArrayKernels(true);
       tf.dispose([...reference, ...custom, r.y, r.mean, r.variance, n.y, n.mean, n.variance]);
     }
     tf.dispose([x, gamma, beta, dy]);

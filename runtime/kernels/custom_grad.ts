@@ -18,6 +18,14 @@ import { tf } from "../deps.ts";
 import { weightGradientsWanted } from "./grad_scope.ts";
 import { inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./composite.ts";
 import { shareCopies } from "./shared_data.ts";
+import {
+  BATCH_NORM_GRAD,
+  BATCH_NORM_TRAIN,
+  DEPTHWISE_FILTER_GRAD,
+  hasArrayKernel,
+  MAX_POOL_GRAD,
+  runArrayKernel,
+} from "./array_kernels.ts";
 
 // Saved tensors and wasm's Identity share data from the first import of the network kernels on.
 shareCopies();
@@ -83,9 +91,12 @@ export function depthwiseConvNative(
   const [k, , c] = weight.shape;
   const p = samePadding(k, dilation);
   const pad: Pad4 = [[0, 0], [p, p], [p, p], [0, 0]];
+  // Without weight gradients (the α step) the weight is a constant of the kernel, not an input.
+  const withWeight = weightGradientsWanted();
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xi, wi] = args as [tf.Tensor4D, tf.Tensor3D];
-    (args[2] as tf.GradSaveFunc)([xi, wi]);
+    const xi = args[0] as tf.Tensor4D;
+    const wi = withWeight ? args[1] as tf.Tensor3D : weight;
+    (args[args.length - 1] as tf.GradSaveFunc)([xi, wi]);
     const filter = tf.reshape(wi, [k, k, c, 1]) as tf.Tensor4D;
     const value = tf.depthwiseConv2d(xi, filter, stride, pad, "NHWC", dilation);
     return {
@@ -93,12 +104,12 @@ export function depthwiseConvNative(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor3D];
         const g = dy as tf.Tensor4D;
-        const dw = weightGradientsWanted() ? filterGrad(g, xs, k, stride, dilation) : tf.zerosLike(ws);
-        return [inputGrad(g, ws, xs.shape, stride, dilation), dw];
+        const dx = inputGrad(g, ws, xs.shape, stride, dilation);
+        return withWeight ? [dx, filterGrad(g, xs, k, stride, dilation)] : [dx];
       },
     };
   });
-  return f(x, weight) as tf.Tensor4D;
+  return (withWeight ? f(x, weight) : f(x)) as tf.Tensor4D;
 }
 
 function inputGrad(
@@ -139,9 +150,17 @@ function filterGrad(
   stride: 1 | 2,
   dilation: number,
 ): tf.Tensor3D {
+  const p = samePadding(k, dilation);
+  if (hasArrayKernel(DEPTHWISE_FILTER_GRAD)) {
+    return runArrayKernel(DEPTHWISE_FILTER_GRAD, { x, dy }, {
+      kernel: k,
+      stride,
+      dilation,
+      pad: p,
+    }) as tf.Tensor3D;
+  }
   const [n, h, w, c] = x.shape;
   const [, ho, wo] = dy.shape;
-  const p = samePadding(k, dilation);
   const hp = h + 2 * p;
   const wp = w + 2 * p;
   const input = tf.reshape(tf.transpose(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]), [1, 2, 0, 3]), [
@@ -182,6 +201,16 @@ export function maxPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, y] = saved as [tf.Tensor4D, tf.Tensor4D];
+        if (hasArrayKernel(MAX_POOL_GRAD)) {
+          return [
+            runArrayKernel(MAX_POOL_GRAD, { x: xs, dy }, {
+              kernel,
+              stride,
+              dilation: 1,
+              pad: p,
+            }) as tf.Tensor4D,
+          ];
+        }
         const taps = windowTaps(xs, kernel, stride, 1, Number.NEGATIVE_INFINITY);
         let free = tf.onesLike(y);
         const parts = taps.map((tap, t) => {
@@ -234,9 +263,10 @@ export function avgPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
 export type StatisticsSink = (mean: tf.Tensor1D, variance: tf.Tensor1D) => void;
 
 /**
- * Batch norm with batch statistics, forward and gradient written out with few kernels: the forward
- * takes seven (mean, centre, square, mean, add ε, rsqrt, scale; two more when affine), the gradient
- * seven (dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ), and backpropagation keeps x̂ and 1/σ only.
+ * Batch norm with batch statistics, forward and gradient written out with few kernels: one each on
+ * cpu and wasm (array_kernels.ts); elsewhere the forward takes seven (mean, centre, square, mean,
+ * add ε, rsqrt, scale) and the gradient seven (dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ); two to
+ * four more when affine. Backpropagation keeps x̂ and 1/σ only.
  * `gamma` and `beta` are both given (affine) or both omitted.
  *
  * @param x Input `[N, H, W, C]`.
@@ -257,17 +287,30 @@ export function batchNormTrainNative(
   const axes = [0, 1, 2];
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b] = args as [tf.Tensor4D, tf.Tensor1D | undefined, tf.Tensor1D | undefined];
-    const mean = tf.mean(xi, axes) as tf.Tensor1D;
-    const centred = tf.sub(xi, mean);
-    const variance = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
-    onStatistics?.(mean, variance);
-    const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(centred, rstd);
+    const arrays = hasArrayKernel(BATCH_NORM_TRAIN);
+    let xhat: tf.Tensor4D;
+    let rstd: tf.Tensor1D;
+    if (arrays) {
+      const [xh, mean, variance, r] = runArrayKernel(BATCH_NORM_TRAIN, { x: xi }, { eps }) as tf.Tensor[];
+      onStatistics?.(mean as tf.Tensor1D, variance as tf.Tensor1D);
+      [xhat, rstd] = [xh as tf.Tensor4D, r as tf.Tensor1D];
+    } else {
+      const mean = tf.mean(xi, axes) as tf.Tensor1D;
+      const centred = tf.sub(xi, mean);
+      const variance = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
+      onStatistics?.(mean, variance);
+      rstd = tf.rsqrt(tf.add(variance, eps));
+      xhat = tf.mul(centred, rstd);
+    }
     (args[args.length - 1] as tf.GradSaveFunc)(gamma ? [xhat, rstd, g!] : [xhat, rstd]);
     return {
       value: gamma ? tf.add(tf.mul(xhat, g!), b!) : xhat,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, r, gs] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D | undefined];
+        if (arrays) {
+          const dx = runArrayKernel(BATCH_NORM_GRAD, { dy: gs ? tf.mul(dy, gs) : dy, xhat: xh, rstd: r }, {});
+          return gs ? [dx as tf.Tensor, tf.sum(tf.mul(dy, xh), axes), tf.sum(dy, axes)] : [dx as tf.Tensor];
+        }
         if (!gs) {
           const m1 = tf.mean(dy, axes);
           const m2 = tf.mean(tf.mul(dy, xh), axes);

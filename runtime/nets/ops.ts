@@ -13,6 +13,7 @@ import { tf } from "../deps.ts";
 import type { StridedStep } from "../../dsl/ir.ts";
 import { conv, conv1x1, matMul2d, normalize } from "../kernels/composite.ts";
 import { isReplay, weightGradientsWanted } from "../kernels/grad_scope.ts";
+import { momentumStep } from "../kernels/array_kernels.ts";
 import {
   avgPoolNative,
   batchNormTrainNative,

@@ -9,6 +9,7 @@
 import { tf } from "../deps.ts";
 import { recomputed } from "../kernels/recompute.ts";
 import { weightedSum } from "../kernels/custom_grad.ts";
+import { weightGradientsWanted } from "../kernels/grad_scope.ts";
 import type { CellType, SpaceIR, Step, StridedStep } from "../../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
 import {
@@ -218,7 +219,8 @@ export class SearchNetwork {
           terms.push(mixedOp(ops, x, phi, training));
           return;
         }
-        const weights = ops.flatMap((op) => op?.weights ?? []);
+        // Without weight gradients (the α step) the weights are constants of the block, not inputs.
+        const weights = weightGradientsWanted() ? ops.flatMap((op) => op?.weights ?? []) : [];
         const mixed = (i: tf.Tensor, p?: tf.Tensor) =>
           mixedOp(ops, i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null, training);
         terms.push(recomputed(mixed, phi ? [x, phi] : [x], weights));

@@ -1,0 +1,292 @@
+/**
+ * Gradient kernels written as loops over float32 arrays, registered for the two CPU backends (cpu,
+ * wasm), where a tensor's data is a typed array in memory: one kernel dispatch where the tfjs ops
+ * take ten to a hundred. Other backends keep the composite formulations (custom_grad.ts asks
+ * {@linkcode hasArrayKernel} first).
+ *
+ * - `AsapMaxPoolGrad`: dy to the first maximum (row-major) of each window, as PyTorch.
+ * - `AsapDepthwiseFilterGrad`: dW[a, b, c] = Σ_{n, y, x} x[n, s·y + d·a − p, s·x + d·b − p, c] · dy[n, y, x, c].
+ * - `AsapBatchNormTrain`, `AsapBatchNormGrad`: batch norm's forward (statistics in float64) and gradient,
+ *   one kernel each instead of seven.
+ * - `AsapMomentumUpdate`: a running statistic's update, one kernel instead of three.
+ *
+ * @module
+ */
+import { tf } from "../deps.ts";
+
+/** The kernels of this module. */
+export const MAX_POOL_GRAD = "AsapMaxPoolGrad";
+export const DEPTHWISE_FILTER_GRAD = "AsapDepthwiseFilterGrad";
+export const BATCH_NORM_TRAIN = "AsapBatchNormTrain";
+export const BATCH_NORM_GRAD = "AsapBatchNormGrad";
+export const MOMENTUM_UPDATE = "AsapMomentumUpdate";
+
+/** Window attributes of the pooling and convolution kernels. */
+export interface WindowAttrs {
+  readonly kernel: number;
+  readonly stride: number;
+  readonly dilation: number;
+  /** Padding before the first row and column (PyTorch's symmetric padding). */
+  readonly pad: number;
+}
+
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+interface CpuBackend {
+  data: { get(dataId: object): { values: Float32Array } };
+  makeTensorInfo(shape: number[], dtype: "float32", values: Float32Array): tf.TensorInfo;
+}
+
+type Attrs = Record<string, number>;
+/** A kernel body: outputs and inputs as tuples of float32 arrays (typed per kernel, hence `never` here). */
+type Compute = (outs: never, inputs: never, shapes: number[][], attrs: Attrs) => void;
+
+/**
+ * Registers `compute` for cpu and wasm as kernel `name`: float32 inputs in the order of `names`,
+ * zeroed float32 outputs of the shapes `outShapes` gives (one output: a tensor, more: a list).
+ */
+function register(
+  name: string,
+  names: readonly string[],
+  outShapes: (shapes: number[][], attrs: Attrs) => number[][],
+  compute: Compute,
+): void {
+  const wasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackend;
+    const infos = names.map((n) => inputs[n] as tf.TensorInfo);
+    const shapes = infos.map((i) => [...i.shape]);
+    const a = attrs as unknown as Attrs;
+    const outs = outShapes(shapes, a).map((shape) => b.makeOutput(shape, "float32"));
+    // Views after the allocations: a growing heap detaches earlier ones.
+    const values = outs.map((o) => b.typedArrayFromHeap(o).fill(0));
+    compute(values as never, infos.map((i) => b.typedArrayFromHeap(i)) as never, shapes, a);
+    return outs.length === 1 ? outs[0]! : outs;
+  };
+  const cpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as CpuBackend;
+    const infos = names.map((n) => inputs[n] as tf.TensorInfo);
+    const shapes = infos.map((i) => [...i.shape]);
+    const a = attrs as unknown as Attrs;
+    const out = outShapes(shapes, a);
+    const values = out.map((shape) => new Float32Array(shape.reduce((p, d) => p * d, 1)));
+    compute(values as never, infos.map((i) => b.data.get(i.dataId).values) as never, shapes, a);
+    const infosOut = out.map((shape, i) => b.makeTensorInfo(shape, "float32", values[i]!));
+    return infosOut.length === 1 ? infosOut[0]! : infosOut;
+  };
+  for (const [backendName, kernelFunc] of [["wasm", wasm], ["cpu", cpu]] as const) {
+    if (!tf.getKernel(name, backendName)) tf.registerKernel({ kernelName: name, backendName, kernelFunc });
+  }
+}
+
+let enabled = true;
+
+/**
+ * Turns the array kernels off (or on again): the composite formulations run on every backend, as on
+ * webgpu (tests check both against the same references).
+ *
+ * @param on Whether to use the array kernels where they are registered.
+ */
+export function useArrayKernels(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether kernel `name` runs on the active backend. */
+export function hasArrayKernel(name: string): boolean {
+  return enabled && tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/** dx of max pooling: inputs x `[N, H, W, C]`, dy `[N, Ho, Wo, C]`. */
+function maxPoolGrad(
+  [out]: [Float32Array],
+  [x, dy]: [Float32Array, Float32Array],
+  [xs, ys]: number[][],
+  a: Attrs,
+): void {
+  const [n, h, w, c] = xs as [number, number, number, number];
+  const [, ho, wo] = ys as [number, number, number, number];
+  const { kernel: k, stride: s, pad: p } = a as { kernel: number; stride: number; pad: number };
+  const best = new Float32Array(c);
+  const where = new Int32Array(c);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        best.fill(Number.NEGATIVE_INFINITY);
+        where.fill(-1);
+        for (let i = 0; i < k; i++) {
+          const iy = oy * s - p + i;
+          if (iy < 0 || iy >= h) continue;
+          for (let j = 0; j < k; j++) {
+            const ix = ox * s - p + j;
+            if (ix < 0 || ix >= w) continue;
+            const base = ((b * h + iy) * w + ix) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = x[base + ch]!;
+              // Strictly greater: the first maximum wins a tie; where = -1 takes the first real pixel.
+              if (v > best[ch]! || where[ch] === -1) {
+                best[ch] = v;
+                where[ch] = base + ch;
+              }
+            }
+          }
+        }
+        const g = ((b * ho + oy) * wo + ox) * c;
+        for (let ch = 0; ch < c; ch++) out[where[ch]!] = out[where[ch]!]! + dy[g + ch]!;
+      }
+    }
+  }
+}
+
+/** dW of a depthwise convolution: inputs x `[N, H, W, C]`, dy `[N, Ho, Wo, C]`; output `[k, k, C]`. */
+function depthwiseFilterGrad(
+  [out]: [Float32Array],
+  [x, dy]: [Float32Array, Float32Array],
+  [xs, ys]: number[][],
+  a: Attrs,
+): void {
+  const [n, h, w, c] = xs as [number, number, number, number];
+  const [, ho, wo] = ys as [number, number, number, number];
+  const { kernel: k, stride: s, dilation: d, pad: p } = a as unknown as WindowAttrs;
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) {
+      const tap = (i * k + j) * c;
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < ho; oy++) {
+          const iy = oy * s + i * d - p;
+          if (iy < 0 || iy >= h) continue;
+          for (let ox = 0; ox < wo; ox++) {
+            const ix = ox * s + j * d - p;
+            if (ix < 0 || ix >= w) continue;
+            const xb = ((b * h + iy) * w + ix) * c;
+            const gb = ((b * ho + oy) * wo + ox) * c;
+            for (let ch = 0; ch < c; ch++) out[tap + ch] = out[tap + ch]! + x[xb + ch]! * dy[gb + ch]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Batch statistics per channel of `[M, C]` and x̂ = (x − mean)·rstd; outputs x̂, mean, variance, rstd. */
+function batchNormTrain(
+  [xhat, mean, variance, rstd]: [Float32Array, Float32Array, Float32Array, Float32Array],
+  [x]: [Float32Array],
+  [xs]: number[][],
+  a: Attrs,
+): void {
+  const c = xs![xs!.length - 1]!;
+  const m = x.length / c;
+  const sum = new Float64Array(c);
+  for (let i = 0; i < x.length; i += c) for (let ch = 0; ch < c; ch++) sum[ch] = sum[ch]! + x[i + ch]!;
+  for (let ch = 0; ch < c; ch++) mean[ch] = sum[ch]! / m;
+  const squares = new Float64Array(c);
+  for (let i = 0; i < x.length; i += c) {
+    for (let ch = 0; ch < c; ch++) {
+      const d = x[i + ch]! - mean[ch]!;
+      squares[ch] = squares[ch]! + d * d;
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    variance[ch] = squares[ch]! / m;
+    rstd[ch] = 1 / Math.sqrt(variance[ch]! + a["eps"]!);
+  }
+  for (let i = 0; i < x.length; i += c) {
+    for (let ch = 0; ch < c; ch++) xhat[i + ch] = (x[i + ch]! - mean[ch]!) * rstd[ch]!;
+  }
+}
+
+/** dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))·rstd per channel; inputs dx̂, x̂, rstd. */
+function batchNormGrad(
+  [dx]: [Float32Array],
+  [dy, xhat, rstd]: [Float32Array, Float32Array, Float32Array],
+  [ys]: number[][],
+): void {
+  const c = ys![ys!.length - 1]!;
+  const m = dy.length / c;
+  const s1 = new Float64Array(c);
+  const s2 = new Float64Array(c);
+  for (let i = 0; i < dy.length; i += c) {
+    for (let ch = 0; ch < c; ch++) {
+      const g = dy[i + ch]!;
+      s1[ch] = s1[ch]! + g;
+      s2[ch] = s2[ch]! + g * xhat[i + ch]!;
+    }
+  }
+  const m1 = new Float32Array(c);
+  const m2 = new Float32Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    m1[ch] = s1[ch]! / m;
+    m2[ch] = s2[ch]! / m;
+  }
+  for (let i = 0; i < dy.length; i += c) {
+    for (let ch = 0; ch < c; ch++) {
+      dx[i + ch] = (dy[i + ch]! - m1[ch]! - xhat[i + ch]! * m2[ch]!) * rstd[ch]!;
+    }
+  }
+}
+
+/** (1 − momentum)·running + momentum·scale·batch. */
+function momentumUpdate(
+  [out]: [Float32Array],
+  [running, batch]: [Float32Array, Float32Array],
+  _: number[][],
+  a: Attrs,
+): void {
+  const m = a["momentum"]!;
+  const scale = a["scale"]!;
+  for (let i = 0; i < out.length; i++) out[i] = (1 - m) * running[i]! + m * scale * batch[i]!;
+}
+
+register(MAX_POOL_GRAD, ["x", "dy"], ([xs]) => [xs!], maxPoolGrad);
+register(
+  DEPTHWISE_FILTER_GRAD,
+  ["x", "dy"],
+  ([xs], a) => [[a["kernel"]!, a["kernel"]!, xs![3]!]],
+  depthwiseFilterGrad,
+);
+register(BATCH_NORM_TRAIN, ["x"], ([xs]) => {
+  const c = xs![xs!.length - 1]!;
+  return [xs!, [c], [c], [c]];
+}, batchNormTrain);
+register(BATCH_NORM_GRAD, ["dy", "xhat", "rstd"], ([ys]) => [ys!], batchNormGrad);
+register(MOMENTUM_UPDATE, ["running", "batch"], ([rs]) => [rs!], momentumUpdate);
+
+/**
+ * Runs one of this module's kernels on the active backend (check {@linkcode hasArrayKernel} first).
+ *
+ * @param name A kernel name exported here.
+ * @param inputs Its inputs by name (x and dy for the window kernels).
+ * @param attrs Its attributes (a {@linkcode WindowAttrs} for the window kernels, eps, momentum, scale).
+ * @returns Its output, or its outputs in order.
+ */
+export function runArrayKernel(
+  name: string,
+  inputs: Record<string, tf.Tensor>,
+  attrs: Record<string, number> | WindowAttrs,
+): tf.Tensor | tf.Tensor[] {
+  return tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+}
+
+/**
+ * A running statistic's next value, (1 − momentum)·running + momentum·scale·batch: one kernel where
+ * the array kernels run, three elsewhere.
+ *
+ * @param running The running statistic `[C]`.
+ * @param batch The batch statistic `[C]`.
+ * @param momentum PyTorch's momentum (0.1).
+ * @param scale Multiplies the batch statistic (n/(n − 1) for an unbiased variance).
+ * @returns The new value.
+ */
+export function momentumStep(
+  running: tf.Tensor1D,
+  batch: tf.Tensor1D,
+  momentum: number,
+  scale = 1,
+): tf.Tensor1D {
+  if (hasArrayKernel(MOMENTUM_UPDATE)) {
+    return runArrayKernel(MOMENTUM_UPDATE, { running, batch }, { momentum, scale }) as tf.Tensor1D;
+  }
+  return tf.add(tf.mul(running, 1 - momentum), tf.mul(batch, momentum * scale));
+}
