@@ -7,6 +7,7 @@ import {
   batchNormTrainNative,
   depthwiseConvNative,
   maxPoolNative,
+  reluNative,
   weightedSum,
 } from "../runtime/kernels/custom_grad.ts";
 import { countKernels } from "../runtime/kernels/kernel_count.ts";
@@ -166,9 +167,11 @@ for (const backend of ["cpu", "wasm"] as const) {
   });
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`weightedSum() matches Σ φ·term, values and gradients, with and without skipped weights (${backend})`, async () => {
+for (const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false]] as const) {
+  const how = arrays ? "array kernels" : "matMul";
+  Deno.test(`weightedSum() matches Σ φ·term, values and gradients, with and without skipped weights (${backend}, ${how})`, async () => {
     await useBackend(backend);
+    useArrayKernels(arrays);
     const terms = [0, 1, 2].map((i) => tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 20 + i) as tf.Tensor4D);
     const phi = tf.tensor1d([0.1, 0.2, 0.3, 0.4]);
     const dy = tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 30);
@@ -193,6 +196,20 @@ for (const backend of ["cpu", "wasm"] as const) {
       /3 terms do not match their 2 indices into 4 weights/,
     );
     tf.dispose([...terms, phi, dy]);
+  });
+}
+
+for (const [backend, arrays] of [["cpu", true], ["wasm", true], ["wasm", false]] as const) {
+  Deno.test(`reluNative() has tf.relu's values and gradient, 0 at 0 (${backend}, array kernels ${arrays})`, async () => {
+    await useBackend(backend);
+    useArrayKernels(arrays);
+    const x = tf.concat([tf.zeros([4]), tf.randomNormal([60], 0, 1, "float32", 50)]).reshape([2, 2, 4, 4]);
+    const dy = tf.randomNormal(x.shape, 0, 1, "float32", 51);
+    const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(f(t), dy));
+    assert.equal(maxDiff(tf.relu(x), reluNative(x)), 0);
+    assert.equal(maxDiff(tf.grad(loss(tf.relu))(x), tf.grad(loss(reluNative))(x)), 0);
+    useArrayKernels(true);
+    tf.dispose([x, dy]);
   });
 }
 

@@ -8,7 +8,10 @@
  * - `AsapDepthwiseFilterGrad`: dW[a, b, c] = Σ_{n, y, x} x[n, s·y + d·a − p, s·x + d·b − p, c] · dy[n, y, x, c].
  * - `AsapBatchNormTrain`, `AsapBatchNormGrad`: batch norm's forward (statistics in float64) and gradient,
  *   one kernel each instead of seven.
+ * - `AsapReluGrad`: ReLU's gradient from its output, one kernel instead of three.
  * - `AsapMomentumUpdate`: a running statistic's update, one kernel instead of three.
+ * - `AsapWeightedSum`, `AsapWeightedSumGrad`: a mixed op's Σ φ·term and its gradient, without stacking
+ *   the terms (no copy).
  *
  * @module
  */
@@ -20,6 +23,9 @@ export const DEPTHWISE_FILTER_GRAD = "AsapDepthwiseFilterGrad";
 export const BATCH_NORM_TRAIN = "AsapBatchNormTrain";
 export const BATCH_NORM_GRAD = "AsapBatchNormGrad";
 export const MOMENTUM_UPDATE = "AsapMomentumUpdate";
+export const WEIGHTED_SUM = "AsapWeightedSum";
+export const RELU_GRAD = "AsapReluGrad";
+export const WEIGHTED_SUM_GRAD = "AsapWeightedSumGrad";
 
 /** Window attributes of the pooling and convolution kernels. */
 export interface WindowAttrs {
@@ -40,7 +46,7 @@ interface CpuBackend {
   makeTensorInfo(shape: number[], dtype: "float32", values: Float32Array): tf.TensorInfo;
 }
 
-type Attrs = Record<string, number>;
+type Attrs = Record<string, number | number[]>;
 /** A kernel body: outputs and inputs as tuples of float32 arrays (typed per kernel, hence `never` here). */
 type Compute = (outs: never, inputs: never, shapes: number[][], attrs: Attrs) => void;
 
@@ -50,13 +56,15 @@ type Compute = (outs: never, inputs: never, shapes: number[][], attrs: Attrs) =>
  */
 function register(
   name: string,
-  names: readonly string[],
+  names: readonly string[] | ((inputs: tf.NamedTensorInfoMap) => string[]),
   outShapes: (shapes: number[][], attrs: Attrs) => number[][],
   compute: Compute,
 ): void {
   const wasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     const b = backend as unknown as WasmBackend;
-    const infos = names.map((n) => inputs[n] as tf.TensorInfo);
+    const infos = (typeof names === "function" ? names(inputs) : names).map((n) =>
+      inputs[n] as tf.TensorInfo
+    );
     const shapes = infos.map((i) => [...i.shape]);
     const a = attrs as unknown as Attrs;
     const outs = outShapes(shapes, a).map((shape) => b.makeOutput(shape, "float32"));
@@ -67,7 +75,9 @@ function register(
   };
   const cpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     const b = backend as unknown as CpuBackend;
-    const infos = names.map((n) => inputs[n] as tf.TensorInfo);
+    const infos = (typeof names === "function" ? names(inputs) : names).map((n) =>
+      inputs[n] as tf.TensorInfo
+    );
     const shapes = infos.map((i) => [...i.shape]);
     const a = attrs as unknown as Attrs;
     const out = outShapes(shapes, a);
@@ -149,22 +159,33 @@ function depthwiseFilterGrad(
   const [n, h, w, c] = xs as [number, number, number, number];
   const [, ho, wo] = ys as [number, number, number, number];
   const { kernel: k, stride: s, dilation: d, pad: p } = a as unknown as WindowAttrs;
+  const acc = new Float64Array(c);
+  // Output columns whose input column ox·s + off lies in [0, w).
+  const first = (off: number) => Math.max(0, Math.ceil(-off / s));
+  const end = (off: number, size: number, outSize: number) =>
+    Math.min(outSize, Math.floor((size - 1 - off) / s) + 1);
   for (let i = 0; i < k; i++) {
+    const offY = i * d - p;
+    const y0 = first(offY);
+    const y1 = end(offY, h, ho);
     for (let j = 0; j < k; j++) {
-      const tap = (i * k + j) * c;
+      const offX = j * d - p;
+      const x0 = first(offX);
+      const x1 = end(offX, w, wo);
+      acc.fill(0);
       for (let b = 0; b < n; b++) {
-        for (let oy = 0; oy < ho; oy++) {
-          const iy = oy * s + i * d - p;
-          if (iy < 0 || iy >= h) continue;
-          for (let ox = 0; ox < wo; ox++) {
-            const ix = ox * s + j * d - p;
-            if (ix < 0 || ix >= w) continue;
-            const xb = ((b * h + iy) * w + ix) * c;
-            const gb = ((b * ho + oy) * wo + ox) * c;
-            for (let ch = 0; ch < c; ch++) out[tap + ch] = out[tap + ch]! + x[xb + ch]! * dy[gb + ch]!;
+        for (let oy = y0; oy < y1; oy++) {
+          const rowX = (b * h + oy * s + offY) * w;
+          const rowG = (b * ho + oy) * wo;
+          for (let ox = x0; ox < x1; ox++) {
+            const xb = (rowX + ox * s + offX) * c;
+            const gb = (rowG + ox) * c;
+            for (let ch = 0; ch < c; ch++) acc[ch] = acc[ch]! + x[xb + ch]! * dy[gb + ch]!;
           }
         }
       }
+      const tap = (i * k + j) * c;
+      for (let ch = 0; ch < c; ch++) out[tap + ch] = acc[ch]!;
     }
   }
 }
@@ -190,7 +211,7 @@ function batchNormTrain(
   }
   for (let ch = 0; ch < c; ch++) {
     variance[ch] = squares[ch]! / m;
-    rstd[ch] = 1 / Math.sqrt(variance[ch]! + a["eps"]!);
+    rstd[ch] = 1 / Math.sqrt(variance[ch]! + (a["eps"] as number));
   }
   for (let i = 0; i < x.length; i += c) {
     for (let ch = 0; ch < c; ch++) xhat[i + ch] = (x[i + ch]! - mean[ch]!) * rstd[ch]!;
@@ -227,6 +248,42 @@ function batchNormGrad(
   }
 }
 
+/** Σ_k φ[at_k]·t_k; inputs φ, t_0 … t_{K−1}. */
+function weightedSum([out]: [Float32Array], [phi, ...terms]: Float32Array[], _: number[][], a: Attrs): void {
+  const at = a["at"] as number[];
+  terms.forEach((t, k) => {
+    const w = phi![at[k]!]!;
+    for (let i = 0; i < out.length; i++) out[i] = out[i]! + w * t[i]!;
+  });
+}
+
+/** Outputs dt_k = φ[at_k]·dy for each term, then dφ (Σ t_k·dy at at_k); inputs dy, φ, t_0 … t_{K−1}. */
+function weightedSumGrad(
+  outs: Float32Array[],
+  [dy, phi, ...terms]: Float32Array[],
+  _: number[][],
+  a: Attrs,
+): void {
+  const at = a["at"] as number[];
+  const dPhi = outs[terms.length]!;
+  terms.forEach((t, k) => {
+    const w = phi![at[k]!]!;
+    const dt = outs[k]!;
+    let sum = 0;
+    for (let i = 0; i < dt.length; i++) {
+      const g = dy![i]!;
+      dt[i] = w * g;
+      sum += t[i]! * g;
+    }
+    dPhi[at[k]!] = sum;
+  });
+}
+
+/** dy where the ReLU's output y is positive, else 0; inputs dy, y. */
+function reluGrad([dx]: [Float32Array], [dy, y]: [Float32Array, Float32Array]): void {
+  for (let i = 0; i < dx.length; i++) dx[i] = y[i]! > 0 ? dy[i]! : 0;
+}
+
 /** (1 − momentum)·running + momentum·scale·batch. */
 function momentumUpdate(
   [out]: [Float32Array],
@@ -234,8 +291,8 @@ function momentumUpdate(
   _: number[][],
   a: Attrs,
 ): void {
-  const m = a["momentum"]!;
-  const scale = a["scale"]!;
+  const m = a["momentum"] as number;
+  const scale = a["scale"] as number;
   for (let i = 0; i < out.length; i++) out[i] = (1 - m) * running[i]! + m * scale * batch[i]!;
 }
 
@@ -243,7 +300,7 @@ register(MAX_POOL_GRAD, ["x", "dy"], ([xs]) => [xs!], maxPoolGrad);
 register(
   DEPTHWISE_FILTER_GRAD,
   ["x", "dy"],
-  ([xs], a) => [[a["kernel"]!, a["kernel"]!, xs![3]!]],
+  ([xs], a) => [[a["kernel"] as number, a["kernel"] as number, xs![3]!]],
   depthwiseFilterGrad,
 );
 register(BATCH_NORM_TRAIN, ["x"], ([xs]) => {
@@ -251,7 +308,18 @@ register(BATCH_NORM_TRAIN, ["x"], ([xs]) => {
   return [xs!, [c], [c], [c]];
 }, batchNormTrain);
 register(BATCH_NORM_GRAD, ["dy", "xhat", "rstd"], ([ys]) => [ys!], batchNormGrad);
+register(RELU_GRAD, ["dy", "y"], ([ys]) => [ys!], reluGrad);
 register(MOMENTUM_UPDATE, ["running", "batch"], ([rs]) => [rs!], momentumUpdate);
+/** t_0 … t_{K−1}: the inputs besides the `others` named ones. */
+const termNames = (inputs: tf.NamedTensorInfoMap, others: number) =>
+  Array.from({ length: Object.keys(inputs).length - others }, (_, k) => `t${k}`);
+register(WEIGHTED_SUM, (inputs) => ["phi", ...termNames(inputs, 1)], ([, ts]) => [ts!], weightedSum);
+register(
+  WEIGHTED_SUM_GRAD,
+  (inputs) => ["dy", "phi", ...termNames(inputs, 2)],
+  ([ys, phi, ...ts]) => [...ts.map(() => ys!), phi!],
+  weightedSumGrad,
+);
 
 /**
  * Runs one of this module's kernels on the active backend (check {@linkcode hasArrayKernel} first).
@@ -264,7 +332,7 @@ register(MOMENTUM_UPDATE, ["running", "batch"], ([rs]) => [rs!], momentumUpdate)
 export function runArrayKernel(
   name: string,
   inputs: Record<string, tf.Tensor>,
-  attrs: Record<string, number> | WindowAttrs,
+  attrs: Record<string, number | number[]> | WindowAttrs,
 ): tf.Tensor | tf.Tensor[] {
   return tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
 }

@@ -24,7 +24,10 @@ import {
   DEPTHWISE_FILTER_GRAD,
   hasArrayKernel,
   MAX_POOL_GRAD,
+  RELU_GRAD,
   runArrayKernel,
+  WEIGHTED_SUM,
+  WEIGHTED_SUM_GRAD,
 } from "./array_kernels.ts";
 
 // Saved tensors and wasm's Identity share data from the first import of the network kernels on.
@@ -96,15 +99,15 @@ export function depthwiseConvNative(
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor4D;
     const wi = withWeight ? args[1] as tf.Tensor3D : weight;
-    (args[args.length - 1] as tf.GradSaveFunc)([xi, wi]);
     const filter = tf.reshape(wi, [k, k, c, 1]) as tf.Tensor4D;
+    (args[args.length - 1] as tf.GradSaveFunc)([xi, filter]);
     const value = tf.depthwiseConv2d(xi, filter, stride, pad, "NHWC", dilation);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor3D];
+        const [xs, filterSaved] = saved as [tf.Tensor4D, tf.Tensor4D];
         const g = dy as tf.Tensor4D;
-        const dx = inputGrad(g, ws, xs.shape, stride, dilation);
+        const dx = inputGrad(g, filterSaved, xs.shape, stride, dilation);
         return withWeight ? [dx, filterGrad(g, xs, k, stride, dilation)] : [dx];
       },
     };
@@ -112,31 +115,38 @@ export function depthwiseConvNative(
   return (withWeight ? f(x, weight) : f(x)) as tf.Tensor4D;
 }
 
+/**
+ * dx of a depthwise convolution: dy (zero-inserted for stride 2) correlated with the flipped kernel,
+ * padded so that the output has the input's size (no crop). `flip: false` for a symmetric kernel.
+ */
 function inputGrad(
   dy: tf.Tensor4D,
-  weight: tf.Tensor3D,
+  filter: tf.Tensor4D,
   shape: readonly [number, number, number, number],
   stride: 1 | 2,
   dilation: number,
+  flip = true,
 ): tf.Tensor4D {
   const [n, h, w, c] = shape;
-  const [k] = weight.shape;
+  const [k] = filter.shape;
   const p = samePadding(k, dilation);
-  const e = dilation * (k - 1);
   const u = zeroInsert(dy, stride);
-  // Full correlation with the flipped kernel: output row i is padded-input row i.
-  const extraH = Math.max(0, p + h - u.shape[1] - e);
-  const extraW = Math.max(0, p + w - u.shape[2] - e);
-  const flipped = tf.reshape(tf.reverse(weight, [0, 1]), [k, k, c, 1]) as tf.Tensor4D;
+  const kernel = flip ? tf.reverse(filter, [0, 1]) : filter;
+  // dx[r] = Σ_b u[r − p + b·d]·flipped[b]: pad p before; after, as much as gives h rows.
+  const bottom = p + h - u.shape[1];
+  const right = p + w - u.shape[2];
+  if (bottom >= 0 && right >= 0) {
+    return tf.depthwiseConv2d(u, kernel, 1, [[0, 0], [p, bottom], [p, right], [0, 0]], "NHWC", dilation);
+  }
   const full = tf.depthwiseConv2d(
     u,
-    flipped,
+    kernel,
     1,
-    [[0, 0], [e, e + extraH], [e, e + extraW], [0, 0]],
+    [[0, 0], [p, Math.max(0, bottom)], [p, Math.max(0, right)], [0, 0]],
     "NHWC",
     dilation,
   );
-  return tf.slice(full, [0, p, p, 0], [n, h, w, c]);
+  return tf.slice(full, [0, 0, 0, 0], [n, h, w, c]);
 }
 
 /**
@@ -252,7 +262,9 @@ export function avgPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
       value: tf.avgPool(xi, kernel, stride, p),
       gradFunc: (dy: tf.Tensor) => {
         const scaled = tf.mul(dy, inverseWindowCounts(h, w, kernel, stride)) as tf.Tensor4D;
-        return [inputGrad(scaled, tf.ones([kernel, kernel, c]) as tf.Tensor3D, xi.shape, stride, 1)];
+        return [
+          inputGrad(scaled, tf.ones([kernel, kernel, c, 1]) as tf.Tensor4D, xi.shape, stride, 1, false),
+        ];
       },
     };
   });
@@ -371,6 +383,24 @@ export function weightedSum<T extends tf.Tensor>(
     picks.forEach((p, j) => values[p * k + j] = 1);
     return values;
   })();
+  if (hasArrayKernel(WEIGHTED_SUM)) {
+    // One kernel each way, and no stacked copy of the terms.
+    const g = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const xs = args.slice(0, k + 1) as tf.Tensor[];
+      (args[k + 1] as tf.GradSaveFunc)(xs);
+      const named = (ts: tf.Tensor[]) => Object.fromEntries(ts.map((t, i) => [`t${i}`, t]));
+      return {
+        value: runArrayKernel(WEIGHTED_SUM, { phi: xs[k]!, ...named(xs.slice(0, k)) }, {
+          at: [...picks],
+        }) as tf.Tensor,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          runArrayKernel(WEIGHTED_SUM_GRAD, { dy, phi: saved[k]!, ...named(saved.slice(0, k)) }, {
+            at: [...picks],
+          }) as tf.Tensor[],
+      };
+    });
+    return g(...terms, phi) as T;
+  }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xs = args.slice(0, k) as tf.Tensor[];
     const p = args[k] as tf.Tensor1D;
@@ -395,4 +425,26 @@ export function weightedSum<T extends tf.Tensor>(
     };
   });
   return f(...terms, phi) as T;
+}
+
+/**
+ * ReLU whose gradient is one kernel on cpu and wasm (two elsewhere, tfjs's own takes three), computed
+ * from the output: backpropagation keeps y only.
+ *
+ * @param x Any tensor.
+ * @returns max(x, 0).
+ */
+export function reluNative<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const y = tf.relu(args[0] as tf.Tensor);
+    (args[1] as tf.GradSaveFunc)([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [ys]: tf.Tensor[]) =>
+        hasArrayKernel(RELU_GRAD)
+          ? runArrayKernel(RELU_GRAD, { dy, y: ys! }, {}) as tf.Tensor
+          : tf.mul(dy, tf.step(ys!)),
+    };
+  });
+  return f(x) as T;
 }

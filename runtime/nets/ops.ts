@@ -19,6 +19,7 @@ import {
   batchNormTrainNative,
   depthwiseConvNative,
   maxPoolNative,
+  reluNative,
 } from "../kernels/custom_grad.ts";
 
 /** A trainable piece of a network. */
@@ -188,7 +189,7 @@ export function factorizedReduce(cIn: number, cOut: number, ctx: BuildContext): 
 function withReluFirst(rest: Module): Module {
   return {
     ...rest,
-    apply: (x, training) => tf.tidy(() => rest.apply(tf.relu(x), training)),
+    apply: (x, training) => tf.tidy(() => rest.apply(reluNative(x), training)),
     afterRelu: (r, training) => rest.apply(r, training),
   };
 }
@@ -211,7 +212,7 @@ export function reluConvBn(
   ctx: BuildContext,
 ): Module {
   const w = kaimingUniform(ctx, "conv", [kernel, kernel, cIn, cOut], cIn * kernel * kernel);
-  const convs = weighted([w], (x) => conv(tf.relu(x), w as tf.Tensor4D, stride));
+  const convs = weighted([w], (x) => conv(reluNative(x), w as tf.Tensor4D, stride));
   return sequential([convs, batchNorm(cOut, ctx.affine, childContext(ctx, "bn"))]);
 }
 
@@ -254,7 +255,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
   const s = step.stride;
   switch (step.kind) {
     case "relu":
-      return stateless((x) => tf.relu(x));
+      return stateless((x) => reluNative(x));
     case "conv": {
       const { kernel: k, dilation, groups } = step;
       if (c % groups !== 0) throw new Error(`${ctx.name}: ${groups} groups do not divide ${c} channels`);
@@ -286,7 +287,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
     case "factorized_reduce":
       if (s === 2) return factorizedReduce(c, c, ctx);
       return sequential([
-        stateless((x) => tf.relu(x)),
+        stateless((x) => reluNative(x)),
         stepModule({ kind: "conv_1x1", stride: 1 }, c, childContext(ctx, "conv")),
         batchNorm(c, ctx.affine, childContext(ctx, "bn")),
       ]);

@@ -8,7 +8,7 @@
  */
 import { tf } from "../deps.ts";
 import { recomputed } from "../kernels/recompute.ts";
-import { weightedSum } from "../kernels/custom_grad.ts";
+import { reluNative, weightedSum } from "../kernels/custom_grad.ts";
 import { weightGradientsWanted } from "../kernels/grad_scope.ts";
 import type { CellType, SpaceIR, Step, StridedStep } from "../../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
@@ -359,7 +359,7 @@ function mixedOp(
   ops.forEach((op, k) => {
     if (!op) return;
     if (op.afterRelu) {
-      relu ??= tf.relu(x);
+      relu ??= reluNative(x);
       terms.push(op.afterRelu(relu, training));
     } else {
       terms.push(op.apply(x, training));
