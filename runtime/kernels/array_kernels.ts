@@ -52,7 +52,8 @@ type Compute = (outs: never, inputs: never, shapes: number[][], attrs: Attrs) =>
 
 /**
  * Registers `compute` for cpu and wasm as kernel `name`: float32 inputs in the order of `names`,
- * zeroed float32 outputs of the shapes `outShapes` gives (one output: a tensor, more: a list).
+ * float32 outputs of the shapes `outShapes` gives (one output: a tensor, more: a list), which
+ * `compute` writes in full (on wasm they start with whatever the heap held).
  */
 function register(
   name: string,
@@ -69,7 +70,7 @@ function register(
     const a = attrs as unknown as Attrs;
     const outs = outShapes(shapes, a).map((shape) => b.makeOutput(shape, "float32"));
     // Views after the allocations: a growing heap detaches earlier ones.
-    const values = outs.map((o) => b.typedArrayFromHeap(o).fill(0));
+    const values = outs.map((o) => b.typedArrayFromHeap(o));
     compute(values as never, infos.map((i) => b.typedArrayFromHeap(i)) as never, shapes, a);
     return outs.length === 1 ? outs[0]! : outs;
   };
@@ -118,24 +119,29 @@ function maxPoolGrad(
   const [n, h, w, c] = xs as [number, number, number, number];
   const [, ho, wo] = ys as [number, number, number, number];
   const { kernel: k, stride: s, pad: p } = a as { kernel: number; stride: number; pad: number };
+  out.fill(0);
   const best = new Float32Array(c);
   const where = new Int32Array(c);
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < ho; oy++) {
+      const i0 = Math.max(0, p - oy * s);
+      const i1 = Math.min(k, h + p - oy * s);
       for (let ox = 0; ox < wo; ox++) {
-        best.fill(Number.NEGATIVE_INFINITY);
-        where.fill(-1);
-        for (let i = 0; i < k; i++) {
-          const iy = oy * s - p + i;
-          if (iy < 0 || iy >= h) continue;
-          for (let j = 0; j < k; j++) {
-            const ix = ox * s - p + j;
-            if (ix < 0 || ix >= w) continue;
-            const base = ((b * h + iy) * w + ix) * c;
+        const j0 = Math.max(0, p - ox * s);
+        const j1 = Math.min(k, w + p - ox * s);
+        // The window's first real pixel starts the search; strictly greater keeps the first maximum.
+        const start = ((b * h + oy * s - p + i0) * w + ox * s - p + j0) * c;
+        for (let ch = 0; ch < c; ch++) {
+          best[ch] = x[start + ch]!;
+          where[ch] = start + ch;
+        }
+        for (let i = i0; i < i1; i++) {
+          const row = (b * h + oy * s - p + i) * w + ox * s - p;
+          for (let j = i === i0 ? j0 + 1 : j0; j < j1; j++) {
+            const base = (row + j) * c;
             for (let ch = 0; ch < c; ch++) {
               const v = x[base + ch]!;
-              // Strictly greater: the first maximum wins a tie; where = -1 takes the first real pixel.
-              if (v > best[ch]! || where[ch] === -1) {
+              if (v > best[ch]!) {
                 best[ch] = v;
                 where[ch] = base + ch;
               }
@@ -160,6 +166,7 @@ function depthwiseFilterGrad(
   const [, ho, wo] = ys as [number, number, number, number];
   const { kernel: k, stride: s, dilation: d, pad: p } = a as unknown as WindowAttrs;
   const acc = new Float64Array(c);
+  const run = new Float64Array(wo * c);
   // Output columns whose input column ox·s + off lies in [0, w).
   const first = (off: number) => Math.max(0, Math.ceil(-off / s));
   const end = (off: number, size: number, outSize: number) =>
@@ -173,14 +180,28 @@ function depthwiseFilterGrad(
       const x0 = first(offX);
       const x1 = end(offX, w, wo);
       acc.fill(0);
-      for (let b = 0; b < n; b++) {
-        for (let oy = y0; oy < y1; oy++) {
-          const rowX = (b * h + oy * s + offY) * w;
-          const rowG = (b * ho + oy) * wo;
-          for (let ox = x0; ox < x1; ox++) {
-            const xb = (rowX + ox * s + offX) * c;
-            const gb = (rowG + ox) * c;
-            for (let ch = 0; ch < c; ch++) acc[ch] = acc[ch]! + x[xb + ch]! * dy[gb + ch]!;
+      if (s === 1) {
+        // Stride 1: the pixels of a row are one contiguous run in x and dy; sum runs, then fold them.
+        const len = Math.max(0, x1 - x0) * c;
+        run.fill(0, 0, len);
+        for (let b = 0; b < n; b++) {
+          for (let oy = y0; oy < y1; oy++) {
+            const xb = ((b * h + oy + offY) * w + x0 + offX) * c;
+            const gb = ((b * ho + oy) * wo + x0) * c;
+            for (let t = 0; t < len; t++) run[t] = run[t]! + x[xb + t]! * dy[gb + t]!;
+          }
+        }
+        for (let t = 0; t < len; t += c) for (let ch = 0; ch < c; ch++) acc[ch] = acc[ch]! + run[t + ch]!;
+      } else {
+        for (let b = 0; b < n; b++) {
+          for (let oy = y0; oy < y1; oy++) {
+            const rowX = (b * h + oy * s + offY) * w;
+            const rowG = (b * ho + oy) * wo;
+            for (let ox = x0; ox < x1; ox++) {
+              const xb = (rowX + ox * s + offX) * c;
+              const gb = (rowG + ox) * c;
+              for (let ch = 0; ch < c; ch++) acc[ch] = acc[ch]! + x[xb + ch]! * dy[gb + ch]!;
+            }
           }
         }
       }
@@ -199,18 +220,20 @@ function batchNormTrain(
 ): void {
   const c = xs![xs!.length - 1]!;
   const m = x.length / c;
+  // Σx and Σx² in one pass, in float64: the variance E[x²] − mean² keeps float32 precision.
   const sum = new Float64Array(c);
-  for (let i = 0; i < x.length; i += c) for (let ch = 0; ch < c; ch++) sum[ch] = sum[ch]! + x[i + ch]!;
-  for (let ch = 0; ch < c; ch++) mean[ch] = sum[ch]! / m;
   const squares = new Float64Array(c);
   for (let i = 0; i < x.length; i += c) {
     for (let ch = 0; ch < c; ch++) {
-      const d = x[i + ch]! - mean[ch]!;
-      squares[ch] = squares[ch]! + d * d;
+      const v = x[i + ch]!;
+      sum[ch] = sum[ch]! + v;
+      squares[ch] = squares[ch]! + v * v;
     }
   }
   for (let ch = 0; ch < c; ch++) {
-    variance[ch] = squares[ch]! / m;
+    const mu = sum[ch]! / m;
+    mean[ch] = mu;
+    variance[ch] = Math.max(0, squares[ch]! / m - mu * mu);
     rstd[ch] = 1 / Math.sqrt(variance[ch]! + (a["eps"] as number));
   }
   for (let i = 0; i < x.length; i += c) {
@@ -251,13 +274,29 @@ function batchNormGrad(
 /** Σ_k φ[at_k]·t_k; inputs φ, t_0 … t_{K−1}. */
 function weightedSum([out]: [Float32Array], [phi, ...terms]: Float32Array[], _: number[][], a: Attrs): void {
   const at = a["at"] as number[];
-  terms.forEach((t, k) => {
-    const w = phi![at[k]!]!;
-    for (let i = 0; i < out.length; i++) out[i] = out[i]! + w * t[i]!;
-  });
+  const w = (k: number) => k < terms.length ? phi![at[k]!]! : 0;
+  // Up to four terms per pass over the output (memory-bound: fewer passes, less traffic).
+  for (let k = 0; k < terms.length; k += 4) {
+    const keep = k > 0; // the first pass overwrites (wasm outputs start as garbage, maybe NaN)
+    const [t0, t1, t2, t3] = [terms[k]!, terms[k + 1], terms[k + 2], terms[k + 3]];
+    const [w0, w1, w2, w3] = [w(k), w(k + 1), w(k + 2), w(k + 3)];
+    if (t1 && t2 && t3) {
+      for (let i = 0; i < out.length; i++) {
+        out[i] = (keep ? out[i]! : 0) + w0 * t0[i]! + w1 * t1[i]! + w2 * t2[i]! + w3 * t3[i]!;
+      }
+    } else if (t1 && t2) {
+      for (let i = 0; i < out.length; i++) {
+        out[i] = (keep ? out[i]! : 0) + w0 * t0[i]! + w1 * t1[i]! + w2 * t2[i]!;
+      }
+    } else if (t1) {
+      for (let i = 0; i < out.length; i++) out[i] = (keep ? out[i]! : 0) + w0 * t0[i]! + w1 * t1[i]!;
+    } else {
+      for (let i = 0; i < out.length; i++) out[i] = (keep ? out[i]! : 0) + w0 * t0[i]!;
+    }
+  }
 }
 
-/** Outputs dt_k = φ[at_k]·dy for each term, then dφ (Σ t_k·dy at at_k); inputs dy, φ, t_0 … t_{K−1}. */
+/** Outputs dt_k = φ[at_k]·dy for each term, then dφ (Σ t_k·dy at at_k, 0 elsewhere); inputs dy, φ, t_0 … t_{K−1}. */
 function weightedSumGrad(
   outs: Float32Array[],
   [dy, phi, ...terms]: Float32Array[],
@@ -265,7 +304,7 @@ function weightedSumGrad(
   a: Attrs,
 ): void {
   const at = a["at"] as number[];
-  const dPhi = outs[terms.length]!;
+  const dPhi = outs[terms.length]!.fill(0);
   terms.forEach((t, k) => {
     const w = phi![at[k]!]!;
     const dt = outs[k]!;
