@@ -131,10 +131,8 @@ export function batchNorm(channels: number, affine: boolean, ctx: BuildContext):
         const update = isReplay() || !weightGradientsWanted()
           ? undefined
           : (mean: tf.Tensor1D, variance: tf.Tensor1D) => {
-            runningMean.assign(tf.add(tf.mul(runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-            runningVar.assign(
-              tf.add(tf.mul(runningVar, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM * unbiased)),
-            );
+            runningMean.assign(momentumStep(runningMean as tf.Tensor1D, mean, BN_MOMENTUM));
+            runningVar.assign(momentumStep(runningVar as tf.Tensor1D, variance, BN_MOMENTUM, unbiased));
           };
         const y = batchNormTrainNative(x, BN_EPS, gamma, beta, update);
         return y;
