@@ -8,7 +8,6 @@
  * - `AsapDepthwiseFilterGrad`: dW[a, b, c] = Σ_{n, y, x} x[n, s·y + d·a − p, s·x + d·b − p, c] · dy[n, y, x, c].
  * - `AsapBatchNormTrain`, `AsapBatchNormGrad`: batch norm's forward (statistics in float64) and gradient,
  *   one kernel each instead of seven.
- * - `AsapReluGrad`: ReLU's gradient from its output, one kernel instead of three.
  * - `AsapMomentumUpdate`: a running statistic's update, one kernel instead of three.
  * - `AsapWeightedSum`, `AsapWeightedSumGrad`: a mixed op's Σ φ·term and its gradient, without stacking
  *   the terms (no copy).
@@ -24,7 +23,6 @@ export const BATCH_NORM_TRAIN = "AsapBatchNormTrain";
 export const BATCH_NORM_GRAD = "AsapBatchNormGrad";
 export const MOMENTUM_UPDATE = "AsapMomentumUpdate";
 export const WEIGHTED_SUM = "AsapWeightedSum";
-export const RELU_GRAD = "AsapReluGrad";
 export const WEIGHTED_SUM_GRAD = "AsapWeightedSumGrad";
 
 /** Window attributes of the pooling and convolution kernels. */
@@ -318,11 +316,6 @@ function weightedSumGrad(
   });
 }
 
-/** dy where the ReLU's output y is positive, else 0; inputs dy, y. */
-function reluGrad([dx]: [Float32Array], [dy, y]: [Float32Array, Float32Array]): void {
-  for (let i = 0; i < dx.length; i++) dx[i] = y[i]! > 0 ? dy[i]! : 0;
-}
-
 /** (1 − momentum)·running + momentum·scale·batch. */
 function momentumUpdate(
   [out]: [Float32Array],
@@ -347,7 +340,6 @@ register(BATCH_NORM_TRAIN, ["x"], ([xs]) => {
   return [xs!, [c], [c], [c]];
 }, batchNormTrain);
 register(BATCH_NORM_GRAD, ["dy", "xhat", "rstd"], ([ys]) => [ys!], batchNormGrad);
-register(RELU_GRAD, ["dy", "y"], ([ys]) => [ys!], reluGrad);
 register(MOMENTUM_UPDATE, ["running", "batch"], ([rs]) => [rs!], momentumUpdate);
 /** t_0 … t_{K−1}: the inputs besides the `others` named ones. */
 const termNames = (inputs: tf.NamedTensorInfoMap, others: number) =>

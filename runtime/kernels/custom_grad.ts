@@ -24,7 +24,6 @@ import {
   DEPTHWISE_FILTER_GRAD,
   hasArrayKernel,
   MAX_POOL_GRAD,
-  RELU_GRAD,
   runArrayKernel,
   WEIGHTED_SUM,
   WEIGHTED_SUM_GRAD,
@@ -428,8 +427,8 @@ export function weightedSum<T extends tf.Tensor>(
 }
 
 /**
- * ReLU whose gradient is one kernel on cpu and wasm (two elsewhere, tfjs's own takes three), computed
- * from the output: backpropagation keeps y only.
+ * ReLU whose gradient takes two kernels (tfjs's own takes three: it casts), computed from the output:
+ * backpropagation keeps y only.
  *
  * @param x Any tensor.
  * @returns max(x, 0).
@@ -440,10 +439,8 @@ export function reluNative<T extends tf.Tensor>(x: T): T {
     (args[1] as tf.GradSaveFunc)([y]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, [ys]: tf.Tensor[]) =>
-        hasArrayKernel(RELU_GRAD)
-          ? runArrayKernel(RELU_GRAD, { dy, y: ys! }, {}) as tf.Tensor
-          : tf.mul(dy, tf.step(ys!)),
+      // Two wasm kernels beat one JavaScript loop here (measured at batch 8 and 16).
+      gradFunc: (dy: tf.Tensor, [ys]: tf.Tensor[]) => tf.mul(dy, tf.step(ys!)),
     };
   });
   return f(x) as T;
