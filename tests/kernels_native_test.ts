@@ -211,6 +211,21 @@ for (const backend of ["cpu", "wasm"] as const) {
   });
 }
 
+Deno.test("batch norm's array kernel gives the composite's values on inputs with NaN, ±Infinity and huge values", async () => {
+  await useBackend("wasm");
+  const values = [-Infinity, 1, 3e38, 3, NaN, 2, -3e38, 7, 0.5, -Infinity, 1e30, 4, 2, 2, 2, 2];
+  const x = tf.tensor4d(values, [2, 2, 2, 2]);
+  const run = (arrays: boolean) => {
+    useArrayKernels(arrays);
+    const y = batchNormTrainNative(x, 1e-5);
+    useArrayKernels(true);
+    return Array.from(y.dataSync());
+  };
+  const [a, c] = [run(true), run(false)];
+  a.forEach((v, i) => assert.ok(Object.is(v, c[i]) || Math.abs(v - c[i]!) < 1e-5, `${i}: ${v} vs ${c[i]}`));
+  x.dispose();
+});
+
 Deno.test("tensors saved for backpropagation share their data: no Identity kernel, values intact (wasm)", async () => {
   await useBackend("wasm");
   const x = tf.variable(tf.randomNormal([2, 4, 4, 3], 0, 1, "float32", 40));

@@ -218,20 +218,19 @@ function batchNormTrain(
 ): void {
   const c = xs![xs!.length - 1]!;
   const m = x.length / c;
-  // Σx and Σx² in one pass, in float64: the variance E[x²] − mean² keeps float32 precision.
+  // Two passes in float64, as the composite formulation: the mean, then Σ(x − mean)².
   const sum = new Float64Array(c);
+  for (let i = 0; i < x.length; i += c) for (let ch = 0; ch < c; ch++) sum[ch] = sum[ch]! + x[i + ch]!;
+  for (let ch = 0; ch < c; ch++) mean[ch] = sum[ch]! / m;
   const squares = new Float64Array(c);
   for (let i = 0; i < x.length; i += c) {
     for (let ch = 0; ch < c; ch++) {
-      const v = x[i + ch]!;
-      sum[ch] = sum[ch]! + v;
-      squares[ch] = squares[ch]! + v * v;
+      const d = x[i + ch]! - mean[ch]!;
+      squares[ch] = squares[ch]! + d * d;
     }
   }
   for (let ch = 0; ch < c; ch++) {
-    const mu = sum[ch]! / m;
-    mean[ch] = mu;
-    variance[ch] = Math.max(0, squares[ch]! / m - mu * mu);
+    variance[ch] = squares[ch]! / m;
     rstd[ch] = 1 / Math.sqrt(variance[ch]! + (a["eps"] as number));
   }
   for (let i = 0; i < x.length; i += c) {
