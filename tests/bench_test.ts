@@ -1,9 +1,6 @@
 // The bench's own plumbing: kernel counting, the PyTorch peer's contract, ratios, the JSON report.
 import { assert } from "./deps.ts";
 import { captureIo } from "./_helpers.ts";
-import { tf } from "../runtime/deps.ts";
-import { useBackend } from "../runtime/kernels/backend.ts";
-import { countKernels } from "../runtime/kernels/kernel_count.ts";
 import { DEFAULT_PYTHONS, parsePeerReport, ratios, runPeer } from "../runtime/cli/_bench_peer.ts";
 import { main } from "../runtime/cli/bench.ts";
 import { compileSpace } from "../dsl/compile.ts";
@@ -21,22 +18,6 @@ function pythonWithTorch(): string | null {
 }
 const python = pythonWithTorch();
 if (!python) console.log("bench_test: no python3 with torch here, the PyTorch peer tests are ignored");
-
-Deno.test("countKernels() counts every kernel dispatched by name, and stop() puts the kernels back", async () => {
-  await useBackend("cpu");
-  const counter = countKernels();
-  tf.tidy(() => tf.relu(tf.add(tf.ones([4]), tf.ones([4]))));
-  assert.equal(counter.byName.get("Add"), 1);
-  assert.equal(counter.byName.get("Relu"), 1);
-  assert.ok(counter.total >= 2);
-  assert.deepEqual(counter.top(1).length, 1);
-  counter.reset();
-  assert.equal(counter.total, 0);
-  counter.stop();
-  tf.tidy(() => tf.add(tf.ones([4]), tf.ones([4])));
-  assert.equal(counter.total, 0, "no counting after stop()");
-  assert.deepEqual(Array.from(tf.tidy(() => tf.add(tf.ones([2]), tf.ones([2]))).dataSync()), [2, 2]);
-});
 
 Deno.test("parsePeerReport() names the missing field of a malformed peer report", () => {
   assert.throws(() => parsePeerReport("Traceback …"), /printed no JSON/);

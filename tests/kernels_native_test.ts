@@ -7,11 +7,60 @@ import {
   batchNormTrainNative,
   depthwiseConvNative,
   maxPoolNative,
+  reluNative,
+  weightedSum,
 } from "../runtime/kernels/custom_grad.ts";
+import { countKernels } from "../runtime/kernels/kernel_count.ts";
+import { useArrayKernels } from "../runtime/kernels/array_kernels.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+for (const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false]] as const) {
+  const how = arrays ? "array kernels" : "composite gradients";
+  Deno.test(`depthwiseConvNative() and maxPoolNative() gradients match the shifted-slice reference (${backend}, ${how})`, async () => {
+    await useBackend(backend);
+    useArrayKernels(arrays);
+    try {
+      for (
+        const [size, k, stride, dilation] of [[6, 3, 1, 1], [7, 3, 2, 1], [6, 5, 2, 2], [8, 3, 1, 2], [
+          5,
+          5,
+          1,
+          1,
+        ]] as const
+      ) {
+        const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+        const w = tf.randomNormal([k, k, 3], 0, 1, "float32", 2) as tf.Tensor3D;
+        const dy = tf.randomNormal(depthwiseConv(x, w, stride, dilation).shape, 0, 1, "float32", 3);
+        const loss = (f: typeof depthwiseConv) => (a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor3D, stride, dilation), dy));
+        const reference = tf.grads(loss(depthwiseConv))([x, w]);
+        const native = tf.grads(loss(depthwiseConvNative))([x, w]);
+        const label = `size ${size} k ${k} stride ${stride} dilation ${dilation}`;
+        assert.ok(maxDiff(reference[0]!, native[0]!) < 1e-4, `dx, ${label}`);
+        assert.ok(maxDiff(reference[1]!, native[1]!) < 1e-3, `dW, ${label}`);
+        tf.dispose([x, w, dy, ...reference, ...native]);
+      }
+      for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
+        // Ties (a constant block) go to the window's first maximum in both.
+        const x = tf.tidy(() =>
+          tf.concat([tf.zeros([1, size, size, 3]), tf.randomNormal([1, size, size, 3], 0, 1, "float32", 4)])
+        ) as tf.Tensor4D;
+        const dy = tf.randomNormal(maxPool(x, 3, stride).shape, 0, 1, "float32", 5);
+        const loss = (f: typeof maxPool) => (a: tf.Tensor) =>
+          tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
+        const reference = tf.grad(loss(maxPool))(x);
+        const native = tf.grad(loss(maxPoolNative))(x);
+        assert.ok(maxDiff(reference, native) < 1e-5, `max pool, size ${size} stride ${stride}`);
+        tf.dispose([x, dy, reference, native]);
+      }
+    } finally {
+      useArrayKernels(true);
+    }
+  });
 }
 
 for (const backend of ["cpu", "wasm"] as const) {
@@ -64,21 +113,40 @@ for (const backend of ["cpu", "wasm"] as const) {
     const gamma = tf.randomNormal([5], 1, 0.5, "float32", 9) as tf.Tensor1D;
     const beta = tf.randomNormal([5], 0, 1, "float32", 10) as tf.Tensor1D;
     const dy = tf.randomNormal(x.shape, 0, 1, "float32", 11);
-    for (const affine of [true, false]) {
+    for (const [affine, arrays] of [[true, true], [false, true], [true, false], [false, false]] as const) {
+      useArrayKernels(arrays);
+      const native = (a: tf.Tensor4D, eps: number, g?: tf.Tensor1D, b?: tf.Tensor1D) => {
+        let stats: [tf.Tensor1D, tf.Tensor1D] | null = null;
+        const y = batchNormTrainNative(
+          a,
+          eps,
+          g,
+          b,
+          (m, v) => stats = [tf.keep(m.clone()), tf.keep(v.clone())],
+        );
+        const [mean, variance] = stats!;
+        return { y, mean, variance };
+      };
       const loss = (f: typeof batchNormTrain) => (...args: tf.Tensor[]) => {
         const [a, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
-        return tf.sum(tf.mul(affine ? f(a, 1e-5, g, b).y : f(a, 1e-5).y, dy));
+        const r = affine ? f(a, 1e-5, g, b) : f(a, 1e-5);
+        tf.dispose([r.mean, r.variance]);
+        return tf.sum(tf.mul(r.y, dy));
       };
       const inputs = affine ? [x, gamma, beta] : [x];
       const reference = tf.grads(loss(batchNormTrain))(inputs);
-      const native = tf.grads(loss(batchNormTrainNative))(inputs);
-      const r = batchNormTrain(x, 1e-5, gamma, beta);
-      const n = batchNormTrainNative(x, 1e-5, gamma, beta);
+      const custom = tf.grads(loss(native))(inputs);
+      const r = affine ? batchNormTrain(x, 1e-5, gamma, beta) : batchNormTrain(x, 1e-5);
+      const n = affine ? native(x, 1e-5, gamma, beta) : native(x, 1e-5);
       assert.ok(
         maxDiff(r.y, n.y) < 1e-5 && maxDiff(r.mean, n.mean) < 1e-6 && maxDiff(r.variance, n.variance) < 1e-5,
       );
-      reference.forEach((g, i) => assert.ok(maxDiff(g, native[i]!) < 1e-4, `affine ${affine}, input ${i}`));
-      tf.dispose([...reference, ...native, r.y, r.mean, r.variance, n.y, n.mean, n.variance]);
+      assert.equal(custom.length, reference.length);
+      reference.forEach((g, i) =>
+        assert.ok(maxDiff(g, custom[i]!) < 1e-4, `affine ${affine}, array kernels ${arrays}, input ${i}`)
+      );
+      useArrayKernels(true);
+      tf.dispose([...reference, ...custom, r.y, r.mean, r.variance, n.y, n.mean, n.variance]);
     }
     tf.dispose([x, gamma, beta, dy]);
   });
@@ -98,6 +166,89 @@ for (const backend of ["cpu", "wasm"] as const) {
     }
   });
 }
+
+for (const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false]] as const) {
+  const how = arrays ? "array kernels" : "matMul";
+  Deno.test(`weightedSum() matches Σ φ·term, values and gradients, with and without skipped weights (${backend}, ${how})`, async () => {
+    await useBackend(backend);
+    useArrayKernels(arrays);
+    const terms = [0, 1, 2].map((i) => tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 20 + i) as tf.Tensor4D);
+    const phi = tf.tensor1d([0.1, 0.2, 0.3, 0.4]);
+    const dy = tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 30);
+    for (const at of [[0, 2, 3], [1, 3, 0]]) {
+      // The reference: slices of φ times each term, summed, with autodiff's gradients.
+      const reference = (...args: tf.Tensor[]) =>
+        tf.sum(tf.mul(dy, tf.addN(at.map((p, k) => tf.mul(args[k]!, tf.slice(args[3]!, [p], [1]))))));
+      const fused = (...args: tf.Tensor[]) =>
+        tf.sum(tf.mul(dy, weightedSum(args.slice(0, 3), args[3] as tf.Tensor1D, at)));
+      const inputs = [...terms, phi];
+      const r = tf.grads(reference)(inputs);
+      const f = tf.grads(fused)(inputs);
+      assert.ok(Math.abs(reference(...inputs).dataSync()[0]! - fused(...inputs).dataSync()[0]!) < 1e-4);
+      r.forEach((g, i) => assert.ok(maxDiff(g, f[i]!) < 1e-4, `at ${at}, input ${i}`));
+      // The slot no term uses gets a zero gradient.
+      const unused = [0, 1, 2, 3].find((p) => !at.includes(p))!;
+      assert.equal(f[3]!.dataSync()[unused], 0);
+      tf.dispose([...r, ...f]);
+    }
+    assert.throws(
+      () => weightedSum(terms, phi, [0, 1]),
+      /3 terms do not match their 2 indices into 4 weights/,
+    );
+    tf.dispose([...terms, phi, dy]);
+  });
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`reluNative() has tf.relu's values and gradient, 0 at 0 (${backend})`, async () => {
+    await useBackend(backend);
+    const x = tf.reshape(tf.concat([tf.zeros([4]), tf.randomNormal([60], 0, 1, "float32", 50)]), [2, 2, 4, 4]);
+    const dy = tf.randomNormal(x.shape, 0, 1, "float32", 51);
+    const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(f(t), dy));
+    assert.equal(maxDiff(tf.relu(x), reluNative(x)), 0);
+    assert.equal(maxDiff(tf.grad(loss(tf.relu))(x), tf.grad(loss(reluNative))(x)), 0);
+    tf.dispose([x, dy]);
+  });
+}
+
+Deno.test("batch norm's array kernel gives the composite's values on inputs with NaN, ±Infinity and huge values", async () => {
+  await useBackend("wasm");
+  const values = [-Infinity, 1, 3e38, 3, NaN, 2, -3e38, 7, 0.5, -Infinity, 1e30, 4, 2, 2, 2, 2];
+  const x = tf.tensor4d(values, [2, 2, 2, 2]);
+  const run = (arrays: boolean) => {
+    useArrayKernels(arrays);
+    const y = batchNormTrainNative(x, 1e-5);
+    useArrayKernels(true);
+    return Array.from(y.dataSync());
+  };
+  const [a, c] = [run(true), run(false)];
+  a.forEach((v, i) => assert.ok(Object.is(v, c[i]) || Math.abs(v - c[i]!) < 1e-5, `${i}: ${v} vs ${c[i]}`));
+  x.dispose();
+});
+
+Deno.test("tensors saved for backpropagation share their data: no Identity kernel, values intact (wasm)", async () => {
+  await useBackend("wasm");
+  const x = tf.variable(tf.randomNormal([2, 4, 4, 3], 0, 1, "float32", 40));
+  const { result, byName } = await countKernels(() =>
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.relu(x), tf.exp(x))) as tf.Scalar, [x]);
+      return grads[x.name]!.dataSync().slice();
+    })
+  );
+  const expected = tf.tidy(() => {
+    const e = tf.exp(x);
+    return tf.add(tf.mul(tf.step(x), e), tf.mul(tf.relu(x), e)).dataSync().slice();
+  });
+  assert.equal(byName["Identity"], undefined);
+  result.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-5));
+  // wasm's Identity shares the buffer; the copy survives the original's disposal.
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = tf.clone(a);
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
+  b.dispose();
+  x.dispose();
+});
 
 Deno.test("the native kernels keep only their input for backpropagation", async () => {
   await useBackend("cpu");

@@ -148,6 +148,45 @@ Deno.test("α gradients are the same when the weights' gradients are skipped (th
   }
 });
 
+Deno.test("batch norms update their running statistics once per w step, recomputed or not, and not in the α step", () => {
+  const { x } = batch();
+  const labels = tf.tensor1d([0, 1, 2, 1], "int32");
+  const twin = (name: string) => {
+    const rng = new Rng(5);
+    return new SearchNetwork(tinySpace(), {
+      inputChannels: 3,
+      classes: 3,
+      nextSeed: () => rng.int(2 ** 31 - 1),
+      name,
+    });
+  };
+  const plain = twin("plain");
+  const recomputed = twin("recomputed");
+  recomputed.recompute = true;
+  const values = (net: SearchNetwork) => net.state().map((v) => Array.from(v.dataSync()));
+  try {
+    const initial = values(plain);
+    for (const net of [plain, recomputed]) {
+      const r = net.lossAndGradients(x, labels, 1, net.weights());
+      tf.dispose([r.loss, r.correct, ...r.grads]);
+    }
+    const once = values(plain);
+    assert.ok(
+      once.some((v, i) => v.some((a, j) => Math.abs(a - initial[i]![j]!) > 1e-4)),
+      "statistics moved",
+    );
+    values(recomputed).forEach((v, i) => v.forEach((a, j) => assert.ok(Math.abs(a - once[i]![j]!) < 1e-5)));
+    const alphas = [...plain.alpha.values()].flat();
+    const a = withoutWeightGradients(() => plain.lossAndGradients(x, labels, 1, alphas));
+    tf.dispose([a.loss, a.correct, ...a.grads]);
+    assert.deepEqual(values(plain), once);
+  } finally {
+    tf.dispose([x, labels]);
+    plain.dispose();
+    recomputed.dispose();
+  }
+});
+
 Deno.test("recomputation leaks no tensors", () => {
   const net = network(tinySpace());
   const { x } = batch();

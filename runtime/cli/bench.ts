@@ -12,7 +12,7 @@ import { compileSpace } from "../../dsl/compile.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { cpuUsage, resourceUsage, tf } from "../deps.ts";
 import { type BackendName, isBackendName, useBackend } from "../kernels/backend.ts";
-import { countKernels, type KernelCounter } from "../kernels/kernel_count.ts";
+import { countKernels } from "../kernels/kernel_count.ts";
 import { syntheticDataset } from "../data/datasets.ts";
 import { SearchRun } from "../loops/search.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
@@ -88,20 +88,20 @@ interface Timing {
   topKernels: { name: string; calls: number }[];
 }
 
-/** Times `steps` steps after one warm-up; counts the kernels of each step, keeps the last count. */
-async function timeSteps(step: () => Promise<void>, steps: number, counter: KernelCounter): Promise<Timing> {
-  await step(); // warm-up: kernel compilation, first allocations
+/**
+ * Times `steps` steps after one warm-up step whose kernels are counted (a step dispatches the same
+ * kernels every time; counting outside the timed steps keeps its cost out of the times).
+ */
+async function timeSteps(step: () => Promise<void>, steps: number): Promise<Timing> {
+  const counted = await countKernels(step); // also the warm-up: kernel compilation, first allocations
   const start = performance.now();
   const cpu = cpuMsNow();
-  for (let i = 0; i < steps; i++) {
-    counter.reset();
-    await step();
-  }
+  for (let i = 0; i < steps; i++) await step();
   return {
     stepMs: (performance.now() - start) / steps,
     cpuMs: (cpuMsNow() - cpu) / steps,
-    kernels: counter.total,
-    topKernels: counter.top(10),
+    kernels: counted.kernels,
+    topKernels: Object.entries(counted.byName).slice(0, 10).map(([name, t]) => ({ name, calls: t.calls })),
   };
 }
 
@@ -196,7 +196,6 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
   }
   const loadBefore = loadAverage();
   await useBackend(values.backend as BackendName);
-  const counter = countKernels();
   const size = 32;
   const data = syntheticDataset({
     n: 4 * batch,
@@ -237,7 +236,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
         }
         opsPerEdge = 1;
       }
-      const timing = await timeSteps(() => run.runStep(), steps, counter);
+      const timing = await timeSteps(() => run.runStep(), steps);
       report({
         name: (keep ? `${ir.name} supernet, only ${keep}` : `${ir.name} supernet, all ops`) +
           (run.net.recompute ? " (recomputed)" : ""),
@@ -253,8 +252,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
     }
   }
   const supernet = [...results];
-  if (values.eval || values["eval-only"]) report(await timeEvaluation(batch, steps, counter));
-  counter.stop();
+  if (values.eval || values["eval-only"]) report(await timeEvaluation(batch, steps));
   const [all, one] = supernet;
   if (all && one && !values.json) {
     log(
@@ -340,7 +338,7 @@ function printPeer(peer: PeerReport, r: readonly Ratio[], log: (text: string) =>
  * One training step (forward + backward with the auxiliary head, drop-path 0.2) of the DARTS_V2
  * evaluation network at the paper's size: C = 36, 20 cells, 32×32×3 inputs.
  */
-async function timeEvaluation(batch: number, steps: number, counter: KernelCounter): Promise<BenchResult> {
+async function timeEvaluation(batch: number, steps: number): Promise<BenchResult> {
   const file = new URL("../../spaces/darts_v2.space", import.meta.url).pathname;
   const { ir } = compileSpace(await Deno.readTextFile(file), file);
   if (!ir) throw new Error(`${file} does not compile`);
@@ -372,7 +370,7 @@ async function timeEvaluation(batch: number, steps: number, counter: KernelCount
     tf.dispose([value, ...Object.values(grads)]);
   };
   try {
-    const timing = await timeSteps(step, steps, counter);
+    const timing = await timeSteps(step, steps);
     return {
       name: `darts_v2 evaluation network, C=36, 20 cells (${
         (net.parameterCount({ auxiliary: false }) / 1e6).toFixed(2)

@@ -163,20 +163,23 @@ export function subsample2(x: tf.Tensor4D, offset: 0 | 1): tf.Tensor4D {
  * @returns `[M, N]`.
  */
 export function matMul2d(x: tf.Tensor2D, weight: tf.Tensor2D): tf.Tensor2D {
+  // Without weight gradients (the α step) the weight is a constant of the kernel, not an input.
+  const withWeight = weightGradientsWanted();
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [a, b] = args as [tf.Tensor2D, tf.Tensor2D];
-    (args[2] as tf.GradSaveFunc)([a, b]);
+    const a = args[0] as tf.Tensor2D;
+    const b = withWeight ? args[1] as tf.Tensor2D : weight;
+    (args[args.length - 1] as tf.GradSaveFunc)([a, b]);
     return {
       value: tf.matMul(a, b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [as, bs] = saved as [tf.Tensor2D, tf.Tensor2D];
         const g = dy as tf.Tensor2D;
-        const db = weightGradientsWanted() ? tf.matMul(tf.transpose(as), g) : tf.zerosLike(bs);
-        return [tf.matMul(g, tf.transpose(bs)), db];
+        const dx = tf.matMul(g, tf.transpose(bs));
+        return withWeight ? [dx, tf.matMul(tf.transpose(as), g)] : [dx];
       },
     };
   });
-  return f(x, weight) as tf.Tensor2D;
+  return (withWeight ? f(x, weight) : f(x)) as tf.Tensor2D;
 }
 
 /**

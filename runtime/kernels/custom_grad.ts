@@ -16,14 +16,21 @@
  */
 import { tf } from "../deps.ts";
 import { weightGradientsWanted } from "./grad_scope.ts";
+import { inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./composite.ts";
+import { shareCopies } from "./shared_data.ts";
 import {
-  type BatchNormResult,
-  inverseWindowCounts,
-  samePadding,
-  subsample2,
-  sumTensors,
-  windowTaps,
-} from "./composite.ts";
+  BATCH_NORM_GRAD,
+  BATCH_NORM_TRAIN,
+  DEPTHWISE_FILTER_GRAD,
+  hasArrayKernel,
+  MAX_POOL_GRAD,
+  runArrayKernel,
+  WEIGHTED_SUM,
+  WEIGHTED_SUM_GRAD,
+} from "./array_kernels.ts";
+
+// Saved tensors and wasm's Identity share data from the first import of the network kernels on.
+shareCopies();
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -86,49 +93,59 @@ export function depthwiseConvNative(
   const [k, , c] = weight.shape;
   const p = samePadding(k, dilation);
   const pad: Pad4 = [[0, 0], [p, p], [p, p], [0, 0]];
+  // Without weight gradients (the α step) the weight is a constant of the kernel, not an input.
+  const withWeight = weightGradientsWanted();
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xi, wi] = args as [tf.Tensor4D, tf.Tensor3D];
-    (args[2] as tf.GradSaveFunc)([xi, wi]);
+    const xi = args[0] as tf.Tensor4D;
+    const wi = withWeight ? args[1] as tf.Tensor3D : weight;
     const filter = tf.reshape(wi, [k, k, c, 1]) as tf.Tensor4D;
+    (args[args.length - 1] as tf.GradSaveFunc)([xi, filter]);
     const value = tf.depthwiseConv2d(xi, filter, stride, pad, "NHWC", dilation);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor3D];
+        const [xs, filterSaved] = saved as [tf.Tensor4D, tf.Tensor4D];
         const g = dy as tf.Tensor4D;
-        const dw = weightGradientsWanted() ? filterGrad(g, xs, k, stride, dilation) : tf.zerosLike(ws);
-        return [inputGrad(g, ws, xs.shape, stride, dilation), dw];
+        const dx = inputGrad(g, filterSaved, xs.shape, stride, dilation);
+        return withWeight ? [dx, filterGrad(g, xs, k, stride, dilation)] : [dx];
       },
     };
   });
-  return f(x, weight) as tf.Tensor4D;
+  return (withWeight ? f(x, weight) : f(x)) as tf.Tensor4D;
 }
 
+/**
+ * dx of a depthwise convolution: dy (zero-inserted for stride 2) correlated with the flipped kernel,
+ * padded so that the output has the input's size (no crop). `flip: false` for a symmetric kernel.
+ */
 function inputGrad(
   dy: tf.Tensor4D,
-  weight: tf.Tensor3D,
+  filter: tf.Tensor4D,
   shape: readonly [number, number, number, number],
   stride: 1 | 2,
   dilation: number,
+  flip = true,
 ): tf.Tensor4D {
   const [n, h, w, c] = shape;
-  const [k] = weight.shape;
+  const [k] = filter.shape;
   const p = samePadding(k, dilation);
-  const e = dilation * (k - 1);
   const u = zeroInsert(dy, stride);
-  // Full correlation with the flipped kernel: output row i is padded-input row i.
-  const extraH = Math.max(0, p + h - u.shape[1] - e);
-  const extraW = Math.max(0, p + w - u.shape[2] - e);
-  const flipped = tf.reshape(tf.reverse(weight, [0, 1]), [k, k, c, 1]) as tf.Tensor4D;
+  const kernel = flip ? tf.reverse(filter, [0, 1]) : filter;
+  // dx[r] = Σ_b u[r − p + b·d]·flipped[b]: pad p before; after, as much as gives h rows.
+  const bottom = p + h - u.shape[1];
+  const right = p + w - u.shape[2];
+  if (bottom >= 0 && right >= 0) {
+    return tf.depthwiseConv2d(u, kernel, 1, [[0, 0], [p, bottom], [p, right], [0, 0]], "NHWC", dilation);
+  }
   const full = tf.depthwiseConv2d(
     u,
-    flipped,
+    kernel,
     1,
-    [[0, 0], [e, e + extraH], [e, e + extraW], [0, 0]],
+    [[0, 0], [p, Math.max(0, bottom)], [p, Math.max(0, right)], [0, 0]],
     "NHWC",
     dilation,
   );
-  return tf.slice(full, [0, p, p, 0], [n, h, w, c]);
+  return tf.slice(full, [0, 0, 0, 0], [n, h, w, c]);
 }
 
 /**
@@ -142,9 +159,17 @@ function filterGrad(
   stride: 1 | 2,
   dilation: number,
 ): tf.Tensor3D {
+  const p = samePadding(k, dilation);
+  if (hasArrayKernel(DEPTHWISE_FILTER_GRAD)) {
+    return runArrayKernel(DEPTHWISE_FILTER_GRAD, { x, dy }, {
+      kernel: k,
+      stride,
+      dilation,
+      pad: p,
+    }) as tf.Tensor3D;
+  }
   const [n, h, w, c] = x.shape;
   const [, ho, wo] = dy.shape;
-  const p = samePadding(k, dilation);
   const hp = h + 2 * p;
   const wp = w + 2 * p;
   const input = tf.reshape(tf.transpose(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]), [1, 2, 0, 3]), [
@@ -185,6 +210,16 @@ export function maxPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, y] = saved as [tf.Tensor4D, tf.Tensor4D];
+        if (hasArrayKernel(MAX_POOL_GRAD)) {
+          return [
+            runArrayKernel(MAX_POOL_GRAD, { x: xs, dy }, {
+              kernel,
+              stride,
+              dilation: 1,
+              pad: p,
+            }) as tf.Tensor4D,
+          ];
+        }
         const taps = windowTaps(xs, kernel, stride, 1, Number.NEGATIVE_INFINITY);
         let free = tf.onesLike(y);
         const parts = taps.map((tap, t) => {
@@ -226,55 +261,188 @@ export function avgPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
       value: tf.avgPool(xi, kernel, stride, p),
       gradFunc: (dy: tf.Tensor) => {
         const scaled = tf.mul(dy, inverseWindowCounts(h, w, kernel, stride)) as tf.Tensor4D;
-        return [inputGrad(scaled, tf.ones([kernel, kernel, c]) as tf.Tensor3D, xi.shape, stride, 1)];
+        return [
+          inputGrad(scaled, tf.ones([kernel, kernel, c, 1]) as tf.Tensor4D, xi.shape, stride, 1, false),
+        ];
       },
     };
   });
   return f(x) as tf.Tensor4D;
 }
 
+/** Receives a batch norm's batch statistics inside its forward pass (e.g. to update running ones). */
+export type StatisticsSink = (mean: tf.Tensor1D, variance: tf.Tensor1D) => void;
+
 /**
- * Batch norm with batch statistics and its gradient written out: backpropagation keeps x̂ and
- * 1/σ only, and takes five elementwise passes (dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ).
+ * Batch norm with batch statistics, forward and gradient written out with few kernels: one each on
+ * cpu and wasm (array_kernels.ts); elsewhere the forward takes seven (mean, centre, square, mean,
+ * add ε, rsqrt, scale) and the gradient seven (dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ); two to
+ * four more when affine. Backpropagation keeps x̂ and 1/σ only.
  * `gamma` and `beta` are both given (affine) or both omitted.
  *
  * @param x Input `[N, H, W, C]`.
  * @param eps Added to the variance (PyTorch: 1e-5).
  * @param gamma Scale `[C]`.
  * @param beta Shift `[C]`.
- * @returns The output and the batch mean and biased variance (for the running statistics).
+ * @param onStatistics Called once per forward with the batch mean and biased variance (valid only
+ * during the call; keep or use them there).
+ * @returns The normalised output.
  */
 export function batchNormTrainNative(
   x: tf.Tensor4D,
   eps: number,
   gamma?: tf.Tensor1D,
   beta?: tf.Tensor1D,
-): BatchNormResult {
-  const stats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D } = {};
+  onStatistics?: StatisticsSink,
+): tf.Tensor4D {
   const axes = [0, 1, 2];
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b] = args as [tf.Tensor4D, tf.Tensor1D | undefined, tf.Tensor1D | undefined];
-    const { mean, variance } = tf.moments(xi, axes);
-    // The forward pass is tidied by customGrad: keep the statistics, handed to the caller's scope below.
-    stats.mean = tf.keep(mean as tf.Tensor1D);
-    stats.variance = tf.keep(variance as tf.Tensor1D);
-    const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(tf.sub(xi, mean), rstd);
+    const arrays = hasArrayKernel(BATCH_NORM_TRAIN);
+    let xhat: tf.Tensor4D;
+    let rstd: tf.Tensor1D;
+    if (arrays) {
+      const [xh, mean, variance, r] = runArrayKernel(BATCH_NORM_TRAIN, { x: xi }, { eps }) as tf.Tensor[];
+      onStatistics?.(mean as tf.Tensor1D, variance as tf.Tensor1D);
+      [xhat, rstd] = [xh as tf.Tensor4D, r as tf.Tensor1D];
+    } else {
+      const mean = tf.mean(xi, axes) as tf.Tensor1D;
+      const centred = tf.sub(xi, mean);
+      const variance = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
+      onStatistics?.(mean, variance);
+      rstd = tf.rsqrt(tf.add(variance, eps));
+      xhat = tf.mul(centred, rstd);
+    }
     (args[args.length - 1] as tf.GradSaveFunc)(gamma ? [xhat, rstd, g!] : [xhat, rstd]);
     return {
       value: gamma ? tf.add(tf.mul(xhat, g!), b!) : xhat,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, r, gs] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D | undefined];
-        const dxhat = gs ? tf.mul(dy, gs) : dy;
-        const centred = tf.sub(dxhat, tf.mean(dxhat, axes));
-        const dx = tf.mul(tf.sub(centred, tf.mul(xh, tf.mean(tf.mul(dxhat, xh), axes))), r);
-        return gs ? [dx, tf.sum(tf.mul(dy, xh), axes), tf.sum(dy, axes)] : [dx];
+        if (arrays) {
+          const dx = runArrayKernel(BATCH_NORM_GRAD, { dy: gs ? tf.mul(dy, gs) : dy, xhat: xh, rstd: r }, {});
+          return gs ? [dx as tf.Tensor, tf.sum(tf.mul(dy, xh), axes), tf.sum(dy, axes)] : [dx as tf.Tensor];
+        }
+        if (!gs) {
+          const m1 = tf.mean(dy, axes);
+          const m2 = tf.mean(tf.mul(dy, xh), axes);
+          return [tf.mul(tf.sub(tf.sub(dy, m1), tf.mul(xh, m2)), r)];
+        }
+        // Affine: Σdy and Σdy·x̂ are β's and γ's gradients, and give the means of dx̂ = dy·γ.
+        const count = dy.size / dy.shape[dy.rank - 1]!;
+        const dBeta = tf.sum(dy, axes);
+        const dGamma = tf.sum(tf.mul(dy, xh), axes);
+        const scale = tf.mul(gs, r);
+        const perCount = tf.mul(scale, 1 / count);
+        const m1 = tf.mul(dBeta, perCount);
+        const m2 = tf.mul(dGamma, perCount);
+        const dx = tf.sub(tf.sub(tf.mul(dy, scale), m1), tf.mul(xh, m2));
+        return [dx, dGamma, dBeta];
       },
     };
   });
-  const y = (gamma && beta ? f(x, gamma, beta) : f(x)) as tf.Tensor4D;
-  const mean = tf.clone(stats.mean!);
-  const variance = tf.clone(stats.variance!);
-  tf.dispose([stats.mean!, stats.variance!]);
-  return { y, mean, variance };
+  return (gamma && beta ? f(x, gamma, beta) : f(x)) as tf.Tensor4D;
+}
+
+/**
+ * Σ_k φ[at_k]·terms_k (a mixed op's weighted sum, eq. 2) as one matMul of the stacked terms, and its
+ * gradient as an outer product and a matMul: dterms = φ ⊗ dy, dφ = terms · dy. `at` picks which entry of φ weighs each term
+ * (the others get a zero gradient), e.g. when a zero op has a weight but no term.
+ *
+ * @param terms Tensors of one shape, at least one.
+ * @param phi The weights `[K]`.
+ * @param at For each term, its index in `phi` (default: term k has weight φ[k]; then K = terms).
+ * @returns The weighted sum, shaped as each term.
+ * @example
+ * ```ts
+ * import { weightedSum } from "./custom_grad.ts";
+ * import { tf } from "../deps.ts";
+ * await tf.setBackend("cpu");
+ * const y = weightedSum([tf.ones([2, 2]), tf.fill([2, 2], 2)], tf.tensor1d([0, 0.5, 0.5]), [1, 2]);
+ * if (!(y.dataSync()[0] === 1.5)) throw new Error("the example's claim does not hold");
+ * ```
+ */
+export function weightedSum<T extends tf.Tensor>(
+  terms: readonly T[],
+  phi: tf.Tensor1D,
+  at?: readonly number[],
+): T {
+  const k = terms.length;
+  const shape = terms[0]!.shape;
+  const size = terms[0]!.size;
+  const slots = phi.shape[0];
+  const picks = at ?? terms.map((_, i) => i);
+  if (picks.length !== k || picks.some((p) => p < 0 || p >= slots)) {
+    throw new Error(
+      `weightedSum(): ${k} terms do not match their ${picks.length} indices into ${slots} weights`,
+    );
+  }
+  const identity = k === slots && picks.every((p, i) => p === i);
+  // The selection matrix [slots, k]: column j is one-hot at picks[j].
+  const select = identity ? null : (() => {
+    const values = new Float32Array(slots * k);
+    picks.forEach((p, j) => values[p * k + j] = 1);
+    return values;
+  })();
+  if (hasArrayKernel(WEIGHTED_SUM)) {
+    // One kernel each way, and no stacked copy of the terms.
+    const g = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const xs = args.slice(0, k + 1) as tf.Tensor[];
+      (args[k + 1] as tf.GradSaveFunc)(xs);
+      const named = (ts: tf.Tensor[]) => Object.fromEntries(ts.map((t, i) => [`t${i}`, t]));
+      return {
+        value: runArrayKernel(WEIGHTED_SUM, { phi: xs[k]!, ...named(xs.slice(0, k)) }, {
+          at: [...picks],
+        }) as tf.Tensor,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          runArrayKernel(WEIGHTED_SUM_GRAD, { dy, phi: saved[k]!, ...named(saved.slice(0, k)) }, {
+            at: [...picks],
+          }) as tf.Tensor[],
+      };
+    });
+    return g(...terms, phi) as T;
+  }
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args.slice(0, k) as tf.Tensor[];
+    const p = args[k] as tf.Tensor1D;
+    const stacked = tf.reshape(tf.stack(xs), [k, size]) as tf.Tensor2D;
+    const row = tf.reshape(p, [1, slots]) as tf.Tensor2D;
+    const w = select ? tf.matMul(row, tf.tensor2d(select, [slots, k])) : row;
+    (args[k + 1] as tf.GradSaveFunc)([stacked, w]);
+    return {
+      value: tf.reshape(tf.matMul(w, stacked), shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [ys, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        // dy is a matMul operand in one shape only: wasm's matMul caches its second operand's layout
+        // by buffer, and a buffer met again in another shape crashes it.
+        const dTerms = tf.unstack(tf.reshape(tf.mul(tf.reshape(ws, [k, 1]), tf.reshape(dy, [1, size])), [
+          k,
+          ...shape,
+        ]));
+        const dPicked = tf.matMul(ys, tf.reshape(dy, [size, 1]) as tf.Tensor2D);
+        const dPhi = select ? tf.matMul(tf.tensor2d(select, [slots, k]), dPicked) : dPicked;
+        return [...dTerms, tf.reshape(dPhi, [slots])];
+      },
+    };
+  });
+  return f(...terms, phi) as T;
+}
+
+/**
+ * ReLU whose gradient takes two kernels (tfjs's own takes three: it casts), computed from the output:
+ * backpropagation keeps y only.
+ *
+ * @param x Any tensor.
+ * @returns max(x, 0).
+ */
+export function reluNative<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const y = tf.relu(args[0] as tf.Tensor);
+    (args[1] as tf.GradSaveFunc)([y]);
+    return {
+      value: y,
+      // Two wasm kernels beat one JavaScript loop here (measured at batch 8 and 16).
+      gradFunc: (dy: tf.Tensor, [ys]: tf.Tensor[]) => tf.mul(dy, tf.step(ys!)),
+    };
+  });
+  return f(x) as T;
 }

@@ -10,7 +10,8 @@ let wanted = true;
 
 /**
  * Runs `f` (a synchronous gradient computation) with weight gradients off: hand-written gradients
- * return zeros for weights.
+ * return zeros for weights, and batch norms leave their running statistics alone (the α step changes
+ * α only).
  *
  * @param f the computation, e.g. `() => tf.variableGrads(loss, alphas)`
  * @returns what `f` returns
@@ -28,4 +29,28 @@ export function withoutWeightGradients<T>(f: () => T): T {
 /** @returns false inside {@linkcode withoutWeightGradients}. */
 export function weightGradientsWanted(): boolean {
   return wanted;
+}
+
+let replaying = false;
+
+/**
+ * Runs `f` as the replay of a forward pass that already ran (recomputation in the backward pass):
+ * side effects of the forward pass, such as batch norm's running statistics, are not repeated.
+ *
+ * @param f the replayed forward pass and its gradients
+ * @returns what `f` returns
+ */
+export function asReplay<T>(f: () => T): T {
+  const before = replaying;
+  replaying = true;
+  try {
+    return f();
+  } finally {
+    replaying = before;
+  }
+}
+
+/** @returns true inside {@linkcode asReplay}: the forward pass's side effects already happened. */
+export function isReplay(): boolean {
+  return replaying;
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import { weightGradientsWanted } from "./grad_scope.ts";
+import { asReplay, weightGradientsWanted } from "./grad_scope.ts";
 
 /** The engine's tape, which a nested gradient computation replaces and must give back. */
 interface TapeHolder {
@@ -16,8 +16,8 @@ interface TapeHolder {
 
 /**
  * `f(...inputs)`, differentiable w.r.t. `inputs` and `weights` (variables `f` reads), recomputed in
- * the backward pass. Whatever `f` changes besides its output (batch-norm running statistics) changes
- * twice; the search normalises with batch statistics, so its results do not change.
+ * the backward pass. The recomputation runs as a replay (grad_scope.ts): what `f` changes besides its
+ * output (batch-norm running statistics) changes once, in the forward pass, as without recomputation.
  *
  * @param f a pure function of its inputs and of `weights`
  * @param inputs the tensors `f` is called with
@@ -42,7 +42,7 @@ export function recomputed<T extends tf.Tensor>(
         const tape = holder.state.activeTape;
         try {
           const wrt = weightGradientsWanted() ? [...saved, ...weights] : saved;
-          const { value, grads } = engine.gradients(() => f(...saved), wrt, dy, true);
+          const { value, grads } = asReplay(() => engine.gradients(() => f(...saved), wrt, dy, true));
           value.dispose();
           const all = [...saved, ...weights];
           return all.map((x, i) => grads[i] ?? tf.zerosLike(x));

@@ -12,11 +12,14 @@
 import { tf } from "../deps.ts";
 import type { StridedStep } from "../../dsl/ir.ts";
 import { conv, conv1x1, matMul2d, normalize } from "../kernels/composite.ts";
+import { isReplay, weightGradientsWanted } from "../kernels/grad_scope.ts";
+import { momentumStep } from "../kernels/array_kernels.ts";
 import {
   avgPoolNative,
   batchNormTrainNative,
   depthwiseConvNative,
   maxPoolNative,
+  reluNative,
 } from "../kernels/custom_grad.ts";
 
 /** A trainable piece of a network. */
@@ -29,6 +32,11 @@ export interface Module {
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D;
   /** Disposes every variable of the module. */
   dispose(): void;
+  /**
+   * For an op that starts with a ReLU: the rest of it, applied to `relu(x)`, so that a mixed op
+   * computes one ReLU for all of its candidates that start with one.
+   */
+  readonly afterRelu?: (r: tf.Tensor4D, training: boolean) => tf.Tensor4D;
 }
 
 /** What a module is built in. */
@@ -116,11 +124,17 @@ export function batchNorm(channels: number, affine: boolean, ctx: BuildContext):
         if (!training) {
           return normalize(x, runningMean as tf.Tensor1D, runningVar as tf.Tensor1D, BN_EPS, gamma, beta);
         }
-        const { y, mean, variance } = batchNormTrainNative(x, BN_EPS, gamma, beta);
+        // running ← (1 − m)·running + m·batch, the variance unbiased (PyTorch); once per forward pass:
+        // not again when recomputation replays it, and not in the α step, which changes α only.
         const count = x.shape[0] * x.shape[1] * x.shape[2];
-        const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
-        runningMean.assign(tf.add(tf.mul(runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-        runningVar.assign(tf.add(tf.mul(runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+        const unbiased = count > 1 ? count / (count - 1) : 1;
+        const update = isReplay() || !weightGradientsWanted()
+          ? undefined
+          : (mean: tf.Tensor1D, variance: tf.Tensor1D) => {
+            runningMean.assign(momentumStep(runningMean as tf.Tensor1D, mean, BN_MOMENTUM));
+            runningVar.assign(momentumStep(runningVar as tf.Tensor1D, variance, BN_MOMENTUM, unbiased));
+          };
+        const y = batchNormTrainNative(x, BN_EPS, gamma, beta, update);
         return y;
       }),
     dispose: () => disposeAll([...weights, runningMean, runningVar]),
@@ -162,12 +176,20 @@ export function factorizedReduce(cIn: number, cOut: number, ctx: BuildContext): 
   const w1 = kaimingUniform(ctx, "conv_1", [cIn, half], cIn);
   const w2 = kaimingUniform(ctx, "conv_2", [cIn, cOut - half], cIn);
   const bn = batchNorm(cOut, ctx.affine, childContext(ctx, "bn"));
-  const convs: Module = weighted([w1, w2], (x) => {
-    assertEven(x, "factorized reduce");
-    const r = tf.relu(x);
+  const convs: Module = weighted([w1, w2], (r) => {
+    assertEven(r, "factorized reduce");
     return tf.concat([conv1x1(r, w1 as tf.Tensor2D, 2, 0), conv1x1(r, w2 as tf.Tensor2D, 2, 1)], 3);
   });
-  return sequential([convs, bn]);
+  return withReluFirst(sequential([convs, bn]));
+}
+
+/** `relu` then `rest`, with `afterRelu` set to `rest`. */
+function withReluFirst(rest: Module): Module {
+  return {
+    ...rest,
+    apply: (x, training) => tf.tidy(() => rest.apply(reluNative(x), training)),
+    afterRelu: (r, training) => rest.apply(r, training),
+  };
 }
 
 /**
@@ -188,7 +210,7 @@ export function reluConvBn(
   ctx: BuildContext,
 ): Module {
   const w = kaimingUniform(ctx, "conv", [kernel, kernel, cIn, cOut], cIn * kernel * kernel);
-  const convs = weighted([w], (x) => conv(tf.relu(x), w as tf.Tensor4D, stride));
+  const convs = weighted([w], (x) => conv(reluNative(x), w as tf.Tensor4D, stride));
   return sequential([convs, batchNorm(cOut, ctx.affine, childContext(ctx, "bn"))]);
 }
 
@@ -231,7 +253,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
   const s = step.stride;
   switch (step.kind) {
     case "relu":
-      return stateless((x) => tf.relu(x));
+      return stateless((x) => reluNative(x));
     case "conv": {
       const { kernel: k, dilation, groups } = step;
       if (c % groups !== 0) throw new Error(`${ctx.name}: ${groups} groups do not divide ${c} channels`);
@@ -263,7 +285,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
     case "factorized_reduce":
       if (s === 2) return factorizedReduce(c, c, ctx);
       return sequential([
-        stateless((x) => tf.relu(x)),
+        stateless((x) => reluNative(x)),
         stepModule({ kind: "conv_1x1", stride: 1 }, c, childContext(ctx, "conv")),
         batchNorm(c, ctx.affine, childContext(ctx, "bn")),
       ]);
@@ -295,8 +317,7 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
  * ```
  */
 export function buildOperation(steps: readonly StridedStep[], channels: number, ctx: BuildContext): Module {
-  if (steps.length === 1) return stepModule(steps[0]!, channels, childContext(ctx, `0.${steps[0]!.kind}`));
-  return sequential(
-    steps.map((step, i) => stepModule(step, channels, childContext(ctx, `${i}.${step.kind}`))),
-  );
+  const modules = steps.map((step, i) => stepModule(step, channels, childContext(ctx, `${i}.${step.kind}`)));
+  if (modules.length === 1) return modules[0]!;
+  return steps[0]!.kind === "relu" ? withReluFirst(sequential(modules.slice(1))) : sequential(modules);
 }

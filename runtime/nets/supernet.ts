@@ -8,6 +8,8 @@
  */
 import { tf } from "../deps.ts";
 import { recomputed } from "../kernels/recompute.ts";
+import { reluNative, weightedSum } from "../kernels/custom_grad.ts";
+import { weightGradientsWanted } from "../kernels/grad_scope.ts";
 import type { CellType, SpaceIR, Step, StridedStep } from "../../dsl/ir.ts";
 import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
 import { supernetPositions, wireStack } from "../../dsl/stack.ts";
@@ -242,7 +244,8 @@ export class SearchNetwork {
           terms.push(mixedOp(ops, x, phi, training));
           return;
         }
-        const weights = ops.flatMap((op) => op?.weights ?? []);
+        // Without weight gradients (the α step) the weights are constants of the block, not inputs.
+        const weights = weightGradientsWanted() ? ops.flatMap((op) => op?.weights ?? []) : [];
         const mixed = (i: tf.Tensor, p?: tf.Tensor) =>
           mixedOp(ops, i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null, training);
         terms.push(recomputed(mixed, phi ? [x, phi] : [x], weights));
@@ -364,21 +367,32 @@ export class SearchNetwork {
   }
 }
 
-/** ō(x) = Σ_o Φ_o·o(x) over the alive ops (eq. 2); zero ops (null) add nothing; no Φ for a single op. */
+/**
+ * ō(x) = Σ_o Φ_o·o(x) over the alive ops (eq. 2); zero ops (null) add nothing; no Φ for a single op.
+ * One ReLU of x serves every candidate that starts with one, and the weighted sum is one kernel
+ * (weightedSum in runtime/kernels/custom_grad.ts).
+ */
 function mixedOp(
   ops: readonly (Module | null)[],
   x: tf.Tensor4D,
   phi: tf.Tensor1D | null,
   training: boolean,
 ): tf.Tensor4D {
-  const weights = phi ? tf.unstack(phi) : null;
+  let relu: tf.Tensor4D | null = null;
   const terms: tf.Tensor4D[] = [];
+  const at: number[] = [];
   ops.forEach((op, k) => {
     if (!op) return;
-    const y = op.apply(x, training);
-    terms.push(weights ? tf.mul(y, weights[k]!) : y);
+    if (op.afterRelu) {
+      relu ??= reluNative(x);
+      terms.push(op.afterRelu(relu, training));
+    } else {
+      terms.push(op.apply(x, training));
+    }
+    at.push(k);
   });
-  return sum(terms);
+  if (!phi) return sum(terms);
+  return weightedSum(terms, phi, at);
 }
 
 function zeroOutputShape(x: tf.Tensor4D, stride: 1 | 2): number[] {

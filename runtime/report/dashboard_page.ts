@@ -49,7 +49,7 @@ section.run h3 { font-size: 13px; margin: 14px 0 4px; border-bottom: 1px solid v
  * @example
  * ```ts
  * import { dashboardPage } from "./dashboard_page.ts";
- * console.assert(dashboardPage().startsWith("<!doctype html>"));
+ * if (!(dashboardPage().startsWith("<!doctype html>"))) throw new Error("the example's claim does not hold");
  * ```
  */
 export function dashboardPage(): string {

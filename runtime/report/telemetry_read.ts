@@ -124,7 +124,7 @@ function arrayRecord<T>(v: unknown, item: (x: unknown) => T | undefined): Record
  * ```ts
  * import { telemetryPoint } from "./telemetry_read.ts";
  * const p = telemetryPoint({ epoch: 2, temperature: 1.4, trainLoss: "oops" });
- * console.assert(p?.temperature === 1.4 && p.trainLoss === null);
+ * if (!(p?.temperature === 1.4 && p.trainLoss === null)) throw new Error("the example's claim does not hold");
  * ```
  */
 export function telemetryPoint(value: unknown): TelemetryPoint | null {
@@ -173,7 +173,7 @@ export function telemetryPoint(value: unknown): TelemetryPoint | null {
  * ```ts
  * import { parseTelemetry } from "./telemetry_read.ts";
  * const { points, problems } = parseTelemetry('{"epoch":0}\n{"epoch":1,"tempe');
- * console.assert(points.length === 1 && problems.length === 1);
+ * if (!(points.length === 1 && problems.length === 1)) throw new Error("the example's claim does not hold");
  * ```
  */
 export function parseTelemetry(text: string): { points: TelemetryPoint[]; problems: string[] } {

@@ -138,7 +138,7 @@ async function collectTask(sweepDir: string, plan: SweepPlan, task: SweepTask): 
  * @example
  * ```ts
  * import { stat } from "./collect.ts";
- * console.assert(stat([1, 3, null]).std === Math.SQRT2);
+ * if (!(stat([1, 3, null]).std === Math.SQRT2)) throw new Error("the example's claim does not hold");
  * ```
  */
 export function stat(values: readonly (number | null)[]): Stat {

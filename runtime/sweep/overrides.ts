@@ -109,7 +109,7 @@ export function overrideHelp(indent = "  "): string {
  * @example
  * ```ts
  * import { parseOverride } from "./overrides.ts";
- * console.assert(parseOverride("t0=1.3").value === 1.3);
+ * if (!(parseOverride("t0=1.3").value === 1.3)) throw new Error("the example's claim does not hold");
  * ```
  */
 export function parseOverride(text: string): { key: string; value: number } {
@@ -149,7 +149,7 @@ export function checkKey(key: string): void {
  * import { overrideSpace } from "./overrides.ts";
  * const { ir } = compileSpace(await Deno.readTextFile(new URL("../../spaces/tiny.space", import.meta.url)));
  * const text = overrideSpace(ir!, [["t0", 1.3]], "spaces/tiny.space");
- * console.assert(text.includes("exponential(t0: 1.3"));
+ * if (!(text.includes("exponential(t0: 1.3"))) throw new Error("the example's claim does not hold");
  * ```
  */
 export function overrideSpace(

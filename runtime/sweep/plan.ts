@@ -79,7 +79,7 @@ export const EVAL_DIR = "eval";
  * @example
  * ```ts
  * import { parseSeeds } from "./plan.ts";
- * console.assert(parseSeeds("--seeds", "0-2,7").join() === "0,1,2,7");
+ * if (!(parseSeeds("--seeds", "0-2,7").join() === "0,1,2,7")) throw new Error("the example's claim does not hold");
  * ```
  */
 export function parseSeeds(flag: string, text: string): number[] {
@@ -104,7 +104,7 @@ export function parseSeeds(flag: string, text: string): number[] {
  * @example
  * ```ts
  * import { parseSetValues } from "./plan.ts";
- * console.assert(parseSetValues("t0=1.3,1.6")[1].length === 2);
+ * if (!(parseSetValues("t0=1.3,1.6")[1].length === 2)) throw new Error("the example's claim does not hold");
  * ```
  */
 export function parseSetValues(text: string): [string, number[]] {
@@ -149,7 +149,7 @@ function grid(set: SweepSpec["set"]): Array<Array<readonly [string, number]>> {
  *   space: "spaces/tiny.space", seeds: [0, 1], set: [["t0", [1.3, 1.6]]],
  *   evaluate: false, searchArgs: [], evaluateArgs: [],
  * });
- * console.assert(tasks.length === 4 && tasks[3]!.dir === "t0=1.6/seed-1");
+ * if (!(tasks.length === 4 && tasks[3]!.dir === "t0=1.6/seed-1")) throw new Error("the example's claim does not hold");
  * ```
  */
 export function expandTasks(spec: SweepSpec): SweepTask[] {

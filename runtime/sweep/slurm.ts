@@ -43,7 +43,7 @@ export const DEFAULT_GRACE_SECONDS = 300;
  * @example
  * ```ts
  * import { shellQuote } from "./slurm.ts";
- * console.assert(shellQuote("it's") === `'it'\\''s'`);
+ * if (!(shellQuote("it's") === `'it'\\''s'`)) throw new Error("the example's claim does not hold");
  * ```
  */
 export function shellQuote(word: string): string {
@@ -75,7 +75,7 @@ export interface ScriptPaths {
  *   created: "", tasks: [0, 1, 2].map((s) => ({ index: s, seed: s, overrides: [], setting: "default",
  *   dir: `default/seed-${s}` })) } as const;
  * const script = renderSlurmScript(plan, { sweepDir: "/s", root: "/r", deno: "/bin/deno" }, {}, "asap");
- * console.assert(script.includes("#SBATCH --array=0-2\n"));
+ * if (!(script.includes("#SBATCH --array=0-2\n"))) throw new Error("the example's claim does not hold");
  * ```
  */
 export function renderSlurmScript(
