@@ -19,7 +19,8 @@ import { fixedCells } from "../../dsl/ir.ts";
 const USAGE =
   `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
   --space    the space to time (default spaces/darts.space)
-  --backend  wasm (default), webgpu, cpu, tensorflow, tensorflow-gpu
+  --backend  auto (default: native if libtorch is installed, else wasm), native, wasm, webgpu, cpu,
+             tensorflow, tensorflow-gpu
   --batch    batch size (default 32)
   --steps    timed steps per configuration, after one warm-up step (default 2)
   --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
@@ -51,7 +52,7 @@ export async function main(args: string[]): Promise<number> {
     args,
     options: {
       space: { type: "string", default: new URL("../../spaces/darts.space", import.meta.url).pathname },
-      backend: { type: "string", default: "wasm" },
+      backend: { type: "string", default: "auto" },
       batch: { type: "string", default: "32" },
       steps: { type: "string", default: "2" },
       keep: { type: "string", default: "sep_conv_3x3" },

@@ -48,7 +48,7 @@ options:
   --batch-size N         override the evaluate block's batch_size
   --steps-per-epoch N    cap the steps of each epoch (quick runs)
   --seed N               random seed (default: 0)
-  --backend NAME         ${BACKENDS.join(", ")} (default: wasm)
+  --backend NAME         ${BACKENDS.join(", ")} (default: auto = native if libtorch is installed, else wasm)
   --out DIR              output folder (default: runs/<space name>-eval-<UTC time>)
   --dry-run              print the parameter count (with and without the auxiliary head) and exit
   --resume DIR           continue an interrupted evaluation from its last checkpoint
@@ -308,7 +308,7 @@ async function planConfig(
       cells: integer("cells", v.cells, 1) ?? null,
       batchSize: integer("batch-size", v["batch-size"], 1) ?? null,
       stepsPerEpoch: integer("steps-per-epoch", v["steps-per-epoch"], 1) ?? null,
-      backend: v.backend ?? "wasm",
+      backend: v.backend ?? "auto",
       data,
       started: new Date().toISOString(),
     },
@@ -365,7 +365,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-  await useBackend(config.backend as BackendName);
+  await useBackend(config.backend as BackendName, (line) => io.err(`${line}\n`));
   const { data, test } = await loadData(config.data);
 
   const controller = new AbortController();

@@ -53,7 +53,7 @@ found.space, cell pictures, telemetry and checkpoints. Without a file it searche
 spaces/quickstart.space on the embedded MNIST digits.
 
 options:
-  --backend NAME         ${BACKENDS.join(", ")} (default: wasm)
+  --backend NAME         ${BACKENDS.join(", ")} (default: auto = native if libtorch is installed, else wasm)
   --data DIR             CIFAR-10 binary folder (data_batch_1.bin … data_batch_5.bin);
                          default: the embedded MNIST digits
   --out DIR              run folder (default: runs/<space name>-<UTC time>)
@@ -284,7 +284,7 @@ async function planFresh(flags: Flags): Promise<Plan> {
       epochs: flags.epochs ?? 0,
       batchSize: flags.batchSize ?? 0,
       stepsPerEpoch: flags.stepsPerEpoch ?? (data.kind === "mnist" ? DIGITS_STEPS_PER_EPOCH : null),
-      backend: flags.backend ?? "wasm",
+      backend: flags.backend ?? "auto",
       data,
       started: new Date().toISOString(),
     },
@@ -421,7 +421,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
   if (!isBackendName(config.backend)) {
     throw new Failure(`run.json names an unknown backend "${config.backend}"`);
   }
-  await useBackend(config.backend as BackendName);
+  const backend = await useBackend(config.backend as BackendName, (line) => io.err(`${line}\n`));
   const data = await loadData(config.data);
   const augment = config.data.kind === "cifar10" ? { pad: 4, flip: true } : { pad: 4, flip: false };
 
@@ -464,7 +464,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
     } else {
       await createRunFolder(dir, plan.spaceText, config);
       say(
-        `searching "${ir.name}" (${ir.search.algorithm}) on ${data.name}, ${config.backend}, seed ${config.seed}, ` +
+        `searching "${ir.name}" (${ir.search.algorithm}) on ${data.name}, ${backend}, seed ${config.seed}, ` +
           `up to ${config.epochs} epochs of ${run.stepsPerEpoch} steps; run folder ${dir}`,
       );
     }

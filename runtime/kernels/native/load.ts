@@ -1,0 +1,61 @@
+/**
+ * Readies the `native` backend: builds (or finds cached) the shim, loads it, registers the backend
+ * and its kernels with tfjs, and sets ATen's thread count.
+ *
+ * @module
+ */
+import { tf } from "../../deps.ts";
+import { buildShim, type Libtorch } from "./build.ts";
+import { Shim } from "./ffi.ts";
+import { NATIVE, NativeBackend } from "./backend.ts";
+import { registerNativeKernels } from "./kernels.ts";
+
+let shim: Shim | undefined;
+
+/** Options of {@linkcode loadNative}. */
+export interface LoadOptions {
+  /** Another libtorch than Debian's (e.g. a CUDA one). */
+  readonly torch?: Libtorch;
+  /** A line to show when the shim has to be built (it takes tens of seconds, once). */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Builds and loads the shim and registers the `native` backend (once per process); tensors live on
+ * the CPU (device 0). The thread count is set to every core (`navigator.hardwareConcurrency`).
+ *
+ * @returns The loaded shim.
+ * @throws {NativeUnavailableError} (from build.ts) when libtorch, g++ or a permission is missing.
+ * @example
+ * ```ts ignore
+ * import { loadNative } from "./load.ts";
+ * await loadNative();
+ * ```
+ */
+export async function loadNative(options: LoadOptions = {}): Promise<Shim> {
+  if (shim) return shim;
+  const path = await buildShim(options);
+  const loaded = new Shim(path);
+  loaded.setThreads(navigator.hardwareConcurrency);
+  registerNativeKernels();
+  tf.registerBackend(NATIVE, () => new NativeBackend(loaded, 0), 0);
+  shim = loaded;
+  return loaded;
+}
+
+/**
+ * Sets ATen's intra-op thread count of the native backend (for 1 vs all cores in benchmarks).
+ *
+ * @param n Threads, ≥ 1.
+ * @throws When the native backend is not loaded.
+ */
+export function setNativeThreads(n: number): void {
+  if (!shim) throw new Error("setNativeThreads: the native backend is not loaded");
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setNativeThreads: ${n} is not a positive integer`);
+  shim.setThreads(n);
+}
+
+/** ATen's intra-op thread count, or undefined when the native backend is not loaded. */
+export function nativeThreads(): number | undefined {
+  return shim?.threads();
+}
