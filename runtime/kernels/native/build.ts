@@ -118,7 +118,8 @@ export async function buildShim(
   const dir = options.cacheDir ?? CACHE_DIR;
   const key = await hash([source, torch.version, compileArgs(torch, "shim.cpp", "out").join(" ")].join("\n"));
   const target = `${dir}/${key}/${LIB_NAME}`;
-  if (exists(target)) return target;
+  // Absolute: Deno matches --allow-ffi=.asap-cache against the resolved path.
+  if (exists(target)) return Deno.realPathSync(target);
   try {
     await Deno.mkdir(`${dir}/${key}`, { recursive: true });
     const sourcePath = `${dir}/${key}/shim.cpp`;
@@ -136,7 +137,7 @@ export async function buildShim(
       throw new NativeUnavailableError(`the shim did not compile: ${errors.slice(0, 3).join(" | ")}`);
     }
     await Deno.rename(temporary, target);
-    return target;
+    return Deno.realPathSync(target);
   } catch (error) {
     if (error instanceof NativeUnavailableError) throw error;
     if (error instanceof Deno.errors.NotFound) {

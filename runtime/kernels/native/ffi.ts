@@ -1,23 +1,22 @@
 /**
  * The shim's symbols through Deno FFI, and the calling convention on top of them: arguments are
- * packed into the shim's static argument buffer (one Float64Array view), an op runs by its code, and
- * new handles come back in the output buffer. Every call is synchronous, on the JS thread (ATen's
- * thread count and error state are per thread).
+ * packed into one Float64Array passed with the call, an op runs by its code, and new handles with
+ * their shapes come back in a second one. Handles are u64 numbers (no pointer API: those need
+ * unscoped `--allow-ffi`). Every call is synchronous, on the JS thread (ATen's thread count and error
+ * state are per thread).
  *
  * @module
  */
 
 const SYMBOLS = {
-  asap_args: { parameters: [], result: "pointer" },
-  asap_outs: { parameters: [], result: "pointer" },
-  asap_last_error: { parameters: [], result: "pointer" },
+  asap_last_error: { parameters: ["buffer", "i32"], result: "i32" },
   asap_live: { parameters: [], result: "i64" },
   asap_op_code: { parameters: ["buffer"], result: "i32" },
-  asap_run: { parameters: ["i32"], result: "i32" },
-  asap_write: { parameters: ["buffer", "i64", "i32", "i32"], result: "pointer" },
-  asap_read: { parameters: ["pointer", "buffer", "i64"], result: "i32" },
-  asap_nbytes: { parameters: ["pointer"], result: "i64" },
-  asap_free: { parameters: ["pointer"], result: "void" },
+  asap_run: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  asap_write: { parameters: ["buffer", "i64", "i32", "i32", "buffer"], result: "u64" },
+  asap_read: { parameters: ["u64", "buffer", "i64"], result: "i32" },
+  asap_nbytes: { parameters: ["u64"], result: "i64" },
+  asap_free: { parameters: ["u64"], result: "void" },
   asap_set_threads: { parameters: ["i32"], result: "void" },
   asap_get_threads: { parameters: [], result: "i32" },
   asap_cuda_available: { parameters: [], result: "i32" },
@@ -46,9 +45,9 @@ export class NativeKernelError extends Error {
 /** The loaded shim. */
 export class Shim {
   readonly #lib: Deno.DynamicLibrary<typeof SYMBOLS>;
-  /** The shim's argument buffer: each op reads it from index 0 (the output dtype code first). */
-  readonly args: Float64Array;
-  readonly #outs: Float64Array;
+  /** The argument buffer: each op reads it from index 0 (the output dtype code first). */
+  readonly args: Float64Array<ArrayBuffer> = new Float64Array(4096);
+  readonly #outs: Float64Array<ArrayBuffer> = new Float64Array(256);
   readonly #codes = new Map<string, number>();
 
   /**
@@ -56,10 +55,6 @@ export class Shim {
    */
   constructor(path: string) {
     this.#lib = Deno.dlopen(path, SYMBOLS);
-    const view = (p: Deno.PointerValue, n: number) =>
-      new Float64Array(Deno.UnsafePointerView.getArrayBuffer(p!, n * 8));
-    this.args = view(this.#lib.symbols.asap_args(), 4096);
-    this.#outs = view(this.#lib.symbols.asap_outs(), 256);
   }
 
   /** The op's code; throws naming the op when the shim has none. */
@@ -80,7 +75,7 @@ export class Shim {
    * @param name For the error message.
    */
   run(code: number, name: string): NativeOutput[] {
-    const n = this.#lib.symbols.asap_run(code);
+    const n = this.#lib.symbols.asap_run(code, this.args, this.#outs);
     if (n < 0) throw new NativeKernelError(`native kernel ${name} failed: ${this.lastError()}`);
     const o = this.#outs;
     const out: NativeOutput[] = new Array(n);
@@ -104,15 +99,16 @@ export class Shim {
       BigInt(bytes.byteLength),
       DTYPE_CODES[dtype],
       device,
+      a,
     );
-    if (h === null) throw new NativeKernelError(`native write failed: ${this.lastError()}`);
-    return Number(Deno.UnsafePointer.value(h));
+    if (h === 0n) throw new NativeKernelError(`native write failed: ${this.lastError()}`);
+    return Number(h);
   }
 
   /** Copies a tensor's bytes into `into` (exactly its size). */
   read(handle: Handle, into: Uint8Array): void {
     const ok = this.#lib.symbols.asap_read(
-      Deno.UnsafePointer.create(BigInt(handle)),
+      BigInt(handle),
       into as Uint8Array<ArrayBuffer>,
       BigInt(into.byteLength),
     );
@@ -121,12 +117,12 @@ export class Shim {
 
   /** Bytes of a tensor's storage. */
   nbytes(handle: Handle): number {
-    return Number(this.#lib.symbols.asap_nbytes(Deno.UnsafePointer.create(BigInt(handle))));
+    return Number(this.#lib.symbols.asap_nbytes(BigInt(handle)));
   }
 
   /** Releases a handle. */
   free(handle: Handle): void {
-    this.#lib.symbols.asap_free(Deno.UnsafePointer.create(BigInt(handle)));
+    this.#lib.symbols.asap_free(BigInt(handle));
   }
 
   /** Handles alive in the shim. */
@@ -150,7 +146,8 @@ export class Shim {
   }
 
   private lastError(): string {
-    const p = this.#lib.symbols.asap_last_error();
-    return p === null ? "unknown error" : Deno.UnsafePointerView.getCString(p);
+    const buffer = new Uint8Array(4096);
+    const n = this.#lib.symbols.asap_last_error(buffer, buffer.length);
+    return new TextDecoder().decode(buffer.subarray(0, n)) || "unknown error";
   }
 }

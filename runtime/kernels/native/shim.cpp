@@ -1,10 +1,11 @@
 // The native backend's shim: tfjs kernels on ATen (libtorch), called from Deno through FFI.
 //
 // Interface (extern "C", every call on the JS thread):
-// - Arguments go through one static double buffer (asap_args): tensor handles (pointers, exact in a
-//   double below 2^53), integers and floats, read in order by each op. Outputs (new handles) come back
-//   in asap_outs. An op is looked up once by name (asap_op_code) and run by code (asap_run), so the
-//   per-call FFI cost is one integer call.
+// - Arguments go in one double buffer passed with each call: tensor handles (pointers, exact in a
+//   double below 2^53), integers and floats, read in order by each op. Outputs (new handles and their
+//   shapes) come back in a second buffer. An op is looked up once by name (asap_op_code) and run by
+//   code (asap_run). Handles cross the FFI as u64, so no pointer API (which needs unscoped
+//   --allow-ffi) is used on the JS side.
 // - A tensor argument is: handle, rank, dims. Every tensor the shim returns is contiguous in tfjs'
 //   row-major order, so the same storage serves any shape of the same size (tfjs' Reshape).
 // - Images are NHWC in tfjs; ATen sees them as NCHW views with channels_last strides (permute), so no
@@ -16,6 +17,7 @@
 #include <ATen/Parallel.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -25,8 +27,8 @@
 
 namespace {
 
-double args[4096];
-double outs[256];
+const double* args = nullptr;  // the current call's arguments
+double* outs = nullptr;        // the current call's outputs (256 doubles)
 std::string last_error;
 int64_t live = 0;  // handles alive (the JS side checks its accounting against it)
 
@@ -484,12 +486,12 @@ std::unordered_map<std::string, int> codes;
 
 extern "C" {
 
-/** The argument buffer (4096 doubles). */
-double* asap_args() { return args; }
-/** The output buffer (256 doubles). */
-double* asap_outs() { return outs; }
-/** The message of the last failed call, or "". */
-const char* asap_last_error() { return last_error.c_str(); }
+/** Copies the message of the last failed call (UTF-8, truncated to `cap`) to `dst`; returns its length. */
+int32_t asap_last_error(char* dst, int32_t cap) {
+  int32_t n = static_cast<int32_t>(std::min<size_t>(last_error.size(), cap));
+  std::memcpy(dst, last_error.data(), n);
+  return n;
+}
 /** Handles alive. */
 int64_t asap_live() { return live; }
 
@@ -506,11 +508,14 @@ int32_t asap_op_code(const char* name) {
 }
 
 /**
- * Runs op `code` on asap_args (the output dtype code first); returns the number of outputs written to
- * asap_outs (each: handle, rank, dims), or -1 with asap_last_error set.
+ * Runs op `code` on `in` (the output dtype code first); returns the number of outputs written to
+ * `out` (256 doubles; each output: handle, rank, dims), or -1 with asap_last_error set.
  */
-int32_t asap_run(int32_t code) {
+int32_t asap_run(int32_t code, const double* in, double* out) {
+  args = in;
+  outs = out;
   try {
+    c10::InferenceMode no_autograd;  // no autograd or version-counter bookkeeping: tfjs does the gradients
     Args a;
     Out o{dtype_of(a.n())};
     ops.at(code)(a, o);
@@ -525,27 +530,30 @@ int32_t asap_run(int32_t code) {
 }
 
 /**
- * A new tensor of dtype code `dtype` on `device` (0 CPU, 1 CUDA), shape from asap_args (rank, dims),
- * filled with `bytes` bytes from `src`; returns its handle, or null with asap_last_error set.
+ * A new tensor of dtype code `dtype` on `device` (0 CPU, 1 CUDA), shape from `in` (rank, dims),
+ * filled with `bytes` bytes from `src`; returns its handle, or 0 with asap_last_error set.
  */
-void* asap_write(const void* src, int64_t bytes, int32_t dtype, int32_t device) {
+uint64_t asap_write(const void* src, int64_t bytes, int32_t dtype, int32_t device, const double* in) {
+  args = in;
   try {
+    c10::InferenceMode no_autograd;
     Args a;
     auto shape = a.list();
     auto opts = at::TensorOptions().dtype(dtype_of(dtype));
     at::Tensor cpu = at::empty(shape, opts);
     if (static_cast<int64_t>(cpu.nbytes()) != bytes) throw std::runtime_error("write: size mismatch");
     if (bytes > 0) std::memcpy(cpu.data_ptr(), src, bytes);
-    return handle(device ? cpu.to(at::kCUDA) : cpu);
+    return reinterpret_cast<uintptr_t>(handle(device ? cpu.to(at::kCUDA) : cpu));
   } catch (const std::exception& e) {
     last_error = e.what();
-    return nullptr;
+    return 0;
   }
 }
 
 /** Copies the tensor's bytes (row-major) to `dst` (`bytes` long); returns 0, or -1 with the error set. */
-int32_t asap_read(void* h, void* dst, int64_t bytes) {
+int32_t asap_read(uint64_t h, void* dst, int64_t bytes) {
   try {
+    c10::InferenceMode no_autograd;
     at::Tensor t = reinterpret_cast<at::Tensor*>(h)->to(at::kCPU).contiguous();
     if (static_cast<int64_t>(t.nbytes()) != bytes) throw std::runtime_error("read: size mismatch");
     if (bytes > 0) std::memcpy(dst, t.data_ptr(), bytes);
@@ -557,10 +565,10 @@ int32_t asap_read(void* h, void* dst, int64_t bytes) {
 }
 
 /** Bytes of the tensor's storage. */
-int64_t asap_nbytes(void* h) { return static_cast<int64_t>(reinterpret_cast<at::Tensor*>(h)->nbytes()); }
+int64_t asap_nbytes(uint64_t h) { return static_cast<int64_t>(reinterpret_cast<at::Tensor*>(h)->nbytes()); }
 
 /** Releases a handle. */
-void asap_free(void* h) {
+void asap_free(uint64_t h) {
   live--;
   delete reinterpret_cast<at::Tensor*>(h);
 }
