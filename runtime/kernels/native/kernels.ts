@@ -157,6 +157,13 @@ export function registerNativeKernels(): void {
     register(name, ({ x }, b) => one(b, name, dtype(x!), (p) => p.t(x!)));
   }
   register("Step", ({ x }, b, { alpha }) => one(b, "Step", x!.dtype, (p) => p.t(x!).n(alpha ?? 0)));
+  register("EluGrad", ({ dy, y }, b) => one(b, "EluGrad", dy!.dtype, (p) => p.t(dy!).t(y!)));
+  for (const name of ["Cumsum", "Cumprod"]) {
+    register(name, ({ x }, b, { axis, exclusive, reverse }) => {
+      const $axis = tf.util.parseAxisParam(axis, x!.shape)[0]!;
+      return one(b, name, x!.dtype, (p) => p.t(x!).n($axis).n(exclusive ? 1 : 0).n(reverse ? 1 : 0));
+    });
+  }
   register("LeakyRelu", ({ x }, b, { alpha }) => one(b, "LeakyRelu", x!.dtype, (p) => p.t(x!).n(alpha)));
   register(
     "ClipByValue",
@@ -204,8 +211,11 @@ export function registerNativeKernels(): void {
   );
 
   const reduction = (name: string, out: (x: Info) => tf.DataType) =>
-    register(name, ({ x }, b, { axis, keepDims }) => {
-      const axes = tf.util.parseAxisParam(axis ?? null, x!.shape);
+    register(name, ({ x }, b, { axis, reductionIndices, keepDims }) => {
+      // Max names its axes reductionIndices; the others, axis.
+      const axes = tf.util.parseAxisParam(axis ?? reductionIndices ?? null, x!.shape);
+      // No axis: the values themselves (ATen would reduce over every axis).
+      if (axes.length === 0) return one(b, "Cast", out(x!), (p) => p.t(x!));
       return one(b, name, out(x!), (p) => p.t(x!).list(axes).n(keepDims ? 1 : 0));
     });
   const summed = (x: Info): tf.DataType => x.dtype === "bool" ? "int32" : x.dtype;

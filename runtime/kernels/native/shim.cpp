@@ -241,6 +241,23 @@ void reduce(Args& a, Out& o, int which) {
   }
 }
 
+/** Cumsum / Cumprod: x, axis, exclusive, reverse (tfjs' semantics). */
+void cumulative(Args& a, Out& o, bool product) {
+  at::Tensor x = a.t();
+  int64_t axis = a.n();
+  bool exclusive = a.b(), reverse = a.b();
+  if (reverse) x = at::flip(x, {axis});
+  at::Tensor r = product ? at::cumprod(x, axis) : at::cumsum(x, axis);
+  if (r.scalar_type() != x.scalar_type()) r = r.to(x.scalar_type());
+  if (exclusive) {
+    // Shift by one along the axis, the identity (0 or 1) first.
+    at::Tensor first = product ? at::ones_like(x.narrow(axis, 0, 1)) : at::zeros_like(x.narrow(axis, 0, 1));
+    r = at::cat({first, r.narrow(axis, 0, x.size(axis) - 1)}, axis);
+  }
+  if (reverse) r = at::flip(r, {axis});
+  o.put(r);
+}
+
 std::unordered_map<std::string, Op> make_ops() {
   std::unordered_map<std::string, Op> m;
   auto unary = [&](const char* name, std::function<at::Tensor(const at::Tensor&)> f) {
@@ -298,6 +315,12 @@ std::unordered_map<std::string, Op> make_ops() {
     at::Tensor r = at::where(x > 0, at::ones_like(x), at::full_like(x, alpha));
     o.put(at::where(at::isnan(x), x, r));
   };
+  m["EluGrad"] = [](Args& a, Out& o) {  // dy, y: dy where y ≥ 0, else dy·(y + 1)
+    at::Tensor dy = a.t(), y = a.t();
+    o.put(at::where(y >= 0, dy, dy * (y + 1)));
+  };
+  m["Cumsum"] = [](Args& a, Out& o) { cumulative(a, o, false); };
+  m["Cumprod"] = [](Args& a, Out& o) { cumulative(a, o, true); };
   m["LeakyRelu"] = [](Args& a, Out& o) {
     at::Tensor x = a.t();
     o.put(at::leaky_relu(x, a.f()));
