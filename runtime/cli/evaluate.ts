@@ -365,7 +365,7 @@ async function evaluate(flags: Flags, io: CliIo): Promise<number> {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-  await useBackend(config.backend as BackendName, (line) => io.err(`${line}\n`));
+  await useBackend(config.backend as BackendName, (line) => io.out.write(`${line}\n`));
   const { data, test } = await loadData(config.data);
 
   const controller = new AbortController();

@@ -421,7 +421,7 @@ async function search(flags: Flags, io: CliIo): Promise<number> {
   if (!isBackendName(config.backend)) {
     throw new Failure(`run.json names an unknown backend "${config.backend}"`);
   }
-  const backend = await useBackend(config.backend as BackendName, (line) => io.err(`${line}\n`));
+  const backend = await useBackend(config.backend as BackendName, (line) => io.out.write(`${line}\n`));
   const data = await loadData(config.data);
   const augment = config.data.kind === "cifar10" ? { pad: 4, flip: true } : { pad: 4, flip: false };
 

@@ -68,6 +68,21 @@ export function findLibtorch(): Libtorch | undefined {
   return { includeDirs: [include, `${include}/torch/csrc/api/include`], libDir, version, cuda: false };
 }
 
+/**
+ * A line for the user when libtorch's BLAS (Debian's `libblas.so.3` alternative) is the unoptimised
+ * reference one, which makes matMul about 9× slower; undefined when it is an optimised one.
+ */
+export function slowBlasWarning(torch: Libtorch): string | undefined {
+  let blas: string;
+  try {
+    blas = Deno.realPathSync(`${torch.libDir}/libblas.so.3`);
+  } catch {
+    return undefined; // not Debian's alternatives layout: nothing to say
+  }
+  if (/openblas|blis|mkl/i.test(blas)) return undefined;
+  return `the native backend's matMul runs on the reference BLAS (${blas}); for a fast one: apt-get install libopenblas0-openmp`;
+}
+
 /** The g++ arguments that build the shim from `source` into `output`. */
 export function compileArgs(torch: Libtorch, source: string, output: string): string[] {
   return [

@@ -5,7 +5,7 @@
  * @module
  */
 import { tf } from "../../deps.ts";
-import { buildShim, type Libtorch } from "./build.ts";
+import { buildShim, findLibtorch, type Libtorch, slowBlasWarning } from "./build.ts";
 import { Shim } from "./ffi.ts";
 import { NATIVE, NativeBackend } from "./backend.ts";
 import { registerNativeKernels } from "./kernels.ts";
@@ -16,7 +16,7 @@ let shim: Shim | undefined;
 export interface LoadOptions {
   /** Another libtorch than Debian's (e.g. a CUDA one). */
   readonly torch?: Libtorch;
-  /** A line to show when the shim has to be built (it takes tens of seconds, once). */
+  /** Where to say that the shim is being built (tens of seconds, once) or that the BLAS is slow. */
   readonly log?: (line: string) => void;
 }
 
@@ -35,6 +35,9 @@ export interface LoadOptions {
 export async function loadNative(options: LoadOptions = {}): Promise<Shim> {
   if (shim) return shim;
   const path = await buildShim(options);
+  const torch = options.torch ?? findLibtorch();
+  const blas = torch && slowBlasWarning(torch);
+  if (blas) (options.log ?? console.error)(blas);
   const loaded = new Shim(path);
   loaded.setThreads(navigator.hardwareConcurrency);
   registerNativeKernels();

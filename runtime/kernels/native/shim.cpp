@@ -311,9 +311,10 @@ std::unordered_map<std::string, Op> make_ops() {
   m["Step"] = [](Args& a, Out& o) {
     at::Tensor x = a.t();
     double alpha = a.f();
-    // tfjs: x > 0 ? 1 : alpha, NaN stays NaN.
-    at::Tensor r = at::where(x > 0, at::ones_like(x), at::full_like(x, alpha));
-    o.put(at::where(at::isnan(x), x, r));
+    // tfjs: x > 0 ? 1 : alpha, NaN stays NaN (two passes: the relu gradient calls this on every input).
+    at::Tensor r = at::where(x > 0, at::scalar_tensor(1, x.options()), at::scalar_tensor(alpha, x.options()));
+    if (x.is_floating_point()) r.masked_fill_(at::isnan(x), std::numeric_limits<double>::quiet_NaN());
+    o.put(r);
   };
   m["EluGrad"] = [](Args& a, Out& o) {  // dy, y: dy where y ≥ 0, else dy·(y + 1)
     at::Tensor dy = a.t(), y = a.t();
