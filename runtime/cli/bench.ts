@@ -11,6 +11,7 @@ import { compileSpace } from "../../dsl/compile.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { tf } from "../deps.ts";
 import { type BackendName, isBackendName, useBackend } from "../kernels/backend.ts";
+import { setNativeThreads } from "../kernels/native/load.ts";
 import { syntheticDataset } from "../data/datasets.ts";
 import { SearchRun } from "../loops/search.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
@@ -26,6 +27,7 @@ const USAGE =
   --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
   --eval     also time a training step of the evaluation network of spaces/darts_v2.space (C=36,
              20 cells, auxiliary head); --eval-only: only that (a fresh wasm heap)
+  --threads  ATen threads of the native backend (default: every core)
   --json     one JSON object per line: {"name","backend","batch","opsPerEdge","stepMs","tfBytes"}`;
 
 /** One measured configuration. */
@@ -59,6 +61,7 @@ export async function main(args: string[]): Promise<number> {
       json: { type: "boolean", default: false },
       eval: { type: "boolean", default: false },
       "eval-only": { type: "boolean", default: false },
+      threads: { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -83,7 +86,19 @@ export async function main(args: string[]): Promise<number> {
     console.error(renderDiagnostics(diagnostics, text));
     return 1;
   }
-  await useBackend(values.backend as BackendName);
+  const backend = await useBackend(values.backend as BackendName);
+  if (values.threads !== undefined) {
+    if (backend !== "native") {
+      console.error(`--threads sets the native backend's threads; the backend here is ${backend}`);
+      return 2;
+    }
+    const threads = Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1) {
+      console.error(`--threads takes a positive integer\n${USAGE}`);
+      return 2;
+    }
+    setNativeThreads(threads);
+  }
   const size = 32;
   const data = syntheticDataset({
     n: 4 * batch,
