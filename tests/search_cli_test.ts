@@ -282,7 +282,7 @@ Deno.test("search exits 1 naming the epoch and step when the loss becomes NaN", 
     );
     assert.match(
       io.stderr(),
-      /^error: the train loss became NaN or infinite at epoch \d+, step \d+; .*learning rate/,
+      /^error: the (train|val) loss became NaN or infinite at epoch \d+, step \d+; .*learning rate/,
     );
   });
 });
