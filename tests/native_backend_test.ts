@@ -4,6 +4,7 @@ import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/kernels/backend.ts";
 import type { NativeBackend } from "../runtime/kernels/native/backend.ts";
 import { nativeThreads, setNativeThreads } from "../runtime/kernels/native/load.ts";
+import { buildShim, NativeUnavailableError } from "../runtime/kernels/native/build.ts";
 import { onBackend } from "./_native.ts";
 
 function test(name: string, fn: () => void | Promise<void>): void {
@@ -130,4 +131,31 @@ test("the native backend agrees with cpu on convolutions, pools, matMul and redu
     ref.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - native[i]![j]!) / (1 + Math.abs(v)))));
     assert.ok(worst < 1e-4, `output ${i} differs by ${worst}`);
   });
+});
+
+Deno.test("buildShim() against a broken libtorch fails with NativeUnavailableError and the compiler's error, leaving no library", async () => {
+  const cacheDir = await Deno.makeTempDir({ prefix: "asap-native-" });
+  try {
+    // Headers that stop the compiler at once (found before the system's).
+    await Deno.mkdir(`${cacheDir}/include/ATen`, { recursive: true });
+    await Deno.writeTextFile(`${cacheDir}/include/ATen/ATen.h`, "#error no libtorch here\n");
+    const torch = {
+      includeDirs: [`${cacheDir}/include`],
+      libDir: `${cacheDir}/lib`,
+      version: "0.0.0",
+      cuda: false,
+    };
+    const error = await buildShim({ torch, cacheDir: `${cacheDir}/cache` }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof NativeUnavailableError, String(error));
+    assert.match(error.message, /the shim did not compile: .*no libtorch here/);
+    const built = [...Deno.readDirSync(`${cacheDir}/cache`)].flatMap((d) => [
+      ...Deno.readDirSync(`${cacheDir}/cache/${d.name}`),
+    ]);
+    assert.deepEqual(built.filter((f) => f.name.includes(".so")), []);
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
 });
