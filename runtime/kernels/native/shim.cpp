@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -27,10 +28,11 @@
 
 namespace {
 
-const double* args = nullptr;  // the current call's arguments
-double* outs = nullptr;        // the current call's outputs (256 doubles)
-std::string last_error;
-int64_t live = 0;  // handles alive (the JS side checks its accounting against it)
+// Per thread: Deno may run several isolates (e.g. test modules) on different threads of one process.
+thread_local const double* args = nullptr;  // the current call's arguments
+thread_local double* outs = nullptr;        // the current call's outputs (256 doubles)
+thread_local std::string last_error;
+std::atomic<int64_t> live{0};  // handles alive in the process (tests check their accounting against it)
 
 at::ScalarType dtype_of(int64_t code) {
   switch (code) {
@@ -503,8 +505,21 @@ std::unordered_map<std::string, Op> make_ops() {
   return m;
 }
 
-std::vector<Op> ops;
-std::unordered_map<std::string, int> codes;
+/** The ops by code, and their codes by name, built once (thread-safe static initialisation). */
+struct Table {
+  std::vector<Op> ops;
+  std::unordered_map<std::string, int> codes;
+  Table() {
+    for (auto& [k, op] : make_ops()) {
+      codes[k] = static_cast<int>(ops.size());
+      ops.push_back(op);
+    }
+  }
+};
+const Table& table() {
+  static const Table t;
+  return t;
+}
 
 }  // namespace
 
@@ -517,16 +532,11 @@ int32_t asap_last_error(char* dst, int32_t cap) {
   return n;
 }
 /** Handles alive. */
-int64_t asap_live() { return live; }
+int64_t asap_live() { return live.load(); }
 
 /** The code of op `name` (a NUL-terminated tfjs kernel name or shim op), or -1 when there is none. */
 int32_t asap_op_code(const char* name) {
-  if (ops.empty()) {
-    for (auto& [k, op] : make_ops()) {
-      codes[k] = static_cast<int>(ops.size());
-      ops.push_back(op);
-    }
-  }
+  auto& codes = table().codes;
   auto it = codes.find(name);
   return it == codes.end() ? -1 : it->second;
 }
@@ -542,7 +552,7 @@ int32_t asap_run(int32_t code, const double* in, double* out) {
     c10::InferenceMode no_autograd;  // no autograd or version-counter bookkeeping: tfjs does the gradients
     Args a;
     Out o{dtype_of(a.n())};
-    ops.at(code)(a, o);
+    table().ops.at(code)(a, o);
     return o.count;
   } catch (const std::exception& e) {
     last_error = e.what();
