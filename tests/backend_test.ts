@@ -9,15 +9,33 @@ import {
   useBackend,
 } from "../runtime/kernels/backend.ts";
 import { buildOperation } from "../runtime/nets/ops.ts";
+import { nativeMissing } from "./_native.ts";
 
 Deno.test("isBackendName() accepts exactly the listed backends", () => {
   for (const name of BACKENDS) assert.ok(isBackendName(name));
   assert.ok(!isBackendName("gpu") && !isBackendName("WASM") && !isBackendName(""));
-  assert.equal(BACKENDS[0], "wasm");
+  assert.equal(BACKENDS[0], "auto");
 });
 
-Deno.test("useBackend() switches between wasm and cpu and computes on each", async () => {
-  for (const name of ["wasm", "cpu"] as const) {
+Deno.test("useBackend('auto') picks native where libtorch is installed, else wasm with one line on how to get it", async () => {
+  const lines: string[] = [];
+  const chosen = await useBackend("auto", (line) => lines.push(line));
+  assert.equal(tf.getBackend(), chosen);
+  if (nativeMissing === undefined) {
+    assert.equal(chosen, "native");
+    assert.deepEqual(lines, []);
+  } else {
+    assert.equal(chosen, "wasm");
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /apt-get install libtorch-dev/);
+  }
+  await useBackend("cpu");
+});
+
+Deno.test("useBackend() switches between wasm, cpu and native (where libtorch is installed) and computes on each", async () => {
+  for (
+    const name of nativeMissing === undefined ? ["wasm", "cpu", "native"] as const : ["wasm", "cpu"] as const
+  ) {
     await useBackend(name);
     assert.equal(tf.getBackend(), name);
     const y = tf.matMul(tf.ones([2, 3]), tf.ones([3, 2]));

@@ -1,4 +1,5 @@
 import { assert } from "./deps.ts";
+import { NUMERIC_BACKENDS, onBackend } from "./_native.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/kernels/backend.ts";
 import { avgPool, batchNormTrain, depthwiseConv, maxPool } from "../runtime/kernels/composite.ts";
@@ -18,12 +19,70 @@ function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 }
 
-for (const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false]] as const) {
+for (
+  const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false], [
+    "native",
+    false,
+  ]] as const
+) {
   const how = arrays ? "array kernels" : "composite gradients";
-  Deno.test(`depthwiseConvNative() and maxPoolNative() gradients match the shifted-slice reference (${backend}, ${how})`, async () => {
-    await useBackend(backend);
-    useArrayKernels(arrays);
-    try {
+  Deno.test(
+    onBackend(
+      `depthwiseConvNative() and maxPoolNative() gradients match the shifted-slice reference (${backend}, ${how})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
+      useArrayKernels(arrays);
+      try {
+        for (
+          const [size, k, stride, dilation] of [[6, 3, 1, 1], [7, 3, 2, 1], [6, 5, 2, 2], [8, 3, 1, 2], [
+            5,
+            5,
+            1,
+            1,
+          ]] as const
+        ) {
+          const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+          const w = tf.randomNormal([k, k, 3], 0, 1, "float32", 2) as tf.Tensor3D;
+          const dy = tf.randomNormal(depthwiseConv(x, w, stride, dilation).shape, 0, 1, "float32", 3);
+          const loss = (f: typeof depthwiseConv) => (a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor3D, stride, dilation), dy));
+          const reference = tf.grads(loss(depthwiseConv))([x, w]);
+          const native = tf.grads(loss(depthwiseConvNative))([x, w]);
+          const label = `size ${size} k ${k} stride ${stride} dilation ${dilation}`;
+          assert.ok(maxDiff(reference[0]!, native[0]!) < 1e-4, `dx, ${label}`);
+          assert.ok(maxDiff(reference[1]!, native[1]!) < 1e-3, `dW, ${label}`);
+          tf.dispose([x, w, dy, ...reference, ...native]);
+        }
+        for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
+          // Ties (a constant block) go to the window's first maximum in both.
+          const x = tf.tidy(() =>
+            tf.concat([tf.zeros([1, size, size, 3]), tf.randomNormal([1, size, size, 3], 0, 1, "float32", 4)])
+          ) as tf.Tensor4D;
+          const dy = tf.randomNormal(maxPool(x, 3, stride).shape, 0, 1, "float32", 5);
+          const loss = (f: typeof maxPool) => (a: tf.Tensor) =>
+            tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
+          const reference = tf.grad(loss(maxPool))(x);
+          const native = tf.grad(loss(maxPoolNative))(x);
+          assert.ok(maxDiff(reference, native) < 1e-5, `max pool, size ${size} stride ${stride}`);
+          tf.dispose([x, dy, reference, native]);
+        }
+      } finally {
+        useArrayKernels(true);
+      }
+    },
+  );
+}
+
+for (const backend of NUMERIC_BACKENDS) {
+  Deno.test(
+    onBackend(
+      `depthwiseConvNative() matches the shifted-slice reference, values and gradients (${backend})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
       for (
         const [size, k, stride, dilation] of [[6, 3, 1, 1], [7, 3, 2, 1], [6, 5, 2, 2], [8, 3, 1, 2], [
           5,
@@ -40,175 +99,174 @@ for (const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], 
         const reference = tf.grads(loss(depthwiseConv))([x, w]);
         const native = tf.grads(loss(depthwiseConvNative))([x, w]);
         const label = `size ${size} k ${k} stride ${stride} dilation ${dilation}`;
+        assert.ok(
+          maxDiff(depthwiseConv(x, w, stride, dilation), depthwiseConvNative(x, w, stride, dilation)) < 1e-4,
+          label,
+        );
         assert.ok(maxDiff(reference[0]!, native[0]!) < 1e-4, `dx, ${label}`);
         assert.ok(maxDiff(reference[1]!, native[1]!) < 1e-3, `dW, ${label}`);
         tf.dispose([x, w, dy, ...reference, ...native]);
       }
+    },
+  );
+
+  Deno.test(
+    onBackend(
+      `avgPoolNative() matches the shifted-slice reference, values and gradients (${backend})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
       for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
-        // Ties (a constant block) go to the window's first maximum in both.
-        const x = tf.tidy(() =>
-          tf.concat([tf.zeros([1, size, size, 3]), tf.randomNormal([1, size, size, 3], 0, 1, "float32", 4)])
-        ) as tf.Tensor4D;
+        const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 6) as tf.Tensor4D;
+        const dy = tf.randomNormal(avgPool(x, 3, stride).shape, 0, 1, "float32", 7);
+        const loss = (f: typeof avgPool) => (a: tf.Tensor) =>
+          tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
+        assert.ok(maxDiff(avgPool(x, 3, stride), avgPoolNative(x, 3, stride)) < 1e-5);
+        const reference = tf.grad(loss(avgPool))(x);
+        const native = tf.grad(loss(avgPoolNative))(x);
+        assert.ok(maxDiff(reference, native) < 1e-5, `size ${size} stride ${stride}`);
+        tf.dispose([x, dy, reference, native]);
+      }
+    },
+  );
+
+  Deno.test(
+    onBackend(
+      `batchNormTrainNative() matches the autodiff reference, values and gradients (${backend})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
+      const x = tf.randomNormal([3, 4, 4, 5], 1, 2, "float32", 8) as tf.Tensor4D;
+      const gamma = tf.randomNormal([5], 1, 0.5, "float32", 9) as tf.Tensor1D;
+      const beta = tf.randomNormal([5], 0, 1, "float32", 10) as tf.Tensor1D;
+      const dy = tf.randomNormal(x.shape, 0, 1, "float32", 11);
+      for (const [affine, arrays] of [[true, true], [false, true], [true, false], [false, false]] as const) {
+        useArrayKernels(arrays);
+        const native = (a: tf.Tensor4D, eps: number, g?: tf.Tensor1D, b?: tf.Tensor1D) => {
+          let stats: [tf.Tensor1D, tf.Tensor1D] | null = null;
+          const y = batchNormTrainNative(
+            a,
+            eps,
+            g,
+            b,
+            (m, v) => stats = [tf.keep(m.clone()), tf.keep(v.clone())],
+          );
+          const [mean, variance] = stats!;
+          return { y, mean, variance };
+        };
+        const loss = (f: typeof batchNormTrain) => (...args: tf.Tensor[]) => {
+          const [a, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+          const r = affine ? f(a, 1e-5, g, b) : f(a, 1e-5);
+          tf.dispose([r.mean, r.variance]);
+          return tf.sum(tf.mul(r.y, dy));
+        };
+        const inputs = affine ? [x, gamma, beta] : [x];
+        const reference = tf.grads(loss(batchNormTrain))(inputs);
+        const custom = tf.grads(loss(native))(inputs);
+        const r = affine ? batchNormTrain(x, 1e-5, gamma, beta) : batchNormTrain(x, 1e-5);
+        const n = affine ? native(x, 1e-5, gamma, beta) : native(x, 1e-5);
+        assert.ok(
+          maxDiff(r.y, n.y) < 1e-5 && maxDiff(r.mean, n.mean) < 1e-6 &&
+            maxDiff(r.variance, n.variance) < 1e-5,
+        );
+        assert.equal(custom.length, reference.length);
+        reference.forEach((g, i) =>
+          assert.ok(maxDiff(g, custom[i]!) < 1e-4, `affine ${affine}, array kernels ${arrays}, input ${i}`)
+        );
+        useArrayKernels(true);
+        tf.dispose([...reference, ...custom, r.y, r.mean, r.variance, n.y, n.mean, n.variance]);
+      }
+      tf.dispose([x, gamma, beta, dy]);
+    },
+  );
+
+  Deno.test(
+    onBackend(
+      `maxPoolNative() matches the shifted-slice reference, values and gradients (${backend})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
+      for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
+        const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 4) as tf.Tensor4D;
         const dy = tf.randomNormal(maxPool(x, 3, stride).shape, 0, 1, "float32", 5);
         const loss = (f: typeof maxPool) => (a: tf.Tensor) =>
           tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
+        assert.ok(maxDiff(maxPool(x, 3, stride), maxPoolNative(x, 3, stride)) < 1e-6);
         const reference = tf.grad(loss(maxPool))(x);
         const native = tf.grad(loss(maxPoolNative))(x);
-        assert.ok(maxDiff(reference, native) < 1e-5, `max pool, size ${size} stride ${stride}`);
+        assert.ok(maxDiff(reference, native) < 1e-5, `size ${size} stride ${stride}`);
         tf.dispose([x, dy, reference, native]);
       }
-    } finally {
-      useArrayKernels(true);
-    }
-  });
+    },
+  );
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`depthwiseConvNative() matches the shifted-slice reference, values and gradients (${backend})`, async () => {
-    await useBackend(backend);
-    for (
-      const [size, k, stride, dilation] of [[6, 3, 1, 1], [7, 3, 2, 1], [6, 5, 2, 2], [8, 3, 1, 2], [
-        5,
-        5,
-        1,
-        1,
-      ]] as const
-    ) {
-      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
-      const w = tf.randomNormal([k, k, 3], 0, 1, "float32", 2) as tf.Tensor3D;
-      const dy = tf.randomNormal(depthwiseConv(x, w, stride, dilation).shape, 0, 1, "float32", 3);
-      const loss = (f: typeof depthwiseConv) => (a: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor3D, stride, dilation), dy));
-      const reference = tf.grads(loss(depthwiseConv))([x, w]);
-      const native = tf.grads(loss(depthwiseConvNative))([x, w]);
-      const label = `size ${size} k ${k} stride ${stride} dilation ${dilation}`;
-      assert.ok(
-        maxDiff(depthwiseConv(x, w, stride, dilation), depthwiseConvNative(x, w, stride, dilation)) < 1e-4,
-        label,
-      );
-      assert.ok(maxDiff(reference[0]!, native[0]!) < 1e-4, `dx, ${label}`);
-      assert.ok(maxDiff(reference[1]!, native[1]!) < 1e-3, `dW, ${label}`);
-      tf.dispose([x, w, dy, ...reference, ...native]);
-    }
-  });
-
-  Deno.test(`avgPoolNative() matches the shifted-slice reference, values and gradients (${backend})`, async () => {
-    await useBackend(backend);
-    for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
-      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 6) as tf.Tensor4D;
-      const dy = tf.randomNormal(avgPool(x, 3, stride).shape, 0, 1, "float32", 7);
-      const loss = (f: typeof avgPool) => (a: tf.Tensor) =>
-        tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
-      assert.ok(maxDiff(avgPool(x, 3, stride), avgPoolNative(x, 3, stride)) < 1e-5);
-      const reference = tf.grad(loss(avgPool))(x);
-      const native = tf.grad(loss(avgPoolNative))(x);
-      assert.ok(maxDiff(reference, native) < 1e-5, `size ${size} stride ${stride}`);
-      tf.dispose([x, dy, reference, native]);
-    }
-  });
-
-  Deno.test(`batchNormTrainNative() matches the autodiff reference, values and gradients (${backend})`, async () => {
-    await useBackend(backend);
-    const x = tf.randomNormal([3, 4, 4, 5], 1, 2, "float32", 8) as tf.Tensor4D;
-    const gamma = tf.randomNormal([5], 1, 0.5, "float32", 9) as tf.Tensor1D;
-    const beta = tf.randomNormal([5], 0, 1, "float32", 10) as tf.Tensor1D;
-    const dy = tf.randomNormal(x.shape, 0, 1, "float32", 11);
-    for (const [affine, arrays] of [[true, true], [false, true], [true, false], [false, false]] as const) {
-      useArrayKernels(arrays);
-      const native = (a: tf.Tensor4D, eps: number, g?: tf.Tensor1D, b?: tf.Tensor1D) => {
-        let stats: [tf.Tensor1D, tf.Tensor1D] | null = null;
-        const y = batchNormTrainNative(
-          a,
-          eps,
-          g,
-          b,
-          (m, v) => stats = [tf.keep(m.clone()), tf.keep(v.clone())],
-        );
-        const [mean, variance] = stats!;
-        return { y, mean, variance };
-      };
-      const loss = (f: typeof batchNormTrain) => (...args: tf.Tensor[]) => {
-        const [a, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
-        const r = affine ? f(a, 1e-5, g, b) : f(a, 1e-5);
-        tf.dispose([r.mean, r.variance]);
-        return tf.sum(tf.mul(r.y, dy));
-      };
-      const inputs = affine ? [x, gamma, beta] : [x];
-      const reference = tf.grads(loss(batchNormTrain))(inputs);
-      const custom = tf.grads(loss(native))(inputs);
-      const r = affine ? batchNormTrain(x, 1e-5, gamma, beta) : batchNormTrain(x, 1e-5);
-      const n = affine ? native(x, 1e-5, gamma, beta) : native(x, 1e-5);
-      assert.ok(
-        maxDiff(r.y, n.y) < 1e-5 && maxDiff(r.mean, n.mean) < 1e-6 && maxDiff(r.variance, n.variance) < 1e-5,
-      );
-      assert.equal(custom.length, reference.length);
-      reference.forEach((g, i) =>
-        assert.ok(maxDiff(g, custom[i]!) < 1e-4, `affine ${affine}, array kernels ${arrays}, input ${i}`)
-      );
-      useArrayKernels(true);
-      tf.dispose([...reference, ...custom, r.y, r.mean, r.variance, n.y, n.mean, n.variance]);
-    }
-    tf.dispose([x, gamma, beta, dy]);
-  });
-
-  Deno.test(`maxPoolNative() matches the shifted-slice reference, values and gradients (${backend})`, async () => {
-    await useBackend(backend);
-    for (const [size, stride] of [[6, 1], [6, 2], [7, 2], [5, 1]] as const) {
-      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 4) as tf.Tensor4D;
-      const dy = tf.randomNormal(maxPool(x, 3, stride).shape, 0, 1, "float32", 5);
-      const loss = (f: typeof maxPool) => (a: tf.Tensor) =>
-        tf.sum(tf.mul(f(a as tf.Tensor4D, 3, stride), dy));
-      assert.ok(maxDiff(maxPool(x, 3, stride), maxPoolNative(x, 3, stride)) < 1e-6);
-      const reference = tf.grad(loss(maxPool))(x);
-      const native = tf.grad(loss(maxPoolNative))(x);
-      assert.ok(maxDiff(reference, native) < 1e-5, `size ${size} stride ${stride}`);
-      tf.dispose([x, dy, reference, native]);
-    }
-  });
-}
-
-for (const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false]] as const) {
+for (
+  const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false], [
+    "native",
+    false,
+  ]] as const
+) {
   const how = arrays ? "array kernels" : "matMul";
-  Deno.test(`weightedSum() matches Σ φ·term, values and gradients, with and without skipped weights (${backend}, ${how})`, async () => {
-    await useBackend(backend);
-    useArrayKernels(arrays);
-    const terms = [0, 1, 2].map((i) => tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 20 + i) as tf.Tensor4D);
-    const phi = tf.tensor1d([0.1, 0.2, 0.3, 0.4]);
-    const dy = tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 30);
-    for (const at of [[0, 2, 3], [1, 3, 0]]) {
-      // The reference: slices of φ times each term, summed, with autodiff's gradients.
-      const reference = (...args: tf.Tensor[]) =>
-        tf.sum(tf.mul(dy, tf.addN(at.map((p, k) => tf.mul(args[k]!, tf.slice(args[3]!, [p], [1]))))));
-      const fused = (...args: tf.Tensor[]) =>
-        tf.sum(tf.mul(dy, weightedSum(args.slice(0, 3), args[3] as tf.Tensor1D, at)));
-      const inputs = [...terms, phi];
-      const r = tf.grads(reference)(inputs);
-      const f = tf.grads(fused)(inputs);
-      assert.ok(Math.abs(reference(...inputs).dataSync()[0]! - fused(...inputs).dataSync()[0]!) < 1e-4);
-      r.forEach((g, i) => assert.ok(maxDiff(g, f[i]!) < 1e-4, `at ${at}, input ${i}`));
-      // The slot no term uses gets a zero gradient.
-      const unused = [0, 1, 2, 3].find((p) => !at.includes(p))!;
-      assert.equal(f[3]!.dataSync()[unused], 0);
-      tf.dispose([...r, ...f]);
-    }
-    assert.throws(
-      () => weightedSum(terms, phi, [0, 1]),
-      /3 terms do not match their 2 indices into 4 weights/,
-    );
-    tf.dispose([...terms, phi, dy]);
-  });
+  Deno.test(
+    onBackend(
+      `weightedSum() matches Σ φ·term, values and gradients, with and without skipped weights (${backend}, ${how})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
+      useArrayKernels(arrays);
+      const terms = [0, 1, 2].map((i) =>
+        tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 20 + i) as tf.Tensor4D
+      );
+      const phi = tf.tensor1d([0.1, 0.2, 0.3, 0.4]);
+      const dy = tf.randomNormal([2, 3, 3, 4], 0, 1, "float32", 30);
+      for (const at of [[0, 2, 3], [1, 3, 0]]) {
+        // The reference: slices of φ times each term, summed, with autodiff's gradients.
+        const reference = (...args: tf.Tensor[]) =>
+          tf.sum(tf.mul(dy, tf.addN(at.map((p, k) => tf.mul(args[k]!, tf.slice(args[3]!, [p], [1]))))));
+        const fused = (...args: tf.Tensor[]) =>
+          tf.sum(tf.mul(dy, weightedSum(args.slice(0, 3), args[3] as tf.Tensor1D, at)));
+        const inputs = [...terms, phi];
+        const r = tf.grads(reference)(inputs);
+        const f = tf.grads(fused)(inputs);
+        assert.ok(Math.abs(reference(...inputs).dataSync()[0]! - fused(...inputs).dataSync()[0]!) < 1e-4);
+        r.forEach((g, i) => assert.ok(maxDiff(g, f[i]!) < 1e-4, `at ${at}, input ${i}`));
+        // The slot no term uses gets a zero gradient.
+        const unused = [0, 1, 2, 3].find((p) => !at.includes(p))!;
+        assert.equal(f[3]!.dataSync()[unused], 0);
+        tf.dispose([...r, ...f]);
+      }
+      assert.throws(
+        () => weightedSum(terms, phi, [0, 1]),
+        /3 terms do not match their 2 indices into 4 weights/,
+      );
+      tf.dispose([...terms, phi, dy]);
+    },
+  );
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`reluNative() has tf.relu's values and gradient, 0 at 0 (${backend})`, async () => {
-    await useBackend(backend);
-    const x = tf.reshape(tf.concat([tf.zeros([4]), tf.randomNormal([60], 0, 1, "float32", 50)]), [2, 2, 4, 4]);
-    const dy = tf.randomNormal(x.shape, 0, 1, "float32", 51);
-    const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(f(t), dy));
-    assert.equal(maxDiff(tf.relu(x), reluNative(x)), 0);
-    assert.equal(maxDiff(tf.grad(loss(tf.relu))(x), tf.grad(loss(reluNative))(x)), 0);
-    tf.dispose([x, dy]);
-  });
+for (const backend of NUMERIC_BACKENDS) {
+  Deno.test(
+    onBackend(`reluNative() has tf.relu's values and gradient, 0 at 0 (${backend})`, backend),
+    async () => {
+      await useBackend(backend);
+      const x = tf.reshape(tf.concat([tf.zeros([4]), tf.randomNormal([60], 0, 1, "float32", 50)]), [
+        2,
+        2,
+        4,
+        4,
+      ]);
+      const dy = tf.randomNormal(x.shape, 0, 1, "float32", 51);
+      const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(f(t), dy));
+      assert.equal(maxDiff(tf.relu(x), reluNative(x)), 0);
+      assert.equal(maxDiff(tf.grad(loss(tf.relu))(x), tf.grad(loss(reluNative))(x)), 0);
+      tf.dispose([x, dy]);
+    },
+  );
 }
 
 Deno.test("batch norm's array kernel gives the composite's values on inputs with NaN, ±Infinity and huge values", async () => {

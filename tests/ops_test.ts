@@ -14,6 +14,7 @@ import {
   stem,
 } from "../runtime/nets/ops.ts";
 import { useBackend } from "../runtime/kernels/backend.ts";
+import { onBackend } from "./_native.ts";
 
 await useBackend("cpu");
 
@@ -223,9 +224,13 @@ async function mixedForwardBackward(names: readonly string[], stride: 1 | 2): Pr
   return out;
 }
 
-async function assertBackendsAgree(names: readonly string[], stride: 1 | 2): Promise<void> {
+async function assertBackendsAgree(
+  names: readonly string[],
+  stride: 1 | 2,
+  backend: "wasm" | "native",
+): Promise<void> {
   const reference = await mixedForwardBackward(names, stride);
-  await useBackend("wasm");
+  await useBackend(backend);
   try {
     const wasm = await mixedForwardBackward(names, stride);
     reference.forEach((ref, i) => {
@@ -238,12 +243,23 @@ async function assertBackendsAgree(names: readonly string[], stride: 1 | 2): Pro
   }
 }
 
-Deno.test("wasm agrees with cpu on forward and backward of sep_conv_3x3 at stride 1 and 2", async () => {
-  await assertBackendsAgree(["sep_conv_3x3"], 1);
-  await assertBackendsAgree(["sep_conv_3x3"], 2);
-});
+for (const backend of ["wasm", "native"] as const) {
+  Deno.test(
+    onBackend(
+      `${backend} agrees with cpu on forward and backward of sep_conv_3x3 at stride 1 and 2`,
+      backend,
+    ),
+    async () => {
+      await assertBackendsAgree(["sep_conv_3x3"], 1, backend);
+      await assertBackendsAgree(["sep_conv_3x3"], 2, backend);
+    },
+  );
 
-Deno.test("wasm agrees with cpu on forward and backward of the 7-op ASAP mixed op", async () => {
-  await assertBackendsAgree(ASAP_OPS, 1);
-  await assertBackendsAgree(ASAP_OPS, 2);
-});
+  Deno.test(
+    onBackend(`${backend} agrees with cpu on forward and backward of the 7-op ASAP mixed op`, backend),
+    async () => {
+      await assertBackendsAgree(ASAP_OPS, 1, backend);
+      await assertBackendsAgree(ASAP_OPS, 2, backend);
+    },
+  );
+}

@@ -34,7 +34,16 @@ const RUN = ["--synthetic", "48", "--steps-per-epoch", "3", "--seed", "5"];
 /** The CLI as `deno task search` runs it: the task's permissions, writing only under `writable`. */
 function spawnCli(writable: string, args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "--allow-read", `--allow-write=${writable}`, CLI, ...args],
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-read",
+      `--allow-write=${writable},.asap-cache`,
+      "--allow-ffi=.asap-cache",
+      "--allow-run=g++",
+      CLI,
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -357,7 +366,7 @@ Deno.test("search exits 1 naming the epoch and step when the loss becomes NaN", 
     );
     assert.match(
       io.stderr(),
-      /^error: the train loss became NaN or infinite at epoch \d+, step \d+; .*learning rate/,
+      /^error: the (train|val) loss became NaN or infinite at epoch \d+, step \d+; .*learning rate/,
     );
   });
 });

@@ -57,7 +57,18 @@ class Steps {
   /** Runs one CLI to its end; returns its exit code (128 + the signal when one killed it). */
   async run(cli: string, args: string[]): Promise<number> {
     this.#child = new Deno.Command(this.programs.deno, {
-      args: ["run", "--allow-read", `--allow-write=${this.sweepDir}`, cli, ...args],
+      // The search and evaluate tasks' grants: the native backend's cache and shim build, the memory check.
+      args: [
+        "run",
+        "--allow-read",
+        `--allow-write=${this.sweepDir},.asap-cache`,
+        "--allow-ffi=.asap-cache",
+        "--allow-run=g++",
+        "--allow-env=OMP_WAIT_POLICY",
+        "--allow-sys=systemMemoryInfo",
+        cli,
+        ...args,
+      ],
       stdin: "null",
     }).spawn();
     const status = await this.#child.status;

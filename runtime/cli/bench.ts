@@ -13,6 +13,7 @@ import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { cpuUsage, resourceUsage, tf } from "../deps.ts";
 import { type BackendName, isBackendName, useBackend } from "../kernels/backend.ts";
 import { countKernels } from "../kernels/kernel_count.ts";
+import { setNativeThreads } from "../kernels/native/load.ts";
 import { syntheticDataset } from "../data/datasets.ts";
 import { SearchRun } from "../loops/search.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
@@ -23,7 +24,8 @@ const USAGE =
   `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
                         [--peer [--threads N | --threads-scan] [--peer-device cpu|cuda] [--python PATH]]
   --space    the space to time (default spaces/darts.space)
-  --backend  wasm (default), webgpu, cpu, tensorflow, tensorflow-gpu
+  --backend  auto (default: native if libtorch is installed, else wasm), native, wasm, webgpu, cpu,
+             tensorflow, tensorflow-gpu
   --batch    batch size (default 32)
   --steps    timed steps per configuration, after one warm-up step (default 2)
   --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
@@ -31,7 +33,8 @@ const USAGE =
              20 cells, auxiliary head); --eval-only: only that (a fresh wasm heap)
   --peer     then run the same supernet and step in PyTorch (runtime/cli/peer_torch.py, darts.space
              only) at the same batch, and print ours ÷ PyTorch's
-  --threads  PyTorch's threads (default: every core); asap's wasm and cpu backends use one
+  --threads  threads of both sides: ATen's for the native backend and PyTorch's for the peer (default:
+             every core); wasm and cpu run on one
   --threads-scan  the peer at 1 thread and at every core, both compared
   --peer-device   cpu (default) or cuda;  --peer-format channels_last (default) or contiguous
   --python   the interpreter with torch (default: python3, then /usr/bin/python3)
@@ -132,7 +135,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       args,
       options: {
         space: { type: "string", default: new URL("../../spaces/darts.space", import.meta.url).pathname },
-        backend: { type: "string", default: "wasm" },
+        backend: { type: "string", default: "auto" },
         batch: { type: "string", default: "32" },
         steps: { type: "string", default: "2" },
         keep: { type: "string", default: "sep_conv_3x3" },
@@ -195,7 +198,8 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
     return 2;
   }
   const loadBefore = loadAverage();
-  await useBackend(values.backend as BackendName);
+  const backend = await useBackend(values.backend as BackendName, (line) => log(line));
+  if (backend === "native") setNativeThreads(threads);
   const size = 32;
   const data = syntheticDataset({
     n: 4 * batch,
@@ -296,7 +300,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       date: new Date().toISOString(),
       cpus: navigator.hardwareConcurrency,
       loadAverage: { before: loadBefore, after: loadAverage() },
-      ours: { backend: tf.getBackend(), threads: 1, batch, results },
+      ours: { backend: tf.getBackend(), threads: backend === "native" ? threads : 1, batch, results },
       peers,
       ratios: compared,
     }));

@@ -52,7 +52,7 @@ options:
   --batch-size N         override the evaluate block's batch_size
   --steps-per-epoch N    cap the steps of each epoch (quick runs)
   --seed N               random seed (default: 0)
-  --backend NAME         ${BACKENDS.join(", ")} (default: wasm)
+  --backend NAME         ${BACKENDS.join(", ")} (default: auto = native if libtorch is installed, else wasm)
   --out DIR              output folder (default: runs/<space name>-eval-<UTC time>)
   --dry-run              print the parameter count (with and without the auxiliary head) and exit
   --resume DIR           continue an interrupted evaluation from its last checkpoint
@@ -287,7 +287,7 @@ async function planConfig(
       cells: integer("cells", v.cells, 1) ?? null,
       batchSize: integer("batch-size", v["batch-size"], 1) ?? null,
       stepsPerEpoch: integer("steps-per-epoch", v["steps-per-epoch"], 1) ?? null,
-      backend: v.backend ?? "wasm",
+      backend: v.backend ?? "auto",
       data,
       started: new Date().toISOString(),
     },
@@ -344,13 +344,14 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
     return EXIT_OK;
   }
 
+  const backend = await useBackend(config.backend as BackendName, (line) => io.out.write(`${line}\n`));
   // Before anything is allocated: refuse what cannot fit, rather than fail mid-run (_memory.ts).
   const memory = await evaluationFits(
     ir,
     summary,
     { size: input.inputSize, channels: input.inputChannels, classes: input.classes },
     config.batchSize ?? ir.evaluate.batchSize,
-    config.backend as BackendName,
+    backend,
   );
   if (!memory.fits) throw new Failure(memory.message);
   const dir = plan.dir ?? await defaultOut(`${ir.name}-eval`);
@@ -365,7 +366,6 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-  await useBackend(config.backend as BackendName);
   const { data, test } = await loadData(config.data);
 
   const controller = new AbortController();

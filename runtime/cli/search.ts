@@ -62,7 +62,7 @@ found.space, cell pictures, telemetry and checkpoints. Without a file it searche
 spaces/quickstart.space on the embedded MNIST digits.
 
 options:
-  --backend NAME         ${BACKENDS.join(", ")} (default: wasm)
+  --backend NAME         ${BACKENDS.join(", ")} (default: auto = native if libtorch is installed, else wasm)
   --data DIR             CIFAR-10 binary folder (data_batch_1.bin … data_batch_5.bin);
                          default: the embedded MNIST digits
   --out DIR              run folder (default: runs/<space name>-<UTC time>)
@@ -225,7 +225,7 @@ async function planFresh(flags: Flags): Promise<Plan> {
       epochs: flags.epochs ?? 0,
       batchSize: flags.batchSize ?? 0,
       stepsPerEpoch: flags.stepsPerEpoch ?? (data.kind === "mnist" ? DIGITS_STEPS_PER_EPOCH : null),
-      backend: flags.backend ?? "wasm",
+      backend: flags.backend ?? "auto",
       data,
       started: new Date().toISOString(),
     },
@@ -330,12 +330,12 @@ async function search(flags: Flags, io: CliIo, args: readonly string[]): Promise
   if (!isBackendName(config.backend)) {
     throw new Failure(`run.json names an unknown backend "${config.backend}"`);
   }
+  const backend = await useBackend(config.backend as BackendName, (line) => io.out.write(`${line}\n`));
   const data = await loadData(config.data);
   // Before anything is allocated: refuse what cannot fit, rather than fail mid-run (_memory.ts).
   const input = { size: data.height, channels: data.channels, classes: data.classes };
-  const memory = await searchFits(ir, input, config.batchSize, config.backend as BackendName);
+  const memory = await searchFits(ir, input, config.batchSize, backend);
   if (!memory.fits) throw new Failure(memory.message);
-  await useBackend(config.backend as BackendName);
   const augment = config.data.kind === "cifar10" ? { pad: 4, flip: true } : { pad: 4, flip: false };
 
   const controller = new AbortController();
@@ -378,7 +378,7 @@ async function search(flags: Flags, io: CliIo, args: readonly string[]): Promise
     } else {
       await createRunFolder(dir, plan.spaceText, config);
       say(
-        `searching "${ir.name}" (${ir.search.algorithm}) on ${data.name}, ${config.backend}, seed ${config.seed}, ` +
+        `searching "${ir.name}" (${ir.search.algorithm}) on ${data.name}, ${backend}, seed ${config.seed}, ` +
           `up to ${config.epochs} epochs of ${run.stepsPerEpoch} steps; run folder ${dir}`,
       );
     }

@@ -1,7 +1,12 @@
 /**
  * Choosing and readying the tfjs backend the runtime computes on.
  *
- * - `wasm`: the CPU default (single-thread SIMD under Deno).
+ * - `auto` (the default): `native` where libtorch is installed and its shim builds, else `wasm`, with
+ *   one line saying how to get the fast path.
+ * - `native`: ATen (libtorch) through Deno FFI (runtime/kernels/native/): tensors in native memory,
+ *   every core. Needs `libtorch-dev` and `g++` (the shim is compiled once, into `.asap-cache/`) and
+ *   `--allow-ffi=.asap-cache --allow-run=g++ --allow-write=.asap-cache`.
+ * - `wasm`: the portable CPU fallback (single-thread SIMD under Deno).
  * - `cpu`: pure JavaScript, about 10× slower: the reference for correctness.
  * - `webgpu`: the GPU path through Deno's `navigator.gpu`, loaded only when chosen. Only async reads
  *   work on it (`await t.data()`).
@@ -10,10 +15,13 @@
  *
  * @module
  */
+import "./chained_ops.ts";
 import { loadWebgpuBackend, tf, TFJS_NODE_SPECIFIERS } from "../deps.ts";
+import { INSTALL_HINT, NativeUnavailableError } from "./native/build.ts";
+import { loadNative as loadAten } from "./native/load.ts";
 
 /** The backends `useBackend` accepts, the default first. */
-export const BACKENDS = ["wasm", "webgpu", "cpu", "tensorflow", "tensorflow-gpu"] as const;
+export const BACKENDS = ["auto", "native", "wasm", "webgpu", "cpu", "tensorflow", "tensorflow-gpu"] as const;
 
 /** The name of a backend. */
 export type BackendName = typeof BACKENDS[number];
@@ -66,15 +74,17 @@ export function isBackendName(name: string): name is BackendName {
 
 /** The backends other than `name`, quoted, as a phrase ("wasm", "cpu" …) to suggest instead. */
 function alternatives(name: string): string {
-  const usable: readonly BackendName[] = ["wasm", "webgpu", "cpu"];
+  const usable: readonly BackendName[] = ["wasm", "native", "webgpu", "cpu"];
   return usable.filter((b) => b !== name).map((b) => `"${b}"`).join(" or ");
 }
 
 /**
  * Sets the tfjs backend and waits until it is ready.
  *
- * @param name The backend; `wasm` is the default everywhere else in asap.
- * @returns When the backend is the active one.
+ * @param name The backend; `auto` is the default everywhere else in asap.
+ * @param log Where `auto` says, in one line, that it fell back to wasm and how to get the native
+ * backend (default: stderr).
+ * @returns The backend now active (for `auto`, the one it chose).
  * @throws {BackendError} When the name is unknown, or the backend cannot run here (no GPU adapter,
  * native TensorFlow not installed); the message names the alternatives.
  * @example
@@ -83,18 +93,36 @@ function alternatives(name: string): string {
  * await useBackend("cpu");
  * ```
  */
-export async function useBackend(name: BackendName): Promise<void> {
+export async function useBackend(
+  name: BackendName,
+  log: (line: string) => void = console.error,
+): Promise<Exclude<BackendName, "auto">> {
   if (!isBackendName(name)) {
     throw new BackendError(
       `unknown backend "${String(name)}": expected one of ${BACKENDS.map((b) => `"${b}"`).join(", ")}`,
       EXIT_USAGE,
     );
   }
+  if (name === "auto") {
+    const reason = await tryNative();
+    if (reason === undefined) return useBackend("native");
+    log(`using the wasm backend: ${reason}; for the fast native backend: ${INSTALL_HINT}`);
+    return useBackend("wasm");
+  }
   // Both native packages register their backend as "tensorflow".
   const tfName = name === "tensorflow-gpu" ? "tensorflow" : name;
   if (name === "webgpu") await registerWebgpu();
   else if (name === "tensorflow" || name === "tensorflow-gpu") await loadNative(name);
-  if (tf.getBackend() === tfName) return;
+  else if (name === "native") {
+    const reason = await tryNative();
+    if (reason !== undefined) {
+      throw new BackendError(
+        `backend "native" is not available: ${reason} (${INSTALL_HINT}); use ${alternatives(name)} instead`,
+        EXIT_UNAVAILABLE,
+      );
+    }
+  }
+  if (tf.getBackend() === tfName) return name;
   let ok = false;
   let cause: unknown;
   try {
@@ -109,6 +137,21 @@ export async function useBackend(name: BackendName): Promise<void> {
       `backend "${name}" failed to initialise${detail}; use ${alternatives(name)} instead`,
       EXIT_UNAVAILABLE,
     );
+  }
+  return name;
+}
+
+/** Loads the native (ATen) backend; returns why it cannot run here, or undefined when it is ready. */
+async function tryNative(): Promise<string | undefined> {
+  try {
+    await loadAten({ log: (line) => console.error(line) });
+    return undefined;
+  } catch (error) {
+    if (error instanceof NativeUnavailableError) return error.message;
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      return `loading the shim needs --allow-ffi=.asap-cache (${error.message})`;
+    }
+    return `the native shim failed to load (${error instanceof Error ? error.message : String(error)})`;
   }
 }
 

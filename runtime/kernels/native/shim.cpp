@@ -1,0 +1,617 @@
+// The native backend's shim: tfjs kernels on ATen (libtorch), called from Deno through FFI.
+//
+// Interface (extern "C", every call on the JS thread):
+// - Arguments go in one double buffer passed with each call: tensor handles (pointers, exact in a
+//   double below 2^53), integers and floats, read in order by each op. Outputs (new handles and their
+//   shapes) come back in a second buffer. An op is looked up once by name (asap_op_code) and run by
+//   code (asap_run). Handles cross the FFI as u64, so no pointer API (which needs unscoped
+//   --allow-ffi) is used on the JS side.
+// - A tensor argument is: handle, rank, dims. Every tensor the shim returns is contiguous in tfjs'
+//   row-major order, so the same storage serves any shape of the same size (tfjs' Reshape).
+// - Images are NHWC in tfjs; ATen sees them as NCHW views with channels_last strides (permute), so no
+//   transposes are made and results come back in NHWC memory order.
+// - Errors: C++ exceptions are caught; asap_run returns -1 and asap_last_error() says what failed.
+// - Device: asap_write takes a device (0 CPU, 1 CUDA); ops allocate on their inputs' device, so a
+//   CUDA build of this same file (linked with torch_cuda) runs every op on the GPU.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cstdint>
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+// Per thread: Deno may run several isolates (e.g. test modules) on different threads of one process.
+thread_local const double* args = nullptr;  // the current call's arguments
+thread_local double* outs = nullptr;        // the current call's outputs (256 doubles)
+thread_local std::string last_error;
+std::atomic<int64_t> live{0};  // handles alive in the process (tests check their accounting against it)
+
+at::ScalarType dtype_of(int64_t code) {
+  switch (code) {
+    case 0: return at::kFloat;
+    case 1: return at::kInt;
+    case 2: return at::kBool;
+  }
+  throw std::runtime_error("unknown dtype code " + std::to_string(code));
+}
+
+at::Tensor* handle(const at::Tensor& t) {
+  live++;
+  return new at::Tensor(t);
+}
+
+/** Reads the arguments of one op, in order. */
+struct Args {
+  int i = 0;
+  int64_t n() { return static_cast<int64_t>(args[i++]); }
+  double f() { return args[i++]; }
+  bool b() { return args[i++] != 0; }
+  std::vector<int64_t> list() {
+    int64_t k = n();
+    std::vector<int64_t> v(k);
+    for (int64_t j = 0; j < k; j++) v[j] = n();
+    return v;
+  }
+  /** A tensor: handle, then the tfjs shape it is read as (same size, contiguous storage). */
+  at::Tensor t() {
+    auto* h = reinterpret_cast<at::Tensor*>(static_cast<uintptr_t>(args[i++]));
+    auto shape = list();
+    if (h->sizes().equals(shape)) return *h;
+    return h->view(shape);
+  }
+  std::vector<at::Tensor> tensors() {
+    int64_t k = n();
+    std::vector<at::Tensor> v;
+    v.reserve(k);
+    for (int64_t j = 0; j < k; j++) v.push_back(t());
+    return v;
+  }
+};
+
+/**
+ * Writes outputs, contiguous and cast to the dtype tfjs expects (the op's first argument): for each,
+ * its handle, rank and dims.
+ */
+struct Out {
+  at::ScalarType dtype;
+  int count = 0;
+  int at = 0;
+  void put(at::Tensor r) {
+    if (r.scalar_type() != dtype) r = r.to(dtype);
+    r = r.contiguous();
+    if (at + 2 + r.dim() > 256) throw std::runtime_error("too many outputs");
+    outs[at++] = static_cast<double>(reinterpret_cast<uintptr_t>(handle(r)));
+    outs[at++] = static_cast<double>(r.dim());
+    for (auto s : r.sizes()) outs[at++] = static_cast<double>(s);
+    count++;
+  }
+};
+
+using Op = std::function<void(Args&, Out&)>;
+
+at::Tensor nchw(const at::Tensor& x) { return x.permute({0, 3, 1, 2}); }
+at::Tensor nhwc(const at::Tensor& x) { return x.permute({0, 2, 3, 1}); }
+
+/** Pads [N,C,H,W] by (top, bottom, left, right) with `value` (constant_pad_nd takes the last dim first). */
+at::Tensor pad_hw(const at::Tensor& x, const std::vector<int64_t>& p, double value) {
+  return at::constant_pad_nd(x, {p[2], p[3], p[0], p[1]}, value);
+}
+bool symmetric(const std::vector<int64_t>& p) { return p[0] == p[1] && p[2] == p[3]; }
+
+/** tfjs HWIO filter [kh, kw, Ci, Co] as ATen OIHW; depthwise [kh, kw, C, m] as [C·m, 1, kh, kw]. */
+at::Tensor conv_weight(const at::Tensor& f, bool depthwise) {
+  if (!depthwise) return f.permute({3, 2, 0, 1});
+  return f.permute({2, 3, 0, 1}).reshape({f.size(2) * f.size(3), 1, f.size(0), f.size(1)});
+}
+at::Tensor tf_filter(const at::Tensor& w, const std::vector<int64_t>& shape, bool depthwise) {
+  if (!depthwise) return w.permute({2, 3, 1, 0});
+  return w.reshape({shape[2], shape[3], shape[0], shape[1]}).permute({2, 3, 0, 1});
+}
+
+/**
+ * Conv2D / DepthwiseConv2dNative and their two backprops. Reads: mode (0 forward, 1 backprop input,
+ * 2 backprop filter), depthwise, stride h w, dilation h w, pads top bottom left right, then
+ * forward: x, filter; input: dy, filter, x shape; filter: x, dy, filter shape.
+ */
+void conv(Args& a, Out& o) {
+  int64_t mode = a.n();
+  bool dw = a.b();
+  std::vector<int64_t> stride{a.n(), a.n()}, dil{a.n(), a.n()};
+  std::vector<int64_t> p{a.n(), a.n(), a.n(), a.n()};
+  bool sym = symmetric(p);
+  std::vector<int64_t> pad = sym ? std::vector<int64_t>{p[0], p[2]} : std::vector<int64_t>{0, 0};
+  if (mode == 0) {
+    at::Tensor x = nchw(a.t()), f = a.t();
+    at::Tensor w = conv_weight(f, dw);
+    if (!sym) x = pad_hw(x, p, 0);
+    int64_t groups = dw ? x.size(1) : 1;
+    o.put(nhwc(at::convolution(x, w, {}, stride, pad, dil, false, {0, 0}, groups)));
+    return;
+  }
+  if (mode == 1) {
+    at::Tensor dy = nchw(a.t()), f = a.t();
+    auto xs = a.list();  // NHWC
+    at::Tensor w = conv_weight(f, dw);
+    int64_t groups = dw ? xs[3] : 1;
+    std::vector<int64_t> in{xs[0], xs[3], xs[1] + (sym ? 0 : p[0] + p[1]), xs[2] + (sym ? 0 : p[2] + p[3])};
+    at::Tensor x = at::empty(in, dy.options().memory_format(at::MemoryFormat::ChannelsLast));
+    auto r = at::convolution_backward(dy, x, w, c10::nullopt, stride, pad, dil, false, {0, 0}, groups,
+                                      {true, false, false});
+    at::Tensor dx = std::get<0>(r);
+    if (!sym) dx = dx.narrow(2, p[0], xs[1]).narrow(3, p[2], xs[2]);
+    o.put(nhwc(dx));
+    return;
+  }
+  at::Tensor x = nchw(a.t()), dy = nchw(a.t());
+  auto fs = a.list();
+  if (!sym) x = pad_hw(x, p, 0);
+  int64_t groups = dw ? x.size(1) : 1;
+  std::vector<int64_t> ws = dw ? std::vector<int64_t>{fs[2] * fs[3], 1, fs[0], fs[1]}
+                               : std::vector<int64_t>{fs[3], fs[2], fs[0], fs[1]};
+  at::Tensor w = at::empty(ws, x.options());
+  auto r = at::convolution_backward(dy, x, w, c10::nullopt, stride, pad, dil, false, {0, 0}, groups,
+                                    {false, true, false});
+  o.put(tf_filter(std::get<1>(r), fs, dw));
+}
+
+/**
+ * MaxPool, AvgPool and their gradients. Reads: mode (0 max, 1 avg, 2 max grad, 3 avg grad), kernel h
+ * w, stride h w, pads top bottom left right, then x (forward), or dy, x (grads).
+ * Average pooling excludes the padding from the count (as tfjs' forward); its gradient divides by the
+ * window size everywhere (as tfjs' AvgPoolGrad on every backend).
+ */
+void pool(Args& a, Out& o) {
+  int64_t mode = a.n();
+  std::vector<int64_t> k{a.n(), a.n()}, s{a.n(), a.n()};
+  std::vector<int64_t> p{a.n(), a.n(), a.n(), a.n()};
+  bool sym = symmetric(p);
+  std::vector<int64_t> pad = sym ? std::vector<int64_t>{p[0], p[2]} : std::vector<int64_t>{0, 0};
+  double neg_inf = -std::numeric_limits<double>::infinity();
+  if (mode == 0 || mode == 1) {
+    at::Tensor x = nchw(a.t());
+    if (mode == 0) {
+      if (!sym) x = pad_hw(x, p, neg_inf);
+      o.put(nhwc(at::max_pool2d(x, k, s, pad)));
+      return;
+    }
+    if (sym) {
+      o.put(nhwc(at::avg_pool2d(x, k, s, pad, false, false)));
+      return;
+    }
+    at::Tensor sum = at::avg_pool2d(pad_hw(x, p, 0), k, s, {0, 0}, false, true, 1);
+    at::Tensor ones = at::ones({1, 1, x.size(2), x.size(3)}, x.options());
+    at::Tensor count = at::avg_pool2d(pad_hw(ones, p, 0), k, s, {0, 0}, false, true, 1);
+    o.put(nhwc(sum / count));
+    return;
+  }
+  at::Tensor dy = nchw(a.t()), x = nchw(a.t());
+  int64_t h = x.size(2), w = x.size(3);
+  if (mode == 2) {
+    if (!sym) x = pad_hw(x, p, neg_inf);
+    auto [y, idx] = at::max_pool2d_with_indices(x, k, s, pad);
+    at::Tensor dx = at::max_pool2d_with_indices_backward(dy, x, k, s, pad, {1, 1}, false, idx);
+    if (!sym) dx = dx.narrow(2, p[0], h).narrow(3, p[2], w);
+    o.put(nhwc(dx));
+    return;
+  }
+  if (!sym) x = pad_hw(x, p, 0);
+  at::Tensor dx = at::avg_pool2d_backward(dy, x, k, s, pad, false, true, c10::nullopt);
+  if (!sym) dx = dx.narrow(2, p[0], h).narrow(3, p[2], w);
+  o.put(nhwc(dx));
+}
+
+/** Reduction axes and keepDims: reads axes list, keepDims. */
+void reduce(Args& a, Out& o, int which) {
+  at::Tensor x = a.t();
+  auto axes = a.list();
+  bool keep = a.b();
+  if (x.dim() == 0) {
+    o.put(x.clone());
+    return;
+  }
+  switch (which) {
+    case 0: o.put(at::sum(x, axes, keep, o.dtype == at::kBool ? at::kInt : o.dtype)); return;
+    case 1: o.put(at::mean(x.to(at::kFloat), axes, keep)); return;
+    case 2: o.put(at::amax(x, axes, keep)); return;
+    case 3: o.put(at::amin(x, axes, keep)); return;
+    case 4: {
+      at::Tensor r = x;
+      for (auto it = axes.rbegin(); it != axes.rend(); ++it) r = at::prod(r, *it, keep);
+      o.put(r);
+      return;
+    }
+    case 5: {
+      at::Tensor r = x.to(at::kBool);
+      for (auto it = axes.rbegin(); it != axes.rend(); ++it) r = at::any(r, *it, keep);
+      o.put(r);
+      return;
+    }
+    case 6: {
+      at::Tensor r = x.to(at::kBool);
+      for (auto it = axes.rbegin(); it != axes.rend(); ++it) r = at::all(r, *it, keep);
+      o.put(r);
+      return;
+    }
+  }
+}
+
+/** Cumsum / Cumprod: x, axis, exclusive, reverse (tfjs' semantics). */
+void cumulative(Args& a, Out& o, bool product) {
+  at::Tensor x = a.t();
+  int64_t axis = a.n();
+  bool exclusive = a.b(), reverse = a.b();
+  if (reverse) x = at::flip(x, {axis});
+  at::Tensor r = product ? at::cumprod(x, axis) : at::cumsum(x, axis);
+  if (r.scalar_type() != x.scalar_type()) r = r.to(x.scalar_type());
+  if (exclusive) {
+    // Shift by one along the axis, the identity (0 or 1) first.
+    at::Tensor first = product ? at::ones_like(x.narrow(axis, 0, 1)) : at::zeros_like(x.narrow(axis, 0, 1));
+    r = at::cat({first, r.narrow(axis, 0, x.size(axis) - 1)}, axis);
+  }
+  if (reverse) r = at::flip(r, {axis});
+  o.put(r);
+}
+
+std::unordered_map<std::string, Op> make_ops() {
+  std::unordered_map<std::string, Op> m;
+  auto unary = [&](const char* name, std::function<at::Tensor(const at::Tensor&)> f) {
+    m[name] = [f](Args& a, Out& o) { o.put(f(a.t())); };
+  };
+  auto binary = [&](const char* name, std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> f) {
+    m[name] = [f](Args& a, Out& o) {
+      at::Tensor x = a.t();
+      o.put(f(x, a.t()));
+    };
+  };
+  auto fl = [](const at::Tensor& x) { return x.is_floating_point() ? x : x.to(at::kFloat); };
+  unary("Abs", [](auto& x) { return at::abs(x); });
+  unary("Acos", [=](auto& x) { return at::acos(fl(x)); });
+  unary("Asin", [=](auto& x) { return at::asin(fl(x)); });
+  unary("Atan", [=](auto& x) { return at::atan(fl(x)); });
+  unary("Ceil", [](auto& x) { return at::ceil(x); });
+  unary("Cos", [=](auto& x) { return at::cos(fl(x)); });
+  unary("Cosh", [=](auto& x) { return at::cosh(fl(x)); });
+  unary("Erf", [=](auto& x) { return at::erf(fl(x)); });
+  unary("Exp", [=](auto& x) { return at::exp(fl(x)); });
+  unary("Expm1", [=](auto& x) { return at::expm1(fl(x)); });
+  unary("Floor", [](auto& x) { return at::floor(x); });
+  unary("IsFinite", [](auto& x) { return at::isfinite(x); });
+  unary("IsInf", [](auto& x) { return at::isinf(x); });
+  unary("IsNan", [](auto& x) { return at::isnan(x); });
+  unary("Log", [=](auto& x) { return at::log(fl(x)); });
+  unary("Log1p", [=](auto& x) { return at::log1p(fl(x)); });
+  unary("LogicalNot", [](auto& x) { return at::logical_not(x); });
+  unary("Neg", [](auto& x) { return at::neg(x); });
+  unary("Reciprocal", [=](auto& x) { return at::reciprocal(fl(x)); });
+  unary("Relu", [](auto& x) { return at::relu(x); });
+  unary("Relu6", [](auto& x) { return at::clamp(x, 0, 6); });
+  unary("Round", [](auto& x) { return at::round(x); });
+  unary("Rsqrt", [=](auto& x) { return at::rsqrt(fl(x)); });
+  unary("Selu", [=](auto& x) { return at::selu(fl(x)); });
+  unary("Sigmoid", [=](auto& x) { return at::sigmoid(fl(x)); });
+  unary("Sign", [](auto& x) { return at::sign(x); });
+  unary("Sin", [=](auto& x) { return at::sin(fl(x)); });
+  unary("Sinh", [=](auto& x) { return at::sinh(fl(x)); });
+  unary("Softplus", [=](auto& x) { return at::softplus(fl(x)); });
+  unary("Sqrt", [=](auto& x) { return at::sqrt(fl(x)); });
+  unary("Square", [](auto& x) { return x * x; });
+  unary("Tan", [=](auto& x) { return at::tan(fl(x)); });
+  unary("Tanh", [=](auto& x) { return at::tanh(fl(x)); });
+  unary("Elu", [=](auto& x) { return at::elu(fl(x)); });
+  unary("ZerosLike", [](auto& x) { return at::zeros_like(x); });
+  unary("OnesLike", [](auto& x) { return at::ones_like(x); });
+  unary("Copy", [](auto& x) { return x.clone(); });
+  m["Cast"] = [](Args& a, Out& o) { o.put(a.t()); };  // Out casts
+  m["Step"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    double alpha = a.f();
+    // tfjs: x > 0 ? 1 : alpha, NaN stays NaN (two passes: the relu gradient calls this on every input).
+    at::Tensor r = at::where(x > 0, at::scalar_tensor(1, x.options()), at::scalar_tensor(alpha, x.options()));
+    if (x.is_floating_point()) r.masked_fill_(at::isnan(x), std::numeric_limits<double>::quiet_NaN());
+    o.put(r);
+  };
+  m["EluGrad"] = [](Args& a, Out& o) {  // dy, y: dy where y ≥ 0, else dy·(y + 1)
+    at::Tensor dy = a.t(), y = a.t();
+    o.put(at::where(y >= 0, dy, dy * (y + 1)));
+  };
+  m["Cumsum"] = [](Args& a, Out& o) { cumulative(a, o, false); };
+  m["Cumprod"] = [](Args& a, Out& o) { cumulative(a, o, true); };
+  m["LeakyRelu"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    o.put(at::leaky_relu(x, a.f()));
+  };
+  m["ClipByValue"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    double lo = a.f(), hi = a.f();
+    o.put(at::clamp(x, lo, hi));
+  };
+
+  binary("Add", [](auto& x, auto& y) { return x + y; });
+  binary("Sub", [](auto& x, auto& y) { return x - y; });
+  binary("Multiply", [](auto& x, auto& y) { return x * y; });
+  binary("RealDiv", [=](auto& x, auto& y) { return fl(x) / y; });
+  binary("FloorDiv", [](auto& x, auto& y) { return at::div(x, y, "floor"); });
+  binary("Mod", [](auto& x, auto& y) { return at::remainder(x, y); });
+  binary("Maximum", [](auto& x, auto& y) { return at::maximum(x, y); });
+  binary("Minimum", [](auto& x, auto& y) { return at::minimum(x, y); });
+  binary("Pow", [](auto& x, auto& y) { return at::pow(x, y); });
+  binary("SquaredDifference", [](auto& x, auto& y) { return (x - y) * (x - y); });
+  binary("Atan2", [=](auto& x, auto& y) { return at::atan2(fl(x), fl(y)); });
+  binary("Equal", [](auto& x, auto& y) { return at::eq(x, y); });
+  binary("NotEqual", [](auto& x, auto& y) { return at::ne(x, y); });
+  binary("Greater", [](auto& x, auto& y) { return at::gt(x, y); });
+  binary("GreaterEqual", [](auto& x, auto& y) { return at::ge(x, y); });
+  binary("Less", [](auto& x, auto& y) { return at::lt(x, y); });
+  binary("LessEqual", [](auto& x, auto& y) { return at::le(x, y); });
+  binary("LogicalAnd", [](auto& x, auto& y) { return at::logical_and(x, y); });
+  binary("LogicalOr", [](auto& x, auto& y) { return at::logical_or(x, y); });
+  binary("Prelu", [](auto& x, auto& y) { return at::where(x < 0, x * y, x); });
+  m["AddN"] = [](Args& a, Out& o) {
+    auto ts = a.tensors();
+    at::Tensor r = ts[0].clone();
+    for (size_t j = 1; j < ts.size(); j++) r.add_(ts[j]);
+    o.put(r);
+  };
+  m["Select"] = [](Args& a, Out& o) {
+    at::Tensor c = a.t(), t = a.t(), e = a.t();
+    if (c.dim() == 1 && t.dim() > 1) {
+      std::vector<int64_t> s(t.dim(), 1);
+      s[0] = c.size(0);
+      c = c.view(s);
+    }
+    o.put(at::where(c.to(at::kBool), t, e));
+  };
+
+  m["Sum"] = [](Args& a, Out& o) { reduce(a, o, 0); };
+  m["Mean"] = [](Args& a, Out& o) { reduce(a, o, 1); };
+  m["Max"] = [](Args& a, Out& o) { reduce(a, o, 2); };
+  m["Min"] = [](Args& a, Out& o) { reduce(a, o, 3); };
+  m["Prod"] = [](Args& a, Out& o) { reduce(a, o, 4); };
+  m["Any"] = [](Args& a, Out& o) { reduce(a, o, 5); };
+  m["All"] = [](Args& a, Out& o) { reduce(a, o, 6); };
+  m["ArgMax"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    o.put(at::argmax(x, a.n()));
+  };
+  m["ArgMin"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    o.put(at::argmin(x, a.n()));
+  };
+  m["Softmax"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    o.put(at::softmax(x, a.n()));
+  };
+
+  m["BatchMatMul"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t(), y = a.t();
+    bool ta = a.b(), tb = a.b();
+    o.put(at::matmul(ta ? x.transpose(-1, -2) : x, tb ? y.transpose(-1, -2) : y));
+  };
+  m["Transpose"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    o.put(x.permute(a.list()));
+  };
+  m["Slice"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    auto begin = a.list(), size = a.list();
+    for (size_t d = 0; d < begin.size(); d++) x = x.narrow(d, begin[d], size[d]);
+    o.put(x);
+  };
+  m["StridedSlice"] = [](Args& a, Out& o) {  // begin, end, strides already normalised (positive strides)
+    at::Tensor x = a.t();
+    auto begin = a.list(), end = a.list(), strides = a.list();
+    for (size_t d = 0; d < begin.size(); d++) x = x.slice(d, begin[d], end[d], strides[d]);
+    o.put(x);
+  };
+  m["PadV2"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    auto p = a.list();  // before/after per dim, first dim first
+    double value = a.f();
+    std::vector<int64_t> q;
+    for (int64_t d = static_cast<int64_t>(p.size()) / 2 - 1; d >= 0; d--) {
+      q.push_back(p[2 * d]);
+      q.push_back(p[2 * d + 1]);
+    }
+    o.put(at::constant_pad_nd(x, q, value));
+  };
+  m["Concat"] = [](Args& a, Out& o) {
+    auto ts = a.tensors();
+    o.put(at::cat(ts, a.n()));
+  };
+  m["Pack"] = [](Args& a, Out& o) {
+    auto ts = a.tensors();
+    o.put(at::stack(ts, a.n()));
+  };
+  m["Unpack"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    for (auto& t : at::unbind(x, a.n())) o.put(t);
+  };
+  m["SplitV"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    auto sizes = a.list();
+    for (auto& t : at::split_with_sizes(x, sizes, a.n())) o.put(t);
+  };
+  m["Tile"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    o.put(x.repeat(a.list()));
+  };
+  m["Reverse"] = [](Args& a, Out& o) {
+    at::Tensor x = a.t();
+    o.put(at::flip(x, a.list()));
+  };
+  m["GatherV2"] = [](Args& a, Out& o) {  // x, indices, axis (batchDims 0)
+    at::Tensor x = a.t(), idx = a.t();
+    int64_t axis = a.n();
+    at::Tensor r = at::index_select(x, axis, idx.reshape({-1}).to(at::kLong));
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().begin() + axis);
+    for (auto s : idx.sizes()) shape.push_back(s);
+    for (int64_t d = axis + 1; d < x.dim(); d++) shape.push_back(x.size(d));
+    o.put(r.view(shape));
+  };
+  m["UnsortedSegmentSum"] = [](Args& a, Out& o) {  // x, segmentIds (x's leading dims), numSegments
+    at::Tensor x = a.t(), ids = a.t();
+    int64_t n = a.n();
+    at::Tensor flat = x.reshape({ids.numel(), -1});
+    at::Tensor r = at::zeros({n, flat.size(1)}, x.options());
+    r.index_add_(0, ids.reshape({-1}).to(at::kLong), flat);
+    std::vector<int64_t> shape{n};
+    for (int64_t d = ids.dim(); d < x.dim(); d++) shape.push_back(x.size(d));
+    o.put(r.view(shape));
+  };
+  m["OneHot"] = [](Args& a, Out& o) {
+    at::Tensor idx = a.t().to(at::kLong);
+    int64_t depth = a.n();
+    double on = a.f(), off = a.f();
+    at::Tensor valid = (idx >= 0) & (idx < depth);
+    at::Tensor hot = at::one_hot(at::where(valid, idx, at::zeros_like(idx)), depth) * valid.unsqueeze(-1);
+    o.put(hot.to(at::kFloat) * (on - off) + off);
+  };
+  m["Fill"] = [](Args& a, Out& o) {
+    auto shape = a.list();
+    double value = a.f();
+    int64_t device = a.n();
+    o.put(at::full(shape, value, at::TensorOptions().dtype(o.dtype).device(device ? at::kCUDA : at::kCPU)));
+  };
+  m["Range"] = [](Args& a, Out& o) {
+    double start = a.f(), stop = a.f(), step = a.f();
+    int64_t device = a.n();
+    int64_t n = static_cast<int64_t>(a.n());
+    auto opts = at::TensorOptions().dtype(at::kDouble).device(device ? at::kCUDA : at::kCPU);
+    o.put(at::arange(n, opts) * step + start);
+    (void)stop;
+  };
+  m["FusedBatchNorm"] = [](Args& a, Out& o) {  // x, mean, variance, offset?, scale?, eps
+    at::Tensor x = a.t(), mean = a.t(), var = a.t();
+    bool has_offset = a.b();
+    at::Tensor offset = has_offset ? a.t() : at::Tensor();
+    bool has_scale = a.b();
+    at::Tensor scale = has_scale ? a.t() : at::Tensor();
+    double eps = a.f();
+    at::Tensor r = (x - mean) * at::rsqrt(var + eps);
+    if (has_scale) r = r * scale;
+    if (has_offset) r = r + offset;
+    o.put(r);
+  };
+  m["Conv"] = conv;
+  m["Pool"] = pool;
+  return m;
+}
+
+/** The ops by code, and their codes by name, built once (thread-safe static initialisation). */
+struct Table {
+  std::vector<Op> ops;
+  std::unordered_map<std::string, int> codes;
+  Table() {
+    for (auto& [k, op] : make_ops()) {
+      codes[k] = static_cast<int>(ops.size());
+      ops.push_back(op);
+    }
+  }
+};
+const Table& table() {
+  static const Table t;
+  return t;
+}
+
+}  // namespace
+
+extern "C" {
+
+/** Copies the message of the last failed call (UTF-8, truncated to `cap`) to `dst`; returns its length. */
+int32_t asap_last_error(char* dst, int32_t cap) {
+  int32_t n = static_cast<int32_t>(std::min<size_t>(last_error.size(), cap));
+  std::memcpy(dst, last_error.data(), n);
+  return n;
+}
+/** Handles alive. */
+int64_t asap_live() { return live.load(); }
+
+/** The code of op `name` (a NUL-terminated tfjs kernel name or shim op), or -1 when there is none. */
+int32_t asap_op_code(const char* name) {
+  auto& codes = table().codes;
+  auto it = codes.find(name);
+  return it == codes.end() ? -1 : it->second;
+}
+
+/**
+ * Runs op `code` on `in` (the output dtype code first); returns the number of outputs written to
+ * `out` (256 doubles; each output: handle, rank, dims), or -1 with asap_last_error set.
+ */
+int32_t asap_run(int32_t code, const double* in, double* out) {
+  args = in;
+  outs = out;
+  try {
+    c10::InferenceMode no_autograd;  // no autograd or version-counter bookkeeping: tfjs does the gradients
+    Args a;
+    Out o{dtype_of(a.n())};
+    table().ops.at(code)(a, o);
+    return o.count;
+  } catch (const std::exception& e) {
+    last_error = e.what();
+    // ATen's messages end with a C++ backtrace after the first line break of its summary.
+    auto cut = last_error.find("\nException raised from");
+    if (cut != std::string::npos) last_error.resize(cut);
+    return -1;
+  }
+}
+
+/**
+ * A new tensor of dtype code `dtype` on `device` (0 CPU, 1 CUDA), shape from `in` (rank, dims),
+ * filled with `bytes` bytes from `src`; returns its handle, or 0 with asap_last_error set.
+ */
+uint64_t asap_write(const void* src, int64_t bytes, int32_t dtype, int32_t device, const double* in) {
+  args = in;
+  try {
+    c10::InferenceMode no_autograd;
+    Args a;
+    auto shape = a.list();
+    auto opts = at::TensorOptions().dtype(dtype_of(dtype));
+    at::Tensor cpu = at::empty(shape, opts);
+    if (static_cast<int64_t>(cpu.nbytes()) != bytes) throw std::runtime_error("write: size mismatch");
+    if (bytes > 0) std::memcpy(cpu.data_ptr(), src, bytes);
+    return reinterpret_cast<uintptr_t>(handle(device ? cpu.to(at::kCUDA) : cpu));
+  } catch (const std::exception& e) {
+    last_error = e.what();
+    return 0;
+  }
+}
+
+/** Copies the tensor's bytes (row-major) to `dst` (`bytes` long); returns 0, or -1 with the error set. */
+int32_t asap_read(uint64_t h, void* dst, int64_t bytes) {
+  try {
+    c10::InferenceMode no_autograd;
+    at::Tensor t = reinterpret_cast<at::Tensor*>(h)->to(at::kCPU).contiguous();
+    if (static_cast<int64_t>(t.nbytes()) != bytes) throw std::runtime_error("read: size mismatch");
+    if (bytes > 0) std::memcpy(dst, t.data_ptr(), bytes);
+    return 0;
+  } catch (const std::exception& e) {
+    last_error = e.what();
+    return -1;
+  }
+}
+
+/** Bytes of the tensor's storage. */
+int64_t asap_nbytes(uint64_t h) { return static_cast<int64_t>(reinterpret_cast<at::Tensor*>(h)->nbytes()); }
+
+/** Releases a handle. */
+void asap_free(uint64_t h) {
+  live--;
+  delete reinterpret_cast<at::Tensor*>(h);
+}
+
+/** Sets ATen's intra-op thread count (for the calling thread's pool: call it on the JS thread). */
+void asap_set_threads(int32_t n) { at::set_num_threads(n); }
+/** ATen's intra-op thread count. */
+int32_t asap_get_threads() { return at::get_num_threads(); }
+/** 1 when ATen sees a CUDA device (only in a build linked with torch_cuda). */
+int32_t asap_cuda_available() { return at::hasCUDA() ? 1 : 0; }
+
+}  // extern "C"
