@@ -7,63 +7,8 @@
  * @module
  */
 import { tf } from "../../deps.ts";
-import { DTYPE_CODES, type NativeDtype } from "./ffi.ts";
-import { NATIVE, type NativeBackend } from "./backend.ts";
-
-type Info = tf.TensorInfo;
-type Inputs = Record<string, Info>;
-// deno-lint-ignore no-explicit-any
-type Attrs = Record<string, any>;
-
-/** Packs one op's arguments into the shim's buffer, in the order the shim reads them. */
-class Pack {
-  #i = 1;
-  constructor(readonly backend: NativeBackend, readonly a: Float64Array, dtype: tf.DataType) {
-    if (!(dtype in DTYPE_CODES)) throw new Error(`native backend: no kernel output of dtype ${dtype}`);
-    a[0] = DTYPE_CODES[dtype as NativeDtype];
-  }
-  n(x: number): this {
-    this.a[this.#i++] = x;
-    return this;
-  }
-  list(xs: readonly number[]): this {
-    this.n(xs.length);
-    for (const x of xs) this.n(x);
-    return this;
-  }
-  t(x: Info): this {
-    this.n(this.backend.handle(x.dataId));
-    return this.list(x.shape);
-  }
-  tensors(xs: readonly Info[]): this {
-    this.n(xs.length);
-    for (const x of xs) this.t(x);
-    return this;
-  }
-}
-
-/** Runs shim op `op` with arguments written by `args`; outputs are of `dtype`. */
-function run(backend: NativeBackend, op: string, dtype: tf.DataType, args: (p: Pack) => void): Info[] {
-  const p = new Pack(backend, backend.shim.args, dtype);
-  args(p);
-  return backend.shim.run(backend.shim.code(op), op).map((o) => backend.output(o, dtype));
-}
-
-function one(backend: NativeBackend, op: string, dtype: tf.DataType, args: (p: Pack) => void): Info {
-  return run(backend, op, dtype, args)[0]!;
-}
-
-function register(
-  name: string,
-  f: (inputs: Inputs, backend: NativeBackend, attrs: Attrs) => Info | Info[],
-): void {
-  tf.registerKernel({
-    kernelName: name,
-    backendName: NATIVE,
-    kernelFunc: ({ inputs, backend, attrs }) =>
-      f(inputs as unknown as Inputs, backend as NativeBackend, (attrs ?? {}) as Attrs) as tf.TensorInfo,
-  });
-}
+import { type Info, one, register, run } from "./pack.ts";
+import { registerConvKernels } from "./conv_kernels.ts";
 
 const BOOL_UNARY = ["IsNan", "IsInf", "IsFinite", "LogicalNot"];
 const FLOAT_UNARY = [
@@ -123,31 +68,6 @@ const COMPARISONS = [
   "LogicalAnd",
   "LogicalOr",
 ];
-
-/** NHWC convolution geometry for the shim: stride, dilation, pads (top, bottom, left, right). */
-function convGeometry(p: Pack, c: tf.backend_util.Conv2DInfo): void {
-  if (c.dataFormat !== "channelsLast") throw new Error("native backend: convolutions take NHWC only");
-  const pad = c.padInfo;
-  p.n(c.strideHeight).n(c.strideWidth).n(c.dilationHeight).n(c.dilationWidth);
-  p.n(pad.top).n(pad.bottom).n(pad.left).n(pad.right);
-}
-
-function poolArgs(p: Pack, mode: number, c: tf.backend_util.Conv2DInfo): void {
-  const pad = c.padInfo;
-  p.n(mode).n(c.filterHeight).n(c.filterWidth).n(c.strideHeight).n(c.strideWidth);
-  p.n(pad.top).n(pad.bottom).n(pad.left).n(pad.right);
-}
-
-function poolInfo(x: Info, attrs: Attrs): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
-}
 
 /** Registers every kernel of the native backend (once). */
 export function registerNativeKernels(): void {
@@ -360,110 +280,5 @@ export function registerNativeKernels(): void {
       }),
   );
 
-  const shape4 = (s: readonly number[]) => s as [number, number, number, number];
-  register("Conv2D", ({ x, filter }, b, a) => {
-    const c = tf.backend_util.computeConv2DInfo(
-      shape4(x!.shape),
-      shape4(filter!.shape),
-      a.strides,
-      a.dilations,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-    );
-    return one(b, "Conv", x!.dtype, (p) => {
-      p.n(0).n(0);
-      convGeometry(p, c);
-      p.t(x!).t(filter!);
-    });
-  });
-  register("Conv2DBackpropInput", ({ dy, filter }, b, a) => {
-    const c = tf.backend_util.computeConv2DInfo(
-      shape4(a.inputShape),
-      shape4(filter!.shape),
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-    );
-    return one(b, "Conv", dy!.dtype, (p) => {
-      p.n(1).n(0);
-      convGeometry(p, c);
-      p.t(dy!).t(filter!).list(a.inputShape);
-    });
-  });
-  register("Conv2DBackpropFilter", ({ x, dy }, b, a) => {
-    const c = tf.backend_util.computeConv2DInfo(
-      shape4(x!.shape),
-      shape4(a.filterShape),
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-    );
-    return one(b, "Conv", x!.dtype, (p) => {
-      p.n(2).n(0);
-      convGeometry(p, c);
-      p.t(x!).t(dy!).list(a.filterShape);
-    });
-  });
-  const depthwiseInfo = (xShape: readonly number[], fShape: readonly number[], a: Attrs) =>
-    tf.backend_util.computeConv2DInfo(
-      shape4(xShape),
-      shape4(fShape),
-      a.strides,
-      a.dilations ?? 1,
-      a.pad,
-      a.dimRoundingMode,
-      true,
-    );
-  register("DepthwiseConv2dNative", ({ x, filter }, b, a) => {
-    const c = depthwiseInfo(x!.shape, filter!.shape, a);
-    return one(b, "Conv", x!.dtype, (p) => {
-      p.n(0).n(1);
-      convGeometry(p, c);
-      p.t(x!).t(filter!);
-    });
-  });
-  register("DepthwiseConv2dNativeBackpropInput", ({ dy, filter }, b, a) => {
-    const c = depthwiseInfo(a.inputShape, filter!.shape, a);
-    return one(b, "Conv", dy!.dtype, (p) => {
-      p.n(1).n(1);
-      convGeometry(p, c);
-      p.t(dy!).t(filter!).list(a.inputShape);
-    });
-  });
-  register("DepthwiseConv2dNativeBackpropFilter", ({ x, dy }, b, a) => {
-    const c = depthwiseInfo(x!.shape, a.filterShape, a);
-    return one(b, "Conv", x!.dtype, (p) => {
-      p.n(2).n(1);
-      convGeometry(p, c);
-      p.t(x!).t(dy!).list(a.filterShape);
-    });
-  });
-  register("MaxPool", ({ x }, b, a) =>
-    one(b, "Pool", x!.dtype, (p) => {
-      poolArgs(p, 0, poolInfo(x!, a));
-      p.t(x!);
-    }));
-  register("AvgPool", ({ x }, b, a) =>
-    one(b, "Pool", "float32", (p) => {
-      poolArgs(p, 1, poolInfo(x!, a));
-      p.t(x!);
-    }));
-  register("MaxPoolGrad", ({ dy, input }, b, a) =>
-    one(b, "Pool", "float32", (p) => {
-      poolArgs(p, 2, poolInfo(input!, a));
-      p.t(dy!).t(input!);
-    }));
-  register("AvgPoolGrad", ({ dy, input }, b, a) =>
-    one(b, "Pool", "float32", (p) => {
-      poolArgs(p, 3, poolInfo(input!, a));
-      p.t(dy!).t(input!);
-    }));
+  registerConvKernels();
 }
