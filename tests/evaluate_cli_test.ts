@@ -75,7 +75,8 @@ Deno.test("evaluate refuses --cells past the language's limit, and a network too
     assert.match(huge.stderr(), /^error: --cells must be at most 512 but is 100000000 \(/);
     const wide = captureIo();
     const out = `${dir}/eval`;
-    assert.equal(await main([file, "--channels", "8192", "--batch-size", "64", "--out", out], wide), 1);
+    const args = [file, "--channels", "8192", "--batch-size", "64", "--backend", "wasm", "--out", out];
+    assert.equal(await main(args, wide), 1);
     assert.match(
       wide.stderr(),
       /^error: the evaluation training needs about .* at batch 64 .* but wasm's 4 GiB heap cannot hold it: .*--channels or --cells\n$/,

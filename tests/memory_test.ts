@@ -92,7 +92,7 @@ Deno.test("search exits 1 with one message, and writes nothing, when the space c
     );
     const io = captureIo();
     const out = `${dir}/run`;
-    const code = await searchMain([file, "--synthetic", "64", "--out", out], io);
+    const code = await searchMain([file, "--synthetic", "64", "--backend", "wasm", "--out", out], io);
     assert.equal(code, 1);
     const lines = io.stderr().trim().split("\n");
     assert.equal(lines.length, 1, io.stderr());
