@@ -20,13 +20,17 @@ const FLOAT = 4;
 const MAPS_PER_STEP = 2;
 
 /**
- * Peak wasm heap per sample ÷ the feature maps counted per sample, measured for DARTS' supernet
- * (spaces/darts.space, 32×32, wasm, one w step at batch 1 and 2; the heap never shrinks, so its size
- * is the step's peak): 1,312 MB per sample with every activation kept (count: 265 MB), 76 MB per sample
- * with each mixed op recomputed (count: 28 MB). Backpropagation's gradients and temporaries add to
- * what the forward pass keeps, hence factors above 1.
+ * Peak wasm heap per sample ÷ the feature maps counted per sample, measured on wasm at 32×32 (the heap
+ * never shrinks, so its size after one training step is the step's peak; tests/memory_test.ts):
+ * - `kept`: DARTS' supernet (spaces/darts.space) with every activation kept, 1,312 MB per sample between
+ *   batch 1 and 2 (count: 265 MB);
+ * - `recomputed`: the same supernet with each mixed op recomputed, 64 MB per sample between batch 8 and
+ *   32 (count: 28 MB);
+ * - `cell`: the cell being recomputed in an evaluation network recomputed per cell (DARTS_V2, C = 36,
+ *   20 cells), 129 MB per sample between batch 4 and 16.
+ * Backpropagation's gradients and temporaries add to what the forward pass keeps, hence factors above 1.
  */
-export const PEAK_FACTOR = { kept: 5.0, recomputed: 2.7 } as const;
+export const PEAK_FACTOR = { kept: 5.0, recomputed: 2.25, cell: 6.4 } as const;
 
 /** The wasm heap before any tensor exists (16 MiB, measured). */
 const BASE_BYTES = 16 * 2 ** 20;
@@ -108,15 +112,18 @@ function estimate(
     widestCell = Math.max(widestCell, f.kept);
     recomputed += unit === "mixedOp" ? f.recomputed : cell.outputChannels * cell.outputSize ** 2;
   }
-  // A recomputed cell holds all of its intermediates while its gradient is taken.
-  if (unit === "cell") recomputed += widestCell;
+  // A recomputed cell holds all of its intermediates while its gradient is taken, as a kept network does.
+  const live = unit === "cell" ? widestCell : 0;
   const weightBytes = FLOAT * (counts.weights + counts.arch);
   const gradientBytes = weightBytes;
   const optimizerBytes = FLOAT * (counts.weights + 2 * counts.arch);
   const fixed = BASE_BYTES + weightBytes + gradientBytes + optimizerBytes;
   const perSample = {
     kept: Math.ceil(FLOAT * (kept * PEAK_FACTOR.kept + input.channels * input.size ** 2)),
-    recomputed: Math.ceil(FLOAT * (recomputed * PEAK_FACTOR.recomputed + input.channels * input.size ** 2)),
+    recomputed: Math.ceil(
+      FLOAT *
+        (recomputed * PEAK_FACTOR.recomputed + live * PEAK_FACTOR.cell + input.channels * input.size ** 2),
+    ),
   };
   return {
     batchSize,

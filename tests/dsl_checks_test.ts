@@ -244,4 +244,10 @@ Deno.test("deno task compile --summary prints the supernet's sizes as JSON", asy
   assert.equal(summary.space, "darts");
   assert.equal(summary.archParams, 224);
   assert.deepEqual(summary.edgesPerCell, { normal: 14, reduction: 14 });
+  // The memory of a search step at the space's batch size (dsl/memory.ts): weights, slots, activations.
+  const { memory } = summary;
+  assert.equal(memory.batchSize, 64);
+  assert.equal(memory.weightBytes, 4 * (1_930_618 + 224));
+  assert.ok(memory.perSample.recomputed < memory.perSample.kept);
+  assert.equal(memory.total.recomputed, memory.fixedBytes + 64 * memory.perSample.recomputed);
 });

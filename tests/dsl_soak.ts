@@ -13,7 +13,7 @@ function main(args: string[]): number {
     args,
     options: { cases: { type: "string" }, seed: { type: "string" }, scale: { type: "string" } },
   }).values;
-  const cases = Number(flags.cases ?? 100_000);
+  const cases = Number(flags.cases ?? 20_000);
   const seed = Number(flags.seed ?? Date.now() % 2 ** 31);
   const scale = Number(flags.scale ?? 2000);
   const spaces = shippedSpaces();

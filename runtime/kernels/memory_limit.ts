@@ -112,6 +112,6 @@ export function fitsMemory(
       `with recomputation)`;
   const fix = batch >= 1
     ? `use --batch-size ${batch} or less, or fewer ${words.shrink}`
-    : `even batch 1 does not fit: use fewer ${words.shrink}`;
+    : `even batch 1 does not fit, so use fewer ${words.shrink}`;
   return { fits: false, message: `${words.run} needs ${need} but ${limit.what} cannot hold it: ${fix}` };
 }
