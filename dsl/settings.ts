@@ -168,6 +168,7 @@ export const EVALUATE_KEYS: readonly string[] = [
   "drop_path",
   "cutout",
   "label_smoothing",
+  "auto_augment",
   "epochs",
   "batch_size",
   "lr_schedule",
@@ -706,6 +707,8 @@ export function resolveEvaluate(
     cutout: r.int("cutout", ranges.nonNegative, 16),
     // Section 4.2 lists label smoothing; its value is given only for ImageNet (6.2.2): 0.1.
     labelSmoothing: r.number("label_smoothing", ranges.momentum, 0.1),
+    // Section 4.2 and supplement 6.2.2: "We also use the AutoAugment augmentation scheme".
+    autoAugment: r.bool("auto_augment", true),
     epochs: r.int("epochs", ranges.atLeastOne, 1500),
     batchSize: r.int("batch_size", ranges.atLeastOne, 128),
     lrSchedule,

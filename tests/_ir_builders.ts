@@ -153,6 +153,7 @@ export const EVALUATE_DEFAULTS: EvaluateSettings = {
   dropPath: 0.2,
   cutout: 16,
   labelSmoothing: 0,
+  autoAugment: true,
   epochs: 1500,
   batchSize: 128,
   lrSchedule: { kind: "cyclic", cycles: 5, decay: 0.5 },

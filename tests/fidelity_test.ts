@@ -12,6 +12,8 @@ import { useBackend } from "../runtime/kernels/backend.ts";
 import { SearchRun } from "../runtime/loops/search.ts";
 import { syntheticDataset } from "../runtime/data/datasets.ts";
 import { main as searchMain } from "../runtime/cli/search.ts";
+import { makeBatch } from "../runtime/data/augment.ts";
+import { Rng } from "../runtime/core/rng.ts";
 
 const SPACES = new URL("../spaces/", import.meta.url);
 
@@ -128,4 +130,26 @@ Deno.test("a shrunk spaces/asap.space searched for 8 epochs logs exactly 5 grace
     assert.equal(lines.length, 8);
     assert.deepEqual(lines.map((l) => l.grace), [true, true, true, true, true, false, false, false]);
   });
+});
+
+Deno.test("compileSpace() trains with label smoothing 0.1 and AutoAugment by default (section 4.2)", () => {
+  const e = compileFile("x.space", `space s { ${CELL} }`).evaluate;
+  assert.equal(e.labelSmoothing, 0.1);
+  assert.equal(e.autoAugment, true);
+  assert.equal(
+    compileFile("x.space", `space s { ${CELL} evaluate { auto_augment: false } }`).evaluate.autoAugment,
+    false,
+  );
+  assert.equal(compileFile("darts_v2.space").evaluate.autoAugment, false);
+});
+
+Deno.test("makeBatch() applies AutoAugment only when asked, the same for the same generator state", () => {
+  const data = syntheticDataset({ n: 16, height: 8, width: 8, channels: 3, classes: 2, seed: 4 });
+  const indices = Array.from({ length: 16 }, (_, i) => i);
+  const plain = makeBatch(data, indices, {}, new Rng(9));
+  const a = makeBatch(data, indices, { autoAugment: true }, new Rng(9));
+  const b = makeBatch(data, indices, { autoAugment: true }, new Rng(9));
+  assert.deepEqual(plain.x, data.images.slice(0, plain.x.length));
+  assert.deepEqual(a.x, b.x);
+  assert.notDeepEqual(a.x, plain.x);
 });

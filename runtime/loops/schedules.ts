@@ -142,13 +142,23 @@ export function cosineLr(lr: number, lrMin: number, t: number, total: number): n
  * which is a plain cosine when p = 1 (the limit of (p^c − 1)/(p − 1)). Each cycle restarts at its
  * (decayed) peak; t is clamped to [0, total).
  *
+ * Where each constant comes from (the evaluate block's defaults, dsl/settings.ts):
+ * - 5 cycles, amplitude decay 0.5 per cycle: section 4.2 ("5 cycles of power cosine annealing
+ *   learning rate [18], with amplitude decay factor of 0.5 per cycle").
+ * - lr = 0.025: supplement 6.2.2 ("an initial value of 0.025"); lrMin = 0: DARTS' evaluation
+ *   (`CosineAnnealingLR(optimizer, epochs)`, eta_min 0), which the paper follows (6.2).
+ * - power p = 10: the paper does not print it; 10 is the default `exponent_order` of sharpDARTS'
+ *   `cosine_power_annealing()` (ref. [18], Hundt et al. 2019).
+ * - total = 1500 epochs: supplement 6.2.2. Cycles are of equal length (total / cycles = 300 epochs),
+ *   as the paper gives no other split.
+ *
  * @param lr The peak rate of the first cycle.
  * @param lrMin The floor.
  * @param t The 0-based epoch.
  * @param total The number of epochs.
  * @param cycles The number of cycles, ≥ 1.
  * @param decay The amplitude factor per cycle (the paper: 0.5).
- * @param power p of the power cosine (sharpDARTS: 10; 1 is a plain cosine).
+ * @param power p of the power cosine (default 10, sharpDARTS' value; 1 is a plain cosine).
  * @returns The learning rate for epoch `t`.
  * @example
  * ```ts
