@@ -5,6 +5,7 @@
  * @module
  */
 import type { CellType, GenotypeCell, GenotypeEdge } from "../../dsl/ir.ts";
+import type { Rng } from "../core/rng.ts";
 
 /**
  * How strongly each edge holds its strongest op, for ranking a node's incoming edges under `top_k`:
@@ -86,6 +87,49 @@ export function deriveCell(
     incoming.sort((a, b) => rank(b.e) - rank(a.e));
     const kept = incoming.slice(0, rule.k).map(({ e }) => e).sort((a, b) => a - b);
     for (const e of kept) edges.push(keep(e));
+  });
+  return { cellType: cell.name, edges };
+}
+
+/**
+ * A uniformly random final cell of a cell type (the `random` baseline of `deno task compare`): each
+ * edge a uniformly drawn candidate (those `derive` excludes left out, unless nothing else is left),
+ * then, under `top_k(k)`, k incoming edges per node drawn uniformly without replacement.
+ *
+ * @param cell the cell type
+ * @param rng the generator
+ * @returns the kept edges
+ * @example
+ * ```ts ignore
+ * randomCell(normal, new Rng(0)); // a seeded random normal cell
+ * ```
+ */
+export function randomCell(cell: CellType, rng: Rng): GenotypeCell {
+  const rule = cell.derive;
+  const exclude = new Set(rule.kind === "top_k" ? rule.exclude : []);
+  const ops = cell.edges.map((edge) => {
+    const allowed = edge.candidates.filter((c) => !exclude.has(c));
+    const from = allowed.length > 0 ? allowed : edge.candidates;
+    return from[rng.int(from.length)]!;
+  });
+  const keep = (e: number): GenotypeEdge => ({
+    from: cell.edges[e]!.from,
+    to: cell.edges[e]!.to,
+    op: ops[e]!,
+  });
+  if (rule.kind === "one_op_per_edge") {
+    return {
+      cellType: cell.name,
+      edges: cell.edges.map((_, e) => keep(e)),
+    };
+  }
+  const edges: GenotypeEdge[] = [];
+  cell.nodes.forEach((_, n) => {
+    const incoming = cell.edges.map((edge, e) => ({ edge, e })).filter(({ edge }) => edge.to === n).map((
+      { e },
+    ) => e);
+    rng.shuffle(incoming);
+    for (const e of incoming.slice(0, rule.k).sort((a, b) => a - b)) edges.push(keep(e));
   });
   return { cellType: cell.name, edges };
 }
