@@ -316,6 +316,14 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     const started = performance.now();
     const runs: CompareRun[] = [];
     const total = plan.algorithms.length * plan.seeds.length;
+    const title = `Comparison on "${ir.name}" (${data.name}), seeds ${plan.seeds.join(", ")}`;
+    // The report is rewritten after every run, so a killed comparison still shows what it finished.
+    const report = async () => {
+      const rows = summarizeCompare(runs);
+      await writeJsonAtomic(`${out}/compare.json`, { space: ir.name, file: plan.file, plan, rows, runs });
+      await writeFileAtomic(`${out}/compare.md`, compareMarkdown(rows, title));
+      await writeFileAtomic(`${out}/compare.svg`, compareSvg(runs));
+    };
     for (const seed of plan.seeds) {
       for (const algorithm of plan.algorithms) {
         const path = `${out}/runs/${algorithm}-seed${seed}/result.json`;
@@ -336,14 +344,11 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
             }`,
         );
         runs.push(result);
+        await report();
       }
     }
-    const rows = summarizeCompare(runs);
-    const title = `Comparison on "${ir.name}" (${data.name}), seeds ${plan.seeds.join(", ")}`;
-    await writeJsonAtomic(`${out}/compare.json`, { space: ir.name, file: plan.file, plan, rows, runs });
-    await writeFileAtomic(`${out}/compare.md`, compareMarkdown(rows, title));
-    await writeFileAtomic(`${out}/compare.svg`, compareSvg(runs));
-    say(compareMarkdown(rows, title).trimEnd());
+    await report();
+    say(compareMarkdown(summarizeCompare(runs), title).trimEnd());
     say(
       `done in ${
         formatDuration((performance.now() - started) / 1000)
