@@ -252,6 +252,8 @@ export interface EvaluateSettings {
   /** Cutout length; 0 disables it. */
   readonly cutout: number;
   readonly labelSmoothing: number;
+  /** AutoAugment's CIFAR-10 policy on the training images (runtime/data/autoaugment.ts). */
+  readonly autoAugment: boolean;
   readonly epochs: number;
   readonly batchSize: number;
   readonly lrSchedule: LrSchedule;

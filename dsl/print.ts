@@ -360,6 +360,7 @@ function formatEvaluate(e: EvaluateSettings): string {
     `${i2}drop_path: ${num(e.dropPath)}`,
     `${i2}cutout: ${num(e.cutout)}`,
     `${i2}label_smoothing: ${num(e.labelSmoothing)}`,
+    `${i2}auto_augment: ${e.autoAugment}`,
     `${i2}epochs: ${num(e.epochs)}`,
     `${i2}batch_size: ${num(e.batchSize)}`,
     `${i2}lr_schedule: ${lr}`,

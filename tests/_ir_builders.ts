@@ -144,7 +144,10 @@ export function searchSettings(algorithm: SearchSettings["algorithm"]): SearchSe
   };
 }
 
-/** The grammar's evaluate defaults (supplement 6.2.2): 20 cells, C = 36, reductions at 6 and 13. */
+/**
+ * The grammar's evaluate defaults (supplement 6.2.2): 20 cells, C = 36, reductions at 6 and 13;
+ * label smoothing and AutoAugment off (the grammar's 0.1 and true), so training tests stay small.
+ */
 export const EVALUATE_DEFAULTS: EvaluateSettings = {
   cells: 20,
   channels: 36,
@@ -153,6 +156,7 @@ export const EVALUATE_DEFAULTS: EvaluateSettings = {
   dropPath: 0.2,
   cutout: 16,
   labelSmoothing: 0,
+  autoAugment: false,
   epochs: 1500,
   batchSize: 128,
   lrSchedule: { kind: "cyclic", cycles: 5, decay: 0.5 },

@@ -109,10 +109,13 @@ Deno.test("compileSpace() checks the ranges of search and evaluation settings", 
 Deno.test("compileSpace() reports grace that never ends, for a constant temperature or too few epochs", () => {
   const search = (s: string) => codes(`${CELL}\nsearch asap { ${s} }`);
   assert.deepEqual(search("temperature: constant(1) grace_temperature: 1"), ["grace-never-ends"]);
-  assert.deepEqual(search("temperature: exponential(t0: 1.6, beta: 0.95) max_epochs: 10"), [
+  // Epoch e = 1, 2, … runs at 1.6 · 0.95^e: 9 grace epochs, the 10th is the first to train α.
+  assert.deepEqual(search("temperature: exponential(t0: 1.6, beta: 0.95) max_epochs: 9"), [
     "grace-never-ends",
   ]);
-  assert.deepEqual(search("temperature: exponential(t0: 1.6, beta: 0.95) max_epochs: 11"), []);
+  assert.deepEqual(search("temperature: exponential(t0: 1.6, beta: 0.95) max_epochs: 10"), []);
+  assert.deepEqual(search("max_epochs: 5"), ["grace-never-ends"]);
+  assert.deepEqual(search("max_epochs: 6"), []);
   assert.deepEqual(search("grace_epochs: 50"), ["grace-never-ends"]);
 });
 

@@ -184,7 +184,7 @@ Deno.test("compileSpace() applies each algorithm's search defaults", () => {
     cell reduction extends normal { reduction: true } search ${algo} { } }`).search;
   const asap = search("");
   assert.equal(asap.algorithm, "asap");
-  assert.deepEqual(asap.temperature, { kind: "exponential", t0: 1.6, beta: 0.95 });
+  assert.deepEqual(asap.temperature, { kind: "exponential", t0: 1.3, beta: 0.95 });
   assert.deepEqual(asap.grace, { kind: "temperature", tau: 1 });
   assert.deepEqual(asap.threshold, { kind: "fixed", c: 0.4 });
   assert.equal(asap.sparsity, null);
@@ -193,7 +193,7 @@ Deno.test("compileSpace() applies each algorithm's search defaults", () => {
   assert.deepEqual(darts.grace, { kind: "epochs", epochs: 0 });
   const magnitude = search("magnitude");
   assert.deepEqual(magnitude.sparsity, {
-    final: 0.8,
+    final: 1,
     initial: 0,
     start: 20,
     interval: 1,
@@ -212,7 +212,7 @@ Deno.test("compileSpace() applies each algorithm's search defaults", () => {
   assert.deepEqual(asap.archOptimizer, { lr: 1e-3, beta1: 0.5, beta2: 0.999, weightDecay: 1e-3 });
   assert.deepEqual([asap.maxEpochs, asap.batchSize, asap.trainFraction, asap.scheduleUnit], [
     50,
-    64,
+    96,
     0.5,
     "epoch",
   ]);
@@ -224,7 +224,7 @@ Deno.test("compileSpace() fills evaluation defaults and merges partial optimizer
   const e = ir.evaluate;
   assert.deepEqual(
     [e.cells, e.channels, e.auxiliaryWeight, e.dropPath, e.cutout, e.labelSmoothing, e.epochs, e.batchSize],
-    [20, 36, 0.4, 0.2, 16, 0, 1500, 128],
+    [20, 36, 0.4, 0.2, 16, 0.1, 1500, 128],
   );
   assert.deepEqual(e.lrSchedule, { kind: "cyclic", cycles: 5, decay: 0.5 });
   assert.deepEqual(e.weightOptimizer, {

@@ -13,12 +13,13 @@ import {
 const close = (actual: number, expected: number, tolerance = 1e-12) =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `expected ${expected}, got ${actual}`);
 
-Deno.test("temperatureAt() follows T0·β^t and reaches about 0.1 after 50 epochs with the paper's (1.6, 0.95)", () => {
-  const schedule = { kind: "exponential", t0: 1.6, beta: 0.95 } as const;
-  close(temperatureAt(schedule, 0, 8), 1.6);
-  close(temperatureAt(schedule, 1, 8), 1.52);
-  close(temperatureAt(schedule, 3, 8), 1.6 * 0.857375);
-  close(temperatureAt(schedule, 50, 8), 0.1231, 1e-4);
+Deno.test("temperatureAt() runs the e-th epoch (1-based) at T0·β^e, ≈ 0.1 in the 50th with the paper's (1.3, 0.95)", () => {
+  const schedule = { kind: "exponential", t0: 1.3, beta: 0.95 } as const;
+  close(temperatureAt(schedule, 0, 8), 1.235);
+  close(temperatureAt(schedule, 1, 8), 1.3 * 0.9025);
+  close(temperatureAt(schedule, 4, 8), 1.3 * 0.95 ** 5);
+  assert.ok(temperatureAt(schedule, 4, 8) >= 1 && temperatureAt(schedule, 5, 8) < 1, "5 epochs at T ≥ 1");
+  close(temperatureAt(schedule, 49, 8), 0.1, 1e-4);
 });
 
 Deno.test("temperatureAt() returns the constant value for a constant schedule", () => {

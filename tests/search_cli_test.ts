@@ -158,7 +158,7 @@ Deno.test("search writes a complete run folder whose found.space compiles", asyn
       out,
     ], io);
     assert.equal(code, 0, io.stderr());
-    assert.match(io.stdout(), /^epoch 1\/2 {2}T 0\.500 {2}θ 0\.133 {2}ops \d+\/30 /m);
+    assert.match(io.stdout(), /^epoch 1\/2 {2}T 0\.300 {2}θ 0\.133 {2}ops \d+\/30 /m);
     assert.match(io.stdout(), /^epoch 2\/2 /m);
     for (
       const name of [

@@ -277,7 +277,7 @@ Deno.test("ASAP prunes every op whose Φ falls below θ after an α step, and ke
 
 Deno.test("α is frozen and nothing is pruned while T ≥ the grace temperature", async () => {
   const ir = tiny({
-    temperature: { kind: "exponential", t0: 2, beta: 0.5 },
+    temperature: { kind: "exponential", t0: 4, beta: 0.5 }, // epoch 1: T = 2, epoch 2: T = 1
     grace: { kind: "temperature", tau: 1.5 },
   });
   const run = new SearchRun(ir, { data, seed: 3, stepsPerEpoch: 2 });

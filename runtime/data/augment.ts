@@ -5,13 +5,14 @@
  * training. Every random choice comes from the given {@linkcode Rng}, so batches are reproducible.
  *
  * Order per image (torchvision's, as DARTS): crop of the zero-padded raw image → flip →
- * standardize → cutout (the cut square is 0 after standardization).
+ * AutoAugment (when on) → standardize → cutout (the cut square is 0 after standardization).
  *
  * @module
  */
 
 import type { Dataset } from "./datasets.ts";
 import type { Rng } from "../core/rng.ts";
+import { autoAugment } from "./autoaugment.ts";
 
 /** Per-channel mean and standard deviation. */
 export interface Standardization {
@@ -29,6 +30,8 @@ export interface BatchOptions {
   readonly flip?: boolean;
   /** Zero a square of this side at a random center, clipped at the borders (the paper: 16). */
   readonly cutout?: number;
+  /** AutoAugment's CIFAR-10 policy, after crop and flip, before standardizing (section 4.2). */
+  readonly autoAugment?: boolean;
 }
 
 /** A batch in NHWC. */
@@ -155,7 +158,7 @@ export function applyCutout(
 
 /**
  * Assembles the images `indices` of `dataset` into one NHWC batch, augmented per `options`. Per
- * image the generator is drawn in a fixed order (crop dy, dx; flip; cutout cy, cx), only for the
+ * image the generator is drawn in a fixed order (crop dy, dx; flip; AutoAugment; cutout cy, cx), only for the
  * augmentations that are on.
  *
  * @param dataset The dataset.
@@ -192,6 +195,7 @@ export function makeBatch(
     if (pad > 0) cropPadded(source, image, shape, pad, rng.int(2 * pad + 1), rng.int(2 * pad + 1));
     else image.set(source);
     if (options.flip && rng.next() < 0.5) flipHorizontal(image, shape);
+    if (options.autoAugment) autoAugment(image, shape, rng);
     const stats = options.standardize;
     if (stats) {
       for (let p = 0; p < size; p++) {

@@ -5,7 +5,9 @@
  * its normalized entropy. Nothing here holds state or touches tfjs.
  *
  * Convention: `t` is the 0-based count of epochs (or steps, with `schedule_unit: step`) done so
- * far, so `t = 0` is the first epoch and T(0) = T0 for the exponential schedule.
+ * far, so `t = 0` is the first epoch. The paper's formulas count from 1 (Theorem 2's t, and eq. 9's
+ * t, whose section-4.1 values only agree with 1-based epochs: see {@linkcode temperatureAt}), so
+ * they are evaluated at `t + 1`.
  *
  * @module
  */
@@ -15,7 +17,12 @@ import type { Grace, SparsitySchedule, TemperatureSchedule, ThresholdPolicy } fr
 /**
  * The temperature T of Φ = softmax(α / T) at step `t`.
  *
- * - `exponential`: T(t) = T0 · β^t (eq. 9).
+ * - `exponential`: T = T0 · β^(t+1) (eq. 9 with 1-based epochs: the e-th epoch, e = t + 1, runs at
+ *   T0 · β^e). Section 4.1's T0 = 1.3, β = 0.95 then gives what the paper states: exactly five grace
+ *   epochs above τ = 1 (T = 1.235 … 1.006 in epochs 1–5; Fig. 3) and T = 0.1000 in the 50th.
+ *   Counted from 0, the same numbers give six grace epochs; the supplement's T0 = 1.6 gives nine
+ *   (ten from 0) and ends at 0.12, contradicting its own stated aim ("a final temperature of 0.1
+ *   and 5 epochs of grace-cycles").
  * - `constant`: T(t) = value (DARTS is T = 1).
  * - `pac`: Theorem 2, eq. 7–8 with a constant ν:
  *   T(τ) = η · L · ρ_τ · sqrt(8/τ · log(π² · N · τ² / (3δ))), ρ_τ = τ / (τ + log(1 / (N · ν))).
@@ -29,13 +36,14 @@ import type { Grace, SparsitySchedule, TemperatureSchedule, ThresholdPolicy } fr
  * @example
  * ```ts
  * import { temperatureAt } from "./schedules.ts";
- * temperatureAt({ kind: "exponential", t0: 1.6, beta: 0.95 }, 2, 8); // 1.6 · 0.95² = 1.444
+ * temperatureAt({ kind: "exponential", t0: 1.3, beta: 0.95 }, 0, 7); // first epoch: 1.3 · 0.95 = 1.235
+ * temperatureAt({ kind: "exponential", t0: 1.3, beta: 0.95 }, 49, 7); // 50th epoch: 0.1000
  * ```
  */
 export function temperatureAt(schedule: TemperatureSchedule, t: number, candidates: number): number {
   switch (schedule.kind) {
     case "exponential":
-      return schedule.t0 * schedule.beta ** t;
+      return schedule.t0 * schedule.beta ** (t + 1);
     case "constant":
       return schedule.value;
     case "pac": {
@@ -134,13 +142,23 @@ export function cosineLr(lr: number, lrMin: number, t: number, total: number): n
  * which is a plain cosine when p = 1 (the limit of (p^c − 1)/(p − 1)). Each cycle restarts at its
  * (decayed) peak; t is clamped to [0, total).
  *
+ * Where each constant comes from (the evaluate block's defaults, dsl/settings.ts):
+ * - 5 cycles, amplitude decay 0.5 per cycle: section 4.2 ("5 cycles of power cosine annealing
+ *   learning rate [18], with amplitude decay factor of 0.5 per cycle").
+ * - lr = 0.025: supplement 6.2.2 ("an initial value of 0.025"); lrMin = 0: DARTS' evaluation
+ *   (`CosineAnnealingLR(optimizer, epochs)`, eta_min 0), which the paper follows (6.2).
+ * - power p = 10: the paper does not print it; 10 is the default `exponent_order` of sharpDARTS'
+ *   `cosine_power_annealing()` (ref. [18], Hundt et al. 2019).
+ * - total = 1500 epochs: supplement 6.2.2. Cycles are of equal length (total / cycles = 300 epochs),
+ *   as the paper gives no other split.
+ *
  * @param lr The peak rate of the first cycle.
  * @param lrMin The floor.
  * @param t The 0-based epoch.
  * @param total The number of epochs.
  * @param cycles The number of cycles, ≥ 1.
  * @param decay The amplitude factor per cycle (the paper: 0.5).
- * @param power p of the power cosine (sharpDARTS: 10; 1 is a plain cosine).
+ * @param power p of the power cosine (default 10, sharpDARTS' value; 1 is a plain cosine).
  * @returns The learning rate for epoch `t`.
  * @example
  * ```ts

@@ -18,7 +18,7 @@ import {
   temperatureAt,
   thresholdAt,
 } from "./schedules.ts";
-import { deriveCell } from "./derive.ts";
+import { deriveCell, edgeStrengths } from "./derive.ts";
 import { assignTensors, EpochRun, readTensors, type RunHooks } from "./epoch_run.ts";
 import { type Decide, PRUNING_POLICIES, type PruningPolicy } from "./pruning.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
@@ -448,9 +448,14 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
   /** The derived cells, per each cell type's derivation rule. */
   async derive(): Promise<GenotypeCell[]> {
     const phis = await this.phiValues();
-    return [...phis].map(([type, rows]) =>
-      deriveCell(cellTypeOf(this.ir, type), rows, this.net.alive.get(type)!)
-    );
+    const cells: GenotypeCell[] = [];
+    for (const [type, rows] of phis) {
+      const cell = cellTypeOf(this.ir, type);
+      const alive = this.net.alive.get(type)!;
+      const alpha = await Promise.all(this.net.alpha.get(type)!.map(async (a) => Array.from(await a.data())));
+      cells.push(deriveCell(cell, rows, alive, edgeStrengths(cell, alpha, alive, this.temperature)));
+    }
+    return cells;
   }
 
   /** The found architecture as plain data. */

@@ -81,6 +81,8 @@ export interface TrainOptions extends RunHooks {
   /** Cutout side; 0 disables it. */
   readonly cutout?: number;
   readonly labelSmoothing?: number;
+  /** AutoAugment's CIFAR-10 policy (default: the evaluate block's `auto_augment`). */
+  readonly autoAugment?: boolean;
   readonly lrSchedule?: LrSchedule;
   readonly weightOptimizer?: Partial<WeightOptimizer>;
   readonly augment?: TrainAugment;
@@ -101,6 +103,7 @@ export interface TrainSettings {
   readonly dropPath: number;
   readonly cutout: number;
   readonly labelSmoothing: number;
+  readonly autoAugment: boolean;
   readonly lrSchedule: LrSchedule;
   readonly weightOptimizer: WeightOptimizer;
   readonly pad: number;
@@ -207,6 +210,8 @@ function resolveSettings(ir: SpaceIR, options: TrainOptions): TrainSettings {
     dropPath: options.dropPath ?? e.dropPath,
     cutout: options.cutout ?? e.cutout,
     labelSmoothing: options.labelSmoothing ?? e.labelSmoothing,
+    // A genotype saved before `auto_augment` existed has none: off, as it was trained then.
+    autoAugment: options.autoAugment ?? e.autoAugment ?? false,
     lrSchedule: options.lrSchedule ?? e.lrSchedule,
     weightOptimizer: { ...e.weightOptimizer, ...options.weightOptimizer },
     // DARTS: transforms.RandomCrop(32, padding=4), RandomHorizontalFlip.
@@ -423,13 +428,13 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
   async runStep(): Promise<void> {
     const started = performance.now();
     if (this.step === 0) this.#rng.shuffle(this.#order);
-    const { batchSize, auxiliaryWeight, labelSmoothing, cutout, pad, flip } = this.settings;
+    const { batchSize, auxiliaryWeight, labelSmoothing, cutout, pad, flip, autoAugment } = this.settings;
     const at = this.step * batchSize;
     const indices = Array.from({ length: batchSize }, (_, i) => this.#order[(at + i) % this.#order.length]!);
     const batch = makeBatch(
       this.#options.data,
       indices,
-      { standardize: this.standardize, pad, flip, cutout },
+      { standardize: this.standardize, pad, flip, cutout, autoAugment },
       this.#rng,
     );
     const x = tf.tensor4d(batch.x, [...batch.shape]);

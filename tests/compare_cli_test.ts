@@ -1,0 +1,82 @@
+import { assert } from "./deps.ts";
+import { captureIo, withTempDir } from "./_helpers.ts";
+import { main, searchSettingsFor } from "../runtime/cli/compare.ts";
+import { compileSpace } from "../dsl/compile.ts";
+import { randomCell } from "../runtime/loops/derive.ts";
+import { Rng } from "../runtime/core/rng.ts";
+import { summarizeCompare } from "../runtime/report/compare_report.ts";
+
+const TINY = new URL("../spaces/tiny.space", import.meta.url).pathname;
+const QUICK = [TINY, "--quick", "--synthetic", "48", "--eval-cells", "3", "--eval-channels", "4"];
+
+Deno.test("compare --quick runs every algorithm, writes its report, and a rerun keeps the finished runs", async () => {
+  await withTempDir(async (dir) => {
+    const out = `${dir}/cmp`;
+    const io = captureIo();
+    assert.equal(await main([...QUICK, "--out", out], io), 0, io.stderr());
+    const report = JSON.parse(await Deno.readTextFile(`${out}/compare.json`));
+    assert.deepEqual(
+      report.rows.map((r: { algorithm: string }) => r.algorithm),
+      ["asap", "darts", "magnitude", "accumulated_gradient", "random"],
+    );
+    for (const run of report.runs) {
+      assert.ok(run.testAccuracy >= 0 && run.testAccuracy <= 1);
+      assert.ok(run.parameters > 0);
+      assert.equal(run.searchSeconds > 0, run.algorithm !== "random");
+    }
+    const md = await Deno.readTextFile(`${out}/compare.md`);
+    assert.match(md, /\| asap \| 1 \| \d+\.\d\d ± 0\.00 \|/);
+    const svg = await Deno.readTextFile(`${out}/compare.svg`);
+    assert.equal(svg.match(/<circle [^>]*fill-opacity/g)?.length, 5);
+
+    // A killed comparison: one run's result is missing; the rerun redoes only that one.
+    await Deno.remove(`${out}/runs/darts-seed0`, { recursive: true });
+    const again = captureIo();
+    assert.equal(await main([...QUICK, "--out", out], again), 0, again.stderr());
+    assert.equal(again.stdout().match(/\(kept\)/g)?.length, 4, again.stdout());
+    assert.match(again.stdout(), /darts, seed 0: test accuracy/);
+  });
+});
+
+Deno.test("compare exits 2 naming an unknown algorithm", async () => {
+  const io = captureIo();
+  assert.equal(await main([TINY, "--algorithms", "asap,gdas"], io), 2);
+  assert.match(io.stderr(), /unknown algorithm "gdas"/);
+});
+
+Deno.test("searchSettingsFor() gives each algorithm its defaults and ends the baselines at the run's last epoch", () => {
+  const ir = compileSpace(Deno.readTextFileSync(TINY), "tiny.space").ir!;
+  assert.deepEqual(searchSettingsFor(ir, "asap", 4).temperature, ir.search.temperature);
+  const darts = searchSettingsFor(ir, "darts", 10);
+  assert.deepEqual([darts.temperature, darts.grace, darts.maxEpochs], [
+    { kind: "constant", value: 1 },
+    { kind: "epochs", epochs: 0 },
+    10,
+  ]);
+  const magnitude = searchSettingsFor(ir, "magnitude", 10);
+  assert.deepEqual(magnitude.sparsity, { final: 1, initial: 0, start: 4, interval: 1, steps: 6, power: 3 });
+});
+
+Deno.test("randomCell() is seeded and keeps k incoming edges per node under top_k", () => {
+  const ir = compileSpace(
+    Deno.readTextFileSync(TINY).replace("nodes: 2", "nodes: 3  derive: top_k(2)"),
+    "tiny.space",
+  ).ir!;
+  const cell = ir.cellTypes[0]!;
+  const a = randomCell(cell, new Rng(3));
+  assert.deepEqual(a, randomCell(cell, new Rng(3)));
+  for (let n = 0; n < 3; n++) assert.equal(a.edges.filter((e) => e.to === n).length, 2);
+  const ops = new Set(Array.from({ length: 20 }, (_, s) => randomCell(cell, new Rng(s)).edges[0]!.op));
+  assert.equal(ops.size, 3);
+});
+
+Deno.test("summarizeCompare() gives the mean and sample standard deviation per algorithm", () => {
+  const run = { seed: 0, parameters: 10, searchSeconds: 1, evalSeconds: 2, cells: [] };
+  const [row] = summarizeCompare([
+    { ...run, algorithm: "asap", testAccuracy: 0.8 },
+    { ...run, algorithm: "asap", testAccuracy: 0.9 },
+    { ...run, algorithm: "asap", testAccuracy: 1.0 },
+  ]);
+  assert.ok(Math.abs(row!.accuracyMean - 0.9) < 1e-12);
+  assert.ok(Math.abs(row!.accuracyStd - 0.1) < 1e-12);
+});
