@@ -59,14 +59,16 @@ async function plantedTask(seed: number) {
     const ops = alphas.map(() => rng.int(3));
     planted.set(type, ops);
     tf.tidy(() =>
-      alphas.forEach((a, e) => a.assign(tf.oneHot(tf.tensor1d([ops[e]!], "int32"), 3).reshape([3]).mul(100)))
+      alphas.forEach((a, e) =>
+        a.assign(tf.mul(tf.reshape(tf.oneHot(tf.tensor1d([ops[e]!], "int32"), 3), [3]), 100))
+      )
     );
   }
   const images = Float32Array.from({ length: IMAGES * SIZE * SIZE * 3 }, () => rng.next());
   const labels = tf.tidy(() => {
     const logits = teacher.forward(tf.tensor4d(images, [IMAGES, SIZE, SIZE, 3]), 1, true);
     const { mean, variance } = tf.moments(logits, 0, true);
-    return tf.argMax(logits.sub(mean).div(variance.sqrt().add(1e-6)), 1);
+    return tf.argMax(tf.div(tf.sub(logits, mean), tf.add(tf.sqrt(variance), 1e-6)), 1);
   });
   const data: Dataset = {
     name: "planted",

@@ -334,7 +334,9 @@ Deno.test("search --out outside the writable folder exits 1 naming one command, 
     const command = lines[1]!.trim().split(" ");
     assert.deepEqual(command.slice(0, 3), ["deno", "run", "--allow-read"]);
     assert.ok(
-      command.includes(`--allow-write=runs,${out}`) && command.includes("--allow-sys=systemMemoryInfo"),
+      command.includes(`--allow-write=runs,${out},.asap-cache`) &&
+        command.includes("--allow-sys=systemMemoryInfo") &&
+        command.includes("--allow-ffi=.asap-cache"),
     );
     // The command as printed (with no prompt, run from the folder that holds runs/) does the search.
     const rerun = await new Deno.Command(Deno.execPath(), {
