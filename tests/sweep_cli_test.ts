@@ -231,7 +231,7 @@ Deno.test("search --set overrides the search block in space.space, and cannot be
     assert.equal(code, 0, io.stderr());
     const text = await Deno.readTextFile(`${run}/space.space`);
     assert.match(text, /^\/\/ .*tiny\.space with --set beta=0.6 lr=0.05$/m);
-    assert.match(text, /exponential\(t0: 1\.6, beta: 0\.6\)/);
+    assert.match(text, /exponential\(t0: 3\.2, beta: 0\.6\)/);
     assert.match(text, /sgd\(lr: 0\.05,/);
 
     const both = captureIo();
