@@ -20,10 +20,14 @@ function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 for (
-  const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false], [
-    "native",
-    false,
-  ]] as const
+  const [backend, arrays] of [
+    ["cpu", true],
+    ["wasm", true],
+    ["native", true],
+    ["cpu", false],
+    ["wasm", false],
+    ["native", false],
+  ] as const
 ) {
   const how = arrays ? "array kernels" : "composite gradients";
   Deno.test(
@@ -205,10 +209,14 @@ for (const backend of NUMERIC_BACKENDS) {
 }
 
 for (
-  const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false], [
-    "native",
-    false,
-  ]] as const
+  const [backend, arrays] of [
+    ["cpu", true],
+    ["wasm", true],
+    ["native", true],
+    ["cpu", false],
+    ["wasm", false],
+    ["native", false],
+  ] as const
 ) {
   const how = arrays ? "array kernels" : "matMul";
   Deno.test(
@@ -269,20 +277,30 @@ for (const backend of NUMERIC_BACKENDS) {
   );
 }
 
-Deno.test("batch norm's array kernel gives the composite's values on inputs with NaN, ±Infinity and huge values", async () => {
-  await useBackend("wasm");
-  const values = [-Infinity, 1, 3e38, 3, NaN, 2, -3e38, 7, 0.5, -Infinity, 1e30, 4, 2, 2, 2, 2];
-  const x = tf.tensor4d(values, [2, 2, 2, 2]);
-  const run = (arrays: boolean) => {
-    useArrayKernels(arrays);
-    const y = batchNormTrainNative(x, 1e-5);
-    useArrayKernels(true);
-    return Array.from(y.dataSync());
-  };
-  const [a, c] = [run(true), run(false)];
-  a.forEach((v, i) => assert.ok(Object.is(v, c[i]) || Math.abs(v - c[i]!) < 1e-5, `${i}: ${v} vs ${c[i]}`));
-  x.dispose();
-});
+for (const backend of ["wasm", "native"] as const) {
+  Deno.test(
+    onBackend(
+      `batch norm's array kernel gives the composite's values on inputs with NaN, ±Infinity and huge values (${backend})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
+      const values = [-Infinity, 1, 3e38, 3, NaN, 2, -3e38, 7, 0.5, -Infinity, 1e30, 4, 2, 2, 2, 2];
+      const x = tf.tensor4d(values, [2, 2, 2, 2]);
+      const run = (arrays: boolean) => {
+        useArrayKernels(arrays);
+        const y = batchNormTrainNative(x, 1e-5);
+        useArrayKernels(true);
+        return Array.from(y.dataSync());
+      };
+      const [a, c] = [run(true), run(false)];
+      a.forEach((v, i) =>
+        assert.ok(Object.is(v, c[i]) || Math.abs(v - c[i]!) < 1e-5, `${i}: ${v} vs ${c[i]}`)
+      );
+      x.dispose();
+    },
+  );
+}
 
 Deno.test("tensors saved for backpropagation share their data: no Identity kernel, values intact (wasm)", async () => {
   await useBackend("wasm");

@@ -500,6 +500,56 @@ std::unordered_map<std::string, Op> make_ops() {
     if (has_offset) r = r + offset;
     o.put(r);
   };
+  // The array kernels of runtime/kernels/array_kernels.ts, one op each, with their semantics: reductions
+  // in float64, statistics rounded to float32 before they are used.
+  m["AsapBatchNormTrain"] = [](Args& a, Out& o) {  // x [..., C], eps -> x̂, mean, variance, rstd
+    at::Tensor x = a.t();
+    double eps = a.f();
+    at::Tensor x2 = x.reshape({-1, x.size(-1)});
+    double count = static_cast<double>(x2.size(0));
+    at::Tensor mean = (at::sum(x2, {0}, false, at::kDouble) / count).to(at::kFloat);
+    at::Tensor centred = x2.to(at::kDouble) - mean.to(at::kDouble);
+    at::Tensor var = (at::sum(centred * centred, {0}) / count).to(at::kFloat);
+    at::Tensor rstd = at::rsqrt(var.to(at::kDouble) + eps).to(at::kFloat);
+    o.put((centred * rstd.to(at::kDouble)).to(at::kFloat).view(x.sizes()));
+    o.put(mean);
+    o.put(var);
+    o.put(rstd);
+  };
+  m["AsapBatchNormGrad"] = [](Args& a, Out& o) {  // dy, x̂, rstd -> dx
+    at::Tensor dy = a.t(), xhat = a.t(), rstd = a.t();
+    at::Tensor g = dy.reshape({-1, dy.size(-1)}), xh = xhat.reshape({-1, dy.size(-1)});
+    double count = static_cast<double>(g.size(0));
+    at::Tensor m1 = (at::sum(g, {0}, false, at::kDouble) / count).to(at::kFloat);
+    at::Tensor m2 = (at::sum(g.to(at::kDouble) * xh.to(at::kDouble), {0}) / count).to(at::kFloat);
+    at::Tensor dx = (g.to(at::kDouble) - m1.to(at::kDouble) - xh.to(at::kDouble) * m2.to(at::kDouble)) *
+                    rstd.to(at::kDouble);
+    o.put(dx.to(at::kFloat).view(dy.sizes()));
+  };
+  m["AsapMomentumUpdate"] = [](Args& a, Out& o) {  // running, batch, momentum, scale
+    at::Tensor running = a.t(), batch = a.t();
+    double m = a.f(), scale = a.f();
+    o.put((running.to(at::kDouble) * (1 - m) + batch.to(at::kDouble) * (m * scale)).to(at::kFloat));
+  };
+  m["AsapWeightedSum"] = [](Args& a, Out& o) {  // phi, terms, at -> Σ φ[at_k]·t_k
+    at::Tensor phi = a.t();
+    auto terms = a.tensors();
+    auto at_ = a.list();
+    at::Tensor out = terms[0] * phi[at_[0]];
+    for (size_t k = 1; k < terms.size(); k++) out.add_(terms[k] * phi[at_[k]]);
+    o.put(out);
+  };
+  m["AsapWeightedSumGrad"] = [](Args& a, Out& o) {  // dy, phi, terms, at -> dt_k…, dφ
+    at::Tensor dy = a.t(), phi = a.t();
+    auto terms = a.tensors();
+    auto at_ = a.list();
+    at::Tensor dphi = at::zeros({phi.size(0)}, phi.options());
+    for (size_t k = 0; k < terms.size(); k++) {
+      o.put(dy * phi[at_[k]]);
+      dphi[at_[k]].copy_(at::sum(terms[k] * dy, at::kDouble));
+    }
+    o.put(dphi);
+  };
   m["Conv"] = conv;
   m["Pool"] = pool;
   return m;
