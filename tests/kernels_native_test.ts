@@ -12,7 +12,7 @@ import {
   weightedSum,
 } from "../runtime/kernels/custom_grad.ts";
 import { countKernels } from "../runtime/kernels/kernel_count.ts";
-import { useArrayKernels } from "../runtime/kernels/array_kernels.ts";
+import { momentumStep, useArrayKernels } from "../runtime/kernels/array_kernels.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
@@ -347,3 +347,32 @@ Deno.test("the native kernels keep only their input for backpropagation", async 
   assert.ok(native * 4 < reference, `${native} tensors alive vs ${reference}`);
   tf.dispose([x, w]);
 });
+
+for (const backend of NUMERIC_BACKENDS) {
+  for (const arrays of [true, false]) {
+    Deno.test(
+      onBackend(
+        `momentumStep() gives (1 − momentum)·running + momentum·scale·batch (${backend}, ${
+          arrays ? "array kernel" : "tfjs ops"
+        })`,
+        backend,
+      ),
+      async () => {
+        await useBackend(backend);
+        useArrayKernels(arrays);
+        try {
+          const running = tf.tensor1d([1, -2, 0.5, NaN]);
+          const batch = tf.tensor1d([3, 4, -1, 1]);
+          const got = Array.from(momentumStep(running, batch, 0.1, 4 / 3).dataSync());
+          const want = [0.9 * 1 + 0.1 * 4 / 3 * 3, 0.9 * -2 + 0.1 * 4 / 3 * 4, 0.9 * 0.5 - 0.1 * 4 / 3, NaN];
+          got.forEach((v, i) =>
+            assert.ok(Object.is(v, want[i]) || Math.abs(v - want[i]!) < 1e-6, `${i}: ${v}`)
+          );
+          tf.dispose([running, batch]);
+        } finally {
+          useArrayKernels(true);
+        }
+      },
+    );
+  }
+}
