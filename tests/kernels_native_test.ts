@@ -12,7 +12,7 @@ import {
   weightedSum,
 } from "../runtime/kernels/custom_grad.ts";
 import { countKernels } from "../runtime/kernels/kernel_count.ts";
-import { useArrayKernels } from "../runtime/kernels/array_kernels.ts";
+import { momentumStep, useArrayKernels } from "../runtime/kernels/array_kernels.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
@@ -20,10 +20,14 @@ function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 for (
-  const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false], [
-    "native",
-    false,
-  ]] as const
+  const [backend, arrays] of [
+    ["cpu", true],
+    ["wasm", true],
+    ["native", true],
+    ["cpu", false],
+    ["wasm", false],
+    ["native", false],
+  ] as const
 ) {
   const how = arrays ? "array kernels" : "composite gradients";
   Deno.test(
@@ -205,10 +209,14 @@ for (const backend of NUMERIC_BACKENDS) {
 }
 
 for (
-  const [backend, arrays] of [["cpu", true], ["wasm", true], ["cpu", false], ["wasm", false], [
-    "native",
-    false,
-  ]] as const
+  const [backend, arrays] of [
+    ["cpu", true],
+    ["wasm", true],
+    ["native", true],
+    ["cpu", false],
+    ["wasm", false],
+    ["native", false],
+  ] as const
 ) {
   const how = arrays ? "array kernels" : "matMul";
   Deno.test(
@@ -269,20 +277,30 @@ for (const backend of NUMERIC_BACKENDS) {
   );
 }
 
-Deno.test("batch norm's array kernel gives the composite's values on inputs with NaN, ±Infinity and huge values", async () => {
-  await useBackend("wasm");
-  const values = [-Infinity, 1, 3e38, 3, NaN, 2, -3e38, 7, 0.5, -Infinity, 1e30, 4, 2, 2, 2, 2];
-  const x = tf.tensor4d(values, [2, 2, 2, 2]);
-  const run = (arrays: boolean) => {
-    useArrayKernels(arrays);
-    const y = batchNormTrainNative(x, 1e-5);
-    useArrayKernels(true);
-    return Array.from(y.dataSync());
-  };
-  const [a, c] = [run(true), run(false)];
-  a.forEach((v, i) => assert.ok(Object.is(v, c[i]) || Math.abs(v - c[i]!) < 1e-5, `${i}: ${v} vs ${c[i]}`));
-  x.dispose();
-});
+for (const backend of ["wasm", "native"] as const) {
+  Deno.test(
+    onBackend(
+      `batch norm's array kernel gives the composite's values on inputs with NaN, ±Infinity and huge values (${backend})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
+      const values = [-Infinity, 1, 3e38, 3, NaN, 2, -3e38, 7, 0.5, -Infinity, 1e30, 4, 2, 2, 2, 2];
+      const x = tf.tensor4d(values, [2, 2, 2, 2]);
+      const run = (arrays: boolean) => {
+        useArrayKernels(arrays);
+        const y = batchNormTrainNative(x, 1e-5);
+        useArrayKernels(true);
+        return Array.from(y.dataSync());
+      };
+      const [a, c] = [run(true), run(false)];
+      a.forEach((v, i) =>
+        assert.ok(Object.is(v, c[i]) || Math.abs(v - c[i]!) < 1e-5, `${i}: ${v} vs ${c[i]}`)
+      );
+      x.dispose();
+    },
+  );
+}
 
 Deno.test("tensors saved for backpropagation share their data: no Identity kernel, values intact (wasm)", async () => {
   await useBackend("wasm");
@@ -329,3 +347,32 @@ Deno.test("the native kernels keep only their input for backpropagation", async 
   assert.ok(native * 4 < reference, `${native} tensors alive vs ${reference}`);
   tf.dispose([x, w]);
 });
+
+for (const backend of NUMERIC_BACKENDS) {
+  for (const arrays of [true, false]) {
+    Deno.test(
+      onBackend(
+        `momentumStep() gives (1 − momentum)·running + momentum·scale·batch (${backend}, ${
+          arrays ? "array kernel" : "tfjs ops"
+        })`,
+        backend,
+      ),
+      async () => {
+        await useBackend(backend);
+        useArrayKernels(arrays);
+        try {
+          const running = tf.tensor1d([1, -2, 0.5, NaN]);
+          const batch = tf.tensor1d([3, 4, -1, 1]);
+          const got = Array.from(momentumStep(running, batch, 0.1, 4 / 3).dataSync());
+          const want = [0.9 * 1 + 0.1 * 4 / 3 * 3, 0.9 * -2 + 0.1 * 4 / 3 * 4, 0.9 * 0.5 - 0.1 * 4 / 3, NaN];
+          got.forEach((v, i) =>
+            assert.ok(Object.is(v, want[i]) || Math.abs(v - want[i]!) < 1e-6, `${i}: ${v}`)
+          );
+          tf.dispose([running, batch]);
+        } finally {
+          useArrayKernels(true);
+        }
+      },
+    );
+  }
+}

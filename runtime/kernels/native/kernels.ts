@@ -9,6 +9,7 @@
 import { tf } from "../../deps.ts";
 import { type Info, one, register, run } from "./pack.ts";
 import { registerConvKernels } from "./conv_kernels.ts";
+import { registerNativeArrayKernels } from "./array_kernels.ts";
 
 const BOOL_UNARY = ["IsNan", "IsInf", "IsFinite", "LogicalNot"];
 const FLOAT_UNARY = [
@@ -281,4 +282,5 @@ export function registerNativeKernels(): void {
   );
 
   registerConvKernels();
+  registerNativeArrayKernels();
 }

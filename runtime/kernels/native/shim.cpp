@@ -500,6 +500,57 @@ std::unordered_map<std::string, Op> make_ops() {
     if (has_offset) r = r + offset;
     o.put(r);
   };
+  // The array kernels of runtime/kernels/array_kernels.ts, one op each, with their semantics: reductions
+  // in float64, statistics rounded to float32 before they are used.
+  // Batch norm on [M, C] seen as a channels-last [M, C, 1, 1] image batch: ATen's CPU kernels accumulate
+  // float statistics in double, two passes (mean, then Σ(x − mean)²), parallel over channels.
+  m["AsapBatchNormTrain"] = [](Args& a, Out& o) {  // x [..., C], eps -> x̂, mean, variance, rstd
+    at::Tensor x = a.t();
+    double eps = a.f();
+    int64_t c = x.size(-1);
+    at::Tensor x4 = x.reshape({-1, c, 1, 1});
+    auto [mean, var] = at::batch_norm_update_stats(x4, {}, {}, 0.0);
+    at::Tensor rstd = at::rsqrt(var.to(at::kDouble) + eps).to(at::kFloat);
+    at::Tensor x2 = x.reshape({-1, c});
+    o.put(((x2 - mean) * rstd).view(x.sizes()));
+    o.put(mean);
+    o.put(var);
+    o.put(rstd);
+  };
+  // dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))·rstd: ATen's batch norm gradient with input x̂, mean 0, 1/σ 1 and
+  // weight rstd.
+  m["AsapBatchNormGrad"] = [](Args& a, Out& o) {  // dy, x̂, rstd -> dx
+    at::Tensor dy = a.t(), xhat = a.t(), rstd = a.t();
+    int64_t c = dy.size(-1);
+    at::Tensor g = dy.reshape({-1, c, 1, 1}), xh = xhat.reshape({-1, c, 1, 1});
+    at::Tensor zero = at::zeros({c}, rstd.options()), one = at::ones({c}, rstd.options());
+    auto r = at::native_batch_norm_backward(g, xh, rstd, {}, {}, zero, one, true, 0.0, {true, false, false});
+    o.put(std::get<0>(r).view(dy.sizes()));
+  };
+  m["AsapMomentumUpdate"] = [](Args& a, Out& o) {  // running, batch, momentum, scale
+    at::Tensor running = a.t(), batch = a.t();
+    double m = a.f(), scale = a.f();
+    o.put((running.to(at::kDouble) * (1 - m) + batch.to(at::kDouble) * (m * scale)).to(at::kFloat));
+  };
+  m["AsapWeightedSum"] = [](Args& a, Out& o) {  // phi, terms, at -> Σ φ[at_k]·t_k
+    at::Tensor phi = a.t();
+    auto terms = a.tensors();
+    auto at_ = a.list();
+    at::Tensor out = terms[0] * phi[at_[0]];
+    for (size_t k = 1; k < terms.size(); k++) out.addcmul_(terms[k], phi[at_[k]]);
+    o.put(out);
+  };
+  m["AsapWeightedSumGrad"] = [](Args& a, Out& o) {  // dy, phi, terms, at -> dt_k…, dφ
+    at::Tensor dy = a.t(), phi = a.t();
+    auto terms = a.tensors();
+    auto at_ = a.list();
+    at::Tensor dphi = at::zeros({phi.size(0)}, phi.options());
+    for (size_t k = 0; k < terms.size(); k++) {
+      o.put(dy * phi[at_[k]]);
+      dphi[at_[k]].copy_(at::sum(terms[k] * dy, at::kDouble));
+    }
+    o.put(dphi);
+  };
   m["Conv"] = conv;
   m["Pool"] = pool;
   return m;

@@ -1,0 +1,76 @@
+/**
+ * The array kernels of `../array_kernels.ts` on the native backend, one shim op each, with the same
+ * names, inputs, attributes and outputs (so `hasArrayKernel` finds them and `custom_grad.ts` takes the
+ * one-dispatch path): batch norm's forward and gradient (statistics in float64), a running statistic's
+ * update, a mixed op's weighted sum and its gradient, max pooling's and a depthwise convolution's
+ * gradients (ATen's own, symmetric padding).
+ *
+ * @module
+ */
+import {
+  BATCH_NORM_GRAD,
+  BATCH_NORM_TRAIN,
+  DEPTHWISE_FILTER_GRAD,
+  MAX_POOL_GRAD,
+  MOMENTUM_UPDATE,
+  WEIGHTED_SUM,
+  WEIGHTED_SUM_GRAD,
+  type WindowAttrs,
+} from "../array_kernels.ts";
+import { type Info, type Inputs, one, register, run } from "./pack.ts";
+
+/** t_0 … t_{K−1}: the inputs besides the `others` named ones, in order. */
+function terms(inputs: Inputs, others: number): Info[] {
+  return Array.from({ length: Object.keys(inputs).length - others }, (_, k) => inputs[`t${k}`]!);
+}
+
+/** Registers the array kernels for the native backend. */
+export function registerNativeArrayKernels(): void {
+  register(
+    BATCH_NORM_TRAIN,
+    ({ x }, b, { eps }) => run(b, BATCH_NORM_TRAIN, "float32", (p) => p.t(x!).n(eps)),
+  );
+  register(
+    BATCH_NORM_GRAD,
+    ({ dy, xhat, rstd }, b) => one(b, BATCH_NORM_GRAD, "float32", (p) => p.t(dy!).t(xhat!).t(rstd!)),
+  );
+  register(
+    MOMENTUM_UPDATE,
+    ({ running, batch }, b, { momentum, scale }) =>
+      one(b, MOMENTUM_UPDATE, "float32", (p) => p.t(running!).t(batch!).n(momentum).n(scale ?? 1)),
+  );
+  register(
+    WEIGHTED_SUM,
+    (inputs, b, { at }) =>
+      one(b, WEIGHTED_SUM, "float32", (p) => p.t(inputs["phi"]!).tensors(terms(inputs, 1)).list(at)),
+  );
+  register(WEIGHTED_SUM_GRAD, (inputs, b, { at }) =>
+    run(
+      b,
+      WEIGHTED_SUM_GRAD,
+      "float32",
+      (p) => p.t(inputs["dy"]!).t(inputs["phi"]!).tensors(terms(inputs, 2)).list(at),
+    ));
+  register(MAX_POOL_GRAD, ({ x, dy }, b, a) => {
+    const { kernel: k, stride: s, pad } = a as WindowAttrs;
+    // Pool mode 2: kernel, stride, pads (top, bottom, left, right), then dy, x.
+    return one(
+      b,
+      "Pool",
+      "float32",
+      (p) => p.n(2).n(k).n(k).n(s).n(s).n(pad).n(pad).n(pad).n(pad).t(dy!).t(x!),
+    );
+  });
+  register(DEPTHWISE_FILTER_GRAD, ({ x, dy }, b, a) => {
+    const { kernel: k, stride: s, dilation: d, pad } = a as WindowAttrs;
+    const c = x!.shape[3]!;
+    // Conv mode 2 (filter gradient), depthwise: stride, dilation, pads, then x, dy, the filter's shape.
+    const out = one(
+      b,
+      "Conv",
+      "float32",
+      (p) => p.n(2).n(1).n(s).n(s).n(d).n(d).n(pad).n(pad).n(pad).n(pad).t(x!).t(dy!).list([k, k, c, 1]),
+    );
+    return { ...out, shape: [k, k, c] };
+  });
+}
