@@ -2,29 +2,13 @@
 // protocol (a WebSocket; no Playwright). Needs Debian's `chromium` (CHROMIUM names another binary);
 // without it this test is ignored and says so, and the route tests still run.
 import { assert } from "./deps.ts";
-import { withTempDir } from "./_helpers.ts";
+import { fastSpace, withTempDir } from "./_helpers.ts";
 
 const SEARCH_CLI = new URL("../runtime/cli/search.ts", import.meta.url).pathname;
 /** Where the screenshot goes, for people to look at. */
 const OUTPUT = new URL("./output/", import.meta.url).pathname;
 
-/** A tiny space whose ops get pruned within a few epochs (α moves fast, no grace). */
-const SPACE = `space live {
-  operation skip_connect = identity
-  operation avg_pool_3x3 = avg_pool(kernel: 3)
-  operation conv_3x3 = relu > conv(kernel: 3) > batch_norm
-  cell normal { nodes: 2  candidates: skip_connect, avg_pool_3x3, conv_3x3 }
-  cell reduction extends normal { reduction: true }
-  supernet { channels: 4  cells: 3  reductions: [1] }
-  search asap {
-    temperature: exponential(t0: 0.5, beta: 0.6)
-    grace_epochs: 0
-    max_epochs: 6
-    batch_size: 8
-    alpha: adam(lr: 0.05, beta1: 0.5, beta2: 0.999, weight_decay: 0.001)
-  }
-}
-`;
+const SPACE = fastSpace("live");
 
 async function findChromium(): Promise<string | null> {
   const names = [Deno.env.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"];

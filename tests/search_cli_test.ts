@@ -1,5 +1,5 @@
 import { assert } from "./deps.ts";
-import { captureIo, withTempDir } from "./_helpers.ts";
+import { captureIo, fastSpace, withTempDir } from "./_helpers.ts";
 import { main } from "../runtime/cli/search.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import type { Genotype } from "../dsl/ir.ts";
@@ -7,26 +7,7 @@ import { sha256Hex } from "../runtime/io/checkpoint_io.ts";
 
 const CLI = new URL("../runtime/cli/search.ts", import.meta.url).pathname;
 
-/**
- * A tiny space whose α moves fast (high Adam lr, no grace, low T), so that ops are pruned within
- * the first epochs and a resumed run must restore pruned ops, optimizer slots and the schedule.
- */
-const FAST_SPACE = `space fast {
-  operation skip_connect = identity
-  operation avg_pool_3x3 = avg_pool(kernel: 3)
-  operation conv_3x3 = relu > conv(kernel: 3) > batch_norm
-  cell normal { nodes: 2  candidates: skip_connect, avg_pool_3x3, conv_3x3 }
-  cell reduction extends normal { reduction: true }
-  supernet { channels: 4  cells: 3  reductions: [1] }
-  search asap {
-    temperature: exponential(t0: 0.5, beta: 0.6)
-    grace_epochs: 0
-    max_epochs: 6
-    batch_size: 8
-    alpha: adam(lr: 0.05, beta1: 0.5, beta2: 0.999, weight_decay: 0.001)
-  }
-}
-`;
+const FAST_SPACE = fastSpace();
 
 /** The run options every run of the resume tests shares. */
 const RUN = ["--synthetic", "48", "--steps-per-epoch", "3", "--seed", "5"];

@@ -1,4 +1,5 @@
 import { assert } from "./deps.ts";
+import { fastSpace } from "./_helpers.ts";
 import { useBackend } from "../runtime/kernels/backend.ts";
 import { SearchRun } from "../runtime/loops/search.ts";
 import { syntheticDataset } from "../runtime/data/datasets.ts";
@@ -7,22 +8,7 @@ import { telemetryPoint } from "../runtime/report/telemetry_read.ts";
 
 await useBackend("wasm");
 
-/** α moves fast and there is no grace, so ops are pruned in the first epochs. */
-const SPACE = `space fast {
-  operation skip_connect = identity
-  operation avg_pool_3x3 = avg_pool(kernel: 3)
-  operation conv_3x3 = relu > conv(kernel: 3) > batch_norm
-  cell normal { nodes: 2  candidates: skip_connect, avg_pool_3x3, conv_3x3 }
-  cell reduction extends normal { reduction: true }
-  supernet { channels: 4  cells: 3  reductions: [1] }
-  search asap {
-    temperature: exponential(t0: 0.5, beta: 0.6)
-    grace_epochs: 0
-    max_epochs: 3
-    batch_size: 8
-    alpha: adam(lr: 0.05, beta1: 0.5, beta2: 0.999, weight_decay: 0.001)
-  }
-}`;
+const SPACE = fastSpace("fast", 3);
 
 Deno.test("each epoch's telemetry carries Φ per edge and candidate, null exactly for the pruned ops", async () => {
   const { ir } = compileSpace(SPACE);
