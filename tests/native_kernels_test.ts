@@ -47,6 +47,10 @@ const CASES: Record<string, Case> = {
       (x: tf.Tensor) => tf.clipByValue(x, -0.5, 0.7),
     ]
       .flatMap((f) => withGrad(f as (x: tf.Tensor) => tf.Tensor, m)() as tf.Tensor[]),
+  "step with alpha, NaN and infinities": () => {
+    const x = tf.tensor1d([NaN, -Infinity, -1, 0, 0.5, Infinity, 3]);
+    return [tf.step(x), tf.step(x, 0.3), tf.step(tf.randomNormal([4, 8, 8, 5], 0, 1, "float32", 6), 0.2)];
+  },
   "rounding, sign, floor, ceil, isNaN":
     () => [tf.round(tf.mul(m(), 3)), tf.sign(m()), tf.floor(m()), tf.ceil(m()), tf.isNaN(tf.div(m(), 0))],
   "binary ops with broadcasting and their gradients": () => {

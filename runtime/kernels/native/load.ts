@@ -35,7 +35,7 @@ export interface LoadOptions {
 export async function loadNative(options: LoadOptions = {}): Promise<Shim> {
   if (shim) return shim;
   const path = await buildShim(options);
-  preferPassiveOpenMp();
+  chooseOpenMpWaitPolicy();
   const torch = options.torch ?? findLibtorch();
   const blas = torch && slowBlasWarning(torch);
   if (blas) (options.log ?? console.error)(blas);
@@ -48,16 +48,25 @@ export async function loadNative(options: LoadOptions = {}): Promise<Shim> {
 }
 
 /**
- * Makes OpenMP's idle threads sleep at barriers instead of spinning (`OMP_WAIT_POLICY=passive`), read
- * by libgomp when the shim loads it, unless the variable is already set or may not be written
- * (`--allow-env=OMP_WAIT_POLICY`). Measured on a 2-core machine under load (other processes running):
- * with the default policy every parallel kernel took ~20 ms with 2 threads (3×3 depthwise conv at
- * b32: 21 ms vs 1.6 ms on 1 thread); passive: 0.28 ms.
+ * Chooses how OpenMP's idle threads wait at barriers, read by libgomp when the shim loads it, unless
+ * `OMP_WAIT_POLICY` is already set or may not be written (`--allow-env=OMP_WAIT_POLICY`): on a busy
+ * machine (1-minute load average above half the cores, or unknown without `--allow-sys=loadavg`) they
+ * sleep (`passive`); on a quiet one libgomp's default, a short spin before sleeping, stays.
+ * Measured on the 2-core machine kind, batch norm of [32,16,16,32] at 2 threads: quiet, 0.17–0.23 ms
+ * spinning against 0.42–0.70 ms passive; with one core busy elsewhere, 1.3–1.9 ms spinning against
+ * 0.42 ms passive (and, under heavier load, a 3×3 depthwise conv took 21 ms spinning, 0.28 ms passive).
  */
-function preferPassiveOpenMp(): void {
+function chooseOpenMpWaitPolicy(): void {
   const variable = "OMP_WAIT_POLICY";
   if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return;
-  if (Deno.env.get(variable) === undefined) Deno.env.set(variable, "passive");
+  if (Deno.env.get(variable) === undefined && machineIsBusy()) Deno.env.set(variable, "passive");
+}
+
+/** Whether other work holds the cores now (true when the load average cannot be read). */
+function machineIsBusy(): boolean {
+  if (Deno.permissions.querySync({ name: "sys", kind: "loadavg" }).state !== "granted") return true;
+  const [oneMinute] = Deno.loadavg();
+  return oneMinute === undefined || oneMinute > navigator.hardwareConcurrency / 2;
 }
 
 /**

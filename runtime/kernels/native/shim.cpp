@@ -16,6 +16,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <cstdint>
 #include <algorithm>
 #include <atomic>
@@ -350,9 +351,17 @@ std::unordered_map<std::string, Op> make_ops() {
   m["Step"] = [](Args& a, Out& o) {
     at::Tensor x = a.t();
     double alpha = a.f();
-    // tfjs: x > 0 ? 1 : alpha, NaN stays NaN (two passes: the relu gradient calls this on every input).
-    at::Tensor r = at::where(x > 0, at::scalar_tensor(1, x.options()), at::scalar_tensor(alpha, x.options()));
-    if (x.is_floating_point()) r.masked_fill_(at::isnan(x), std::numeric_limits<double>::quiet_NaN());
+    if (!x.is_floating_point()) {
+      o.put(at::where(x > 0, at::scalar_tensor(1, x.options()), at::scalar_tensor(alpha, x.options())));
+      return;
+    }
+    // tfjs: x > 0 ? 1 : alpha, NaN stays NaN. One pass writes x > 0 as 0/1 straight into a float
+    // tensor (at::where with scalar operands took ~1.5 ms on [32,32,32,16], this ~50 µs); a NaN
+    // makes the sum NaN, so only then is the exact mask built.
+    at::Tensor r = at::empty_like(x);
+    at::gt_out(r, x, 0);
+    if (alpha != 0) r.mul_(1 - alpha).add_(alpha);
+    if (!std::isfinite(x.sum().item<double>())) r.masked_fill_(at::isnan(x), std::numeric_limits<double>::quiet_NaN());
     o.put(r);
   };
   m["EluGrad"] = [](Args& a, Out& o) {  // dy, y: dy where y ≥ 0, else dy·(y + 1)
@@ -550,12 +559,14 @@ std::unordered_map<std::string, Op> make_ops() {
   m["AsapBatchNormTrain"] = [](Args& a, Out& o) {  // x [..., C], eps -> x̂, mean, variance, rstd
     at::Tensor x = a.t();
     double eps = a.f();
-    int64_t c = x.size(-1);
-    at::Tensor x4 = x.reshape({-1, c, 1, 1});
-    auto [mean, var] = at::batch_norm_update_stats(x4, {}, {}, 0.0);
+    int64_t c = x.size(-1), rows = c == 0 ? 0 : x.numel() / c;
+    // [rows, C] seen as the channels-last image [1, C, rows, 1]: ATen's channels-last statistics kernel
+    // reads the memory in order (the [rows, C, 1, 1] view it had before was read a channel at a time,
+    // C-strided: 2.0 ms against 0.24 ms on [32,32,32,16], the same bits).
+    at::Tensor xcl = x.reshape({1, rows, 1, c}).permute({0, 3, 1, 2});
+    auto [mean, var] = at::batch_norm_update_stats(xcl, {}, {}, 0.0);
     at::Tensor rstd = at::rsqrt(var.to(at::kDouble) + eps).to(at::kFloat);
-    at::Tensor x2 = x.reshape({-1, c});
-    o.put(((x2 - mean) * rstd).view(x.sizes()));
+    o.put(at::sub(x.reshape({rows, c}), mean).mul_(rstd).view(x.sizes()));  // one output buffer, no temporary
     o.put(mean);
     o.put(var);
     o.put(rstd);
