@@ -35,7 +35,7 @@ export interface LoadOptions {
 export async function loadNative(options: LoadOptions = {}): Promise<Shim> {
   if (shim) return shim;
   const path = await buildShim(options);
-  chooseOpenMpWaitPolicy();
+  await chooseOpenMpWaitPolicy();
   const torch = options.torch ?? findLibtorch();
   const blas = torch && slowBlasWarning(torch);
   if (blas) (options.log ?? console.error)(blas);
@@ -49,24 +49,46 @@ export async function loadNative(options: LoadOptions = {}): Promise<Shim> {
 
 /**
  * Chooses how OpenMP's idle threads wait at barriers, read by libgomp when the shim loads it, unless
- * `OMP_WAIT_POLICY` is already set or may not be written (`--allow-env=OMP_WAIT_POLICY`): on a busy
- * machine (1-minute load average above half the cores, or unknown without `--allow-sys=loadavg`) they
- * sleep (`passive`); on a quiet one libgomp's default, a short spin before sleeping, stays.
+ * `OMP_WAIT_POLICY` is already set or may not be written (`--allow-env=OMP_WAIT_POLICY`): when other
+ * processes keep more than half the cores busy (or that cannot be read) they sleep (`passive`); on a
+ * quiet machine libgomp's default, a short spin before sleeping, stays.
  * Measured on the 2-core machine kind, batch norm of [32,16,16,32] at 2 threads: quiet, 0.17–0.23 ms
  * spinning against 0.42–0.70 ms passive; with one core busy elsewhere, 1.3–1.9 ms spinning against
  * 0.42 ms passive (and, under heavier load, a 3×3 depthwise conv took 21 ms spinning, 0.28 ms passive).
  */
-function chooseOpenMpWaitPolicy(): void {
+async function chooseOpenMpWaitPolicy(): Promise<void> {
   const variable = "OMP_WAIT_POLICY";
   if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return;
-  if (Deno.env.get(variable) === undefined && machineIsBusy()) Deno.env.set(variable, "passive");
+  if (Deno.env.get(variable) !== undefined) return;
+  const busy = await busyCores(200);
+  if (busy === undefined || busy > navigator.hardwareConcurrency / 2) Deno.env.set(variable, "passive");
 }
 
-/** Whether other work holds the cores now (true when the load average cannot be read). */
-function machineIsBusy(): boolean {
-  if (Deno.permissions.querySync({ name: "sys", kind: "loadavg" }).state !== "granted") return true;
-  const [oneMinute] = Deno.loadavg();
-  return oneMinute === undefined || oneMinute > navigator.hardwareConcurrency / 2;
+/** Busy and all CPU time since boot from /proc/stat's first line (Linux), in ticks. */
+function cpuTicks(): { busy: number; all: number } | undefined {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0]!;
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number); // user nice system idle iowait …
+    if (ticks.length < 5 || ticks.some((t) => !Number.isFinite(t))) return undefined;
+    const all = ticks.reduce((a, b) => a + b, 0);
+    return { busy: all - ticks[3]! - ticks[4]!, all };
+  } catch {
+    return undefined; // not Linux, or no --allow-read
+  }
+}
+
+/**
+ * How many cores other processes keep busy, measured over `ms` milliseconds while this one waits (not
+ * the load average, which still counts a process that ended a minute ago); undefined where /proc/stat
+ * cannot be read.
+ */
+async function busyCores(ms: number): Promise<number | undefined> {
+  const before = cpuTicks();
+  if (!before) return undefined;
+  await new Promise((done) => setTimeout(done, ms));
+  const after = cpuTicks();
+  if (!after || after.all <= before.all) return undefined;
+  return (after.busy - before.busy) / (after.all - before.all) * navigator.hardwareConcurrency;
 }
 
 /**
