@@ -34,3 +34,6 @@ export const TFJS_NODE_SPECIFIERS = {
  * (runtime/cli/bench.ts); /proc needs --allow-all under Deno, these need no permission.
  */
 export { cpuUsage, resourceUsage } from "node:process";
+
+/** Per-core CPU times since boot (`--allow-sys=cpus`): how busy the machine is when the native backend loads. */
+export { cpus } from "node:os";

@@ -316,7 +316,7 @@ Deno.test("search --out outside the writable folder exits 1 naming one command, 
     assert.deepEqual(command.slice(0, 3), ["deno", "run", "--allow-read"]);
     assert.ok(
       command.includes(`--allow-write=runs,${out},.asap-cache`) &&
-        command.includes("--allow-sys=systemMemoryInfo") &&
+        command.includes("--allow-sys=systemMemoryInfo,cpus") &&
         command.includes("--allow-ffi=.asap-cache"),
     );
     // The command as printed (with no prompt, run from the folder that holds runs/) does the search.

@@ -2,7 +2,7 @@ import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/kernels/backend.ts";
 import { SearchNetwork } from "../runtime/nets/supernet.ts";
-import { SearchRun } from "../runtime/loops/search.ts";
+import { cellsToRecompute, SearchRun } from "../runtime/loops/search.ts";
 import { syntheticDataset } from "../runtime/data/datasets.ts";
 import { Rng } from "../runtime/core/rng.ts";
 import { withoutWeightGradients } from "../runtime/kernels/grad_scope.ts";
@@ -101,29 +101,41 @@ Deno.test("recomputing the ops' activations gives the same loss and gradients as
   try {
     net.alpha.get("reduction")![1]!.assign(tf.tensor1d([0.5, -0.5, 0.2]));
     net.prune({ cellType: "normal", edge: 3 }, 1);
-    for (const wrt of [net.weights(), [...net.alpha.values()].flat()]) {
-      net.recompute = false;
-      const plain = net.lossAndGradients(x, labels, 0.7, wrt);
-      net.recompute = true;
-      const recomputed = net.lossAndGradients(x, labels, 0.7, wrt);
-      assert.ok(Math.abs(plain.loss.dataSync()[0]! - recomputed.loss.dataSync()[0]!) < 1e-5);
-      plain.grads.forEach((g, i) => {
-        const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(g, recomputed.grads[i]!))).dataSync()[0]!);
-        assert.ok(diff < 1e-4, `${wrt[i]!.name}: max difference ${diff}`);
-      });
-      tf.dispose([
-        plain.loss,
-        plain.correct,
-        ...plain.grads,
-        recomputed.loss,
-        recomputed.correct,
-        ...recomputed.grads,
-      ]);
+    // Every cell recomputed, and some cells only (what "auto" picks when the rest fits its budget).
+    for (const [all, cells] of [[true, []], [false, [0, 2]]] as const) {
+      for (const wrt of [net.weights(), [...net.alpha.values()].flat()]) {
+        net.recompute = false;
+        net.recomputeCells = new Set();
+        const plain = net.lossAndGradients(x, labels, 0.7, wrt);
+        net.recompute = all;
+        net.recomputeCells = new Set(cells);
+        const recomputed = net.lossAndGradients(x, labels, 0.7, wrt);
+        assert.ok(Math.abs(plain.loss.dataSync()[0]! - recomputed.loss.dataSync()[0]!) < 1e-5);
+        plain.grads.forEach((g, i) => {
+          const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(g, recomputed.grads[i]!))).dataSync()[0]!);
+          assert.ok(diff < 1e-4, `${wrt[i]!.name}: max difference ${diff}`);
+        });
+        tf.dispose([
+          plain.loss,
+          plain.correct,
+          ...plain.grads,
+          recomputed.loss,
+          recomputed.correct,
+          ...recomputed.grads,
+        ]);
+      }
     }
   } finally {
     tf.dispose([x, labels]);
     net.dispose();
   }
+});
+
+Deno.test("cellsToRecompute: the largest cells recompute until the others' activations fit the budget", () => {
+  assert.deepEqual([...cellsToRecompute([2, 2, 4, 1, 1], 10)], []);
+  assert.deepEqual([...cellsToRecompute([2, 2, 4, 1, 1], 6)], [2]);
+  assert.deepEqual([...cellsToRecompute([2, 2, 4, 1, 1], 5)], [2, 0]); // ties: the earlier cell first
+  assert.deepEqual([...cellsToRecompute([2, 2, 4, 1, 1], 0)].sort(), [0, 1, 2, 3, 4]);
 });
 
 Deno.test("α gradients are the same when the weights' gradients are skipped (the α step)", () => {

@@ -181,7 +181,7 @@ export async function ensureWritable(dir: string, rerun?: Rerun): Promise<void> 
   const command = [
     "deno run --allow-read",
     shellWord(`--allow-write=runs,${dir},.asap-cache`),
-    "--allow-sys=systemMemoryInfo",
+    "--allow-sys=systemMemoryInfo,cpus",
     // The native backend's shim: built into .asap-cache with g++ on first use, then loaded from there.
     "--allow-ffi=.asap-cache --allow-run=g++ --allow-env=OMP_WAIT_POLICY",
     shellWord(decodeURIComponent(rerun.script.pathname)),

@@ -65,7 +65,7 @@ class Steps {
         "--allow-ffi=.asap-cache",
         "--allow-run=g++",
         "--allow-env=OMP_WAIT_POLICY",
-        "--allow-sys=systemMemoryInfo",
+        "--allow-sys=systemMemoryInfo,cpus",
         cli,
         ...args,
       ],

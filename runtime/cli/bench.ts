@@ -13,7 +13,7 @@ import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { cpuUsage, resourceUsage, tf } from "../deps.ts";
 import { type BackendName, isBackendName, useBackend } from "../kernels/backend.ts";
 import { countKernels } from "../kernels/kernel_count.ts";
-import { setNativeThreads } from "../kernels/native/load.ts";
+import { openMpWaitPolicy, setNativeThreads } from "../kernels/native/load.ts";
 import { syntheticDataset } from "../data/datasets.ts";
 import { SearchRun } from "../loops/search.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
@@ -199,7 +199,10 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
   }
   const loadBefore = loadAverage();
   const backend = await useBackend(values.backend as BackendName, (line) => log(line));
-  if (backend === "native") setNativeThreads(threads);
+  if (backend === "native") {
+    setNativeThreads(threads);
+    if (!values.json) log(`native: ${threads} threads, OpenMP waits: ${openMpWaitPolicy()}`);
+  }
   const size = 32;
   const data = syntheticDataset({
     n: 4 * batch,
@@ -243,7 +246,11 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       const timing = await timeSteps(() => run.runStep(), steps);
       report({
         name: (keep ? `${ir.name} supernet, only ${keep}` : `${ir.name} supernet, all ops`) +
-          (run.net.recompute ? " (recomputed)" : ""),
+          (run.net.recompute
+            ? " (recomputed)"
+            : run.net.recomputeCells.size > 0
+            ? ` (${run.net.recomputeCells.size} cells recomputed)`
+            : ""),
         backend: tf.getBackend(),
         batch,
         opsPerEdge,
@@ -300,7 +307,13 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       date: new Date().toISOString(),
       cpus: navigator.hardwareConcurrency,
       loadAverage: { before: loadBefore, after: loadAverage() },
-      ours: { backend: tf.getBackend(), threads: backend === "native" ? threads : 1, batch, results },
+      ours: {
+        backend: tf.getBackend(),
+        threads: backend === "native" ? threads : 1,
+        ...(backend === "native" ? { openMpWait: openMpWaitPolicy() } : {}),
+        batch,
+        results,
+      },
       peers,
       ratios: compared,
     }));

@@ -18,6 +18,7 @@ import { tf } from "../deps.ts";
 import { weightGradientsWanted } from "./grad_scope.ts";
 import { inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./composite.ts";
 import { shareCopies } from "./shared_data.ts";
+import { freeWhileBackpropagating } from "./lean_backprop.ts";
 import {
   BATCH_NORM_GRAD,
   BATCH_NORM_TRAIN,
@@ -29,8 +30,10 @@ import {
   WEIGHTED_SUM_GRAD,
 } from "./array_kernels.ts";
 
-// Saved tensors and wasm's Identity share data from the first import of the network kernels on.
+// Saved tensors and wasm's Identity share data, and backpropagation frees what it no longer needs, from
+// the first import of the network kernels on.
 shareCopies();
+freeWhileBackpropagating();
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 

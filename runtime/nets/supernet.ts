@@ -119,9 +119,12 @@ export class SearchNetwork {
   readonly #classes: number;
   /**
    * Recompute each mixed op's activations in the backward pass instead of keeping them
-   * (see runtime/kernels/recompute.ts): memory for time.
+   * (see runtime/kernels/recompute.ts): memory for time. True: in every cell; otherwise in the cells
+   * (indices in stack order) of {@linkcode recomputeCells}.
    */
   recompute = false;
+  /** The cells that recompute their mixed ops when {@linkcode recompute} is false. */
+  recomputeCells: ReadonlySet<number> = new Set();
   /** tfjs bytes alive at the end of the last forward pass: what backpropagation will read (telemetry). */
   forwardBytes = 0;
 
@@ -209,9 +212,10 @@ export class SearchNetwork {
     const phis = new Map<string, tf.Tensor1D[]>();
     for (const type of this.alpha.keys()) phis.set(type, this.phi(type, temperature));
     const states: tf.Tensor4D[] = [this.#stem.apply(x, training)];
-    for (const cell of this.#cells) {
-      states.push(this.#cellForward(cell, states, phis.get(cell.type.name)!, training));
-    }
+    this.#cells.forEach((cell, i) => {
+      const recompute = this.recompute || this.recomputeCells.has(i);
+      states.push(this.#cellForward(cell, states, phis.get(cell.type.name)!, training, recompute));
+    });
     const last = states[states.length - 1]!;
     const pooled = tf.mean(last, [1, 2]) as tf.Tensor2D;
     const logits = this.#classifier.apply(pooled);
@@ -224,6 +228,7 @@ export class SearchNetwork {
     states: readonly tf.Tensor4D[],
     phis: readonly tf.Tensor1D[],
     training: boolean,
+    recompute: boolean,
   ) {
     const alive = this.alive.get(cell.type.name)!;
     const inputs = cell.sources.map((s, j) => cell.preprocess[j]!.apply(states[s]!, training));
@@ -240,7 +245,7 @@ export class SearchNetwork {
         if (ops.some((op) => !op)) zeroShape ??= zeroOutputShape(x, edge.stride);
         if (ops.every((op) => !op)) return;
         const phi = ops.length > 1 ? phis[e]! : null;
-        if (!this.recompute) {
+        if (!recompute) {
           terms.push(mixedOp(ops, x, phi, training));
           return;
         }
@@ -265,14 +270,17 @@ export class SearchNetwork {
    * op), to decide whether to recompute the ops' activations.
    */
   activationBytes(batch: number, height: number, width: number): number {
-    let floats = 0;
-    for (const cell of this.#cells) {
+    return this.cellActivationBytes(batch, height, width).reduce((a, b) => a + b, 0);
+  }
+
+  /** {@linkcode activationBytes} cell by cell, in stack order. */
+  cellActivationBytes(batch: number, height: number, width: number): number[] {
+    return this.#cells.map((cell) => {
       const pixels = Math.ceil(height / 2 ** cell.scale) * Math.ceil(width / 2 ** cell.scale);
       const alive = this.alive.get(cell.type.name)!.reduce((n, a) => n + a.length, 0);
       // ~8 saved tensors per op (relu, conv, bn … twice for sep_conv), plus inputs and nodes.
-      floats += batch * pixels * cell.channels * (8 * alive + 4 + cell.type.nodes.length);
-    }
-    return floats * 4;
+      return 4 * batch * pixels * cell.channels * (8 * alive + 4 + cell.type.nodes.length);
+    });
   }
 
   /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { tf } from "../../deps.ts";
+import { cpus, tf } from "../../deps.ts";
 import { buildShim, findLibtorch, type Libtorch, slowBlasWarning } from "./build.ts";
 import { Shim } from "./ffi.ts";
 import { NATIVE, NativeBackend } from "./backend.ts";
@@ -50,37 +50,56 @@ export async function loadNative(options: LoadOptions = {}): Promise<Shim> {
 /**
  * Chooses how OpenMP's idle threads wait at barriers, read by libgomp when the shim loads it, unless
  * `OMP_WAIT_POLICY` is already set or may not be written (`--allow-env=OMP_WAIT_POLICY`): when other
- * processes keep more than half the cores busy (or that cannot be read) they sleep (`passive`); on a
- * quiet machine libgomp's default, a short spin before sleeping, stays.
+ * processes keep more than half the cores busy (or the CPU times cannot be read: `--allow-sys=cpus`)
+ * they sleep (`passive`); on a quiet machine libgomp's default, a short spin before sleeping, stays.
  * Measured on the 2-core machine kind, batch norm of [32,16,16,32] at 2 threads: quiet, 0.17–0.23 ms
  * spinning against 0.42–0.70 ms passive; with one core busy elsewhere, 1.3–1.9 ms spinning against
  * 0.42 ms passive (and, under heavier load, a 3×3 depthwise conv took 21 ms spinning, 0.28 ms passive).
  */
 async function chooseOpenMpWaitPolicy(): Promise<void> {
   const variable = "OMP_WAIT_POLICY";
-  if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return;
-  if (Deno.env.get(variable) !== undefined) return;
+  if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") {
+    waitPolicy = "libgomp's default (OMP_WAIT_POLICY not writable)";
+    return;
+  }
+  const set = Deno.env.get(variable);
+  if (set !== undefined) {
+    waitPolicy = `${set} (OMP_WAIT_POLICY set)`;
+    return;
+  }
   const busy = await busyCores(200);
   if (busy === undefined || busy > navigator.hardwareConcurrency / 2) Deno.env.set(variable, "passive");
+  waitPolicy = busy === undefined
+    ? "passive (CPU times unreadable: --allow-sys=cpus)"
+    : `${busy > navigator.hardwareConcurrency / 2 ? "passive" : "libgomp's default"} (${
+      busy.toFixed(1)
+    } cores busy)`;
 }
 
-/** Busy and all CPU time since boot from /proc/stat's first line (Linux), in ticks. */
+let waitPolicy: string | undefined;
+
+/** How OpenMP's threads wait, as chosen when the native backend loaded (undefined before). */
+export function openMpWaitPolicy(): string | undefined {
+  return waitPolicy;
+}
+
+/** Busy and all CPU milliseconds since boot over every core, or undefined without `--allow-sys=cpus`. */
 function cpuTicks(): { busy: number; all: number } | undefined {
-  try {
-    const line = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0]!;
-    const ticks = line.trim().split(/\s+/).slice(1).map(Number); // user nice system idle iowait …
-    if (ticks.length < 5 || ticks.some((t) => !Number.isFinite(t))) return undefined;
-    const all = ticks.reduce((a, b) => a + b, 0);
-    return { busy: all - ticks[3]! - ticks[4]!, all };
-  } catch {
-    return undefined; // not Linux, or no --allow-read
+  if (Deno.permissions.querySync({ name: "sys", kind: "cpus" }).state !== "granted") return undefined;
+  let busy = 0;
+  let all = 0;
+  for (const { times } of cpus()) {
+    const sum = times.user + times.nice + times.sys + times.idle + times.irq;
+    all += sum;
+    busy += sum - times.idle;
   }
+  return all > 0 ? { busy, all } : undefined;
 }
 
 /**
  * How many cores other processes keep busy, measured over `ms` milliseconds while this one waits (not
- * the load average, which still counts a process that ended a minute ago); undefined where /proc/stat
- * cannot be read.
+ * the load average, which still counts a process that ended a minute ago); undefined where the CPU
+ * times cannot be read.
  */
 async function busyCores(ms: number): Promise<number | undefined> {
   const before = cpuTicks();
