@@ -66,12 +66,14 @@ Deno.test("bench --peer refuses a space other than DARTS, and bad flags, with ex
       ["--space", "spaces/tiny.space", "--peer"],
       ["--threads", "0"],
       ["--peer-device", "tpu"],
+      ["--rounds", "2"],
+      ["--peer", "--rounds", "two"],
       ["--no-such-flag"],
     ]
   ) {
     const io = captureIo();
     assert.equal(await main(args, io), 2, args.join(" "));
-    assert.match(io.stderr(), /--peer|--threads|--peer-device|no-such-flag/);
+    assert.match(io.stderr(), /--peer|--threads|--peer-device|--rounds|no-such-flag/);
   }
 });
 
@@ -116,5 +118,21 @@ Deno.test({
     assert.deepEqual(peer.results.map((r) => r.opsPerEdge), [1]);
     for (const r of peer.results) assert.ok(r.stepMs > 0 && r.cpuMs > 0 && r.peakRssBytes > 2 ** 20);
     assert.equal(peer.python, python);
+  },
+});
+
+Deno.test({
+  name: "bench --peer --rounds times our all-ops step and the peer's back to back and reports the median ratio",
+  ignore: !python,
+  fn: async () => {
+    const io = captureIo();
+    const args = ["--peer", "--rounds", "1", "--batch", "1", "--steps", "1", "--threads", "1", "--json"];
+    assert.equal(await main([...args, "--python", python!], io), 0, io.stderr());
+    const report = JSON.parse(io.stdout().trim().split("\n").at(-1)!);
+    const [round] = report.paired.rounds;
+    assert.equal(report.paired.rounds.length, 1);
+    assert.ok(round.oursMs > 0 && round.peerMs > 0);
+    assert.equal(round.ratio, round.oursMs / round.peerMs);
+    assert.equal(report.paired.medianRatio, round.ratio);
   },
 });

@@ -187,3 +187,31 @@ export function ratios(
   }
   return out;
 }
+
+/** One round of a paired measurement: our all-ops step and the peer's, timed one right after the other. */
+export interface PairedRound {
+  readonly oursMs: number;
+  readonly peerMs: number;
+  readonly ratio: number;
+}
+
+/**
+ * The median of the rounds' ratios: on a host whose speed drifts (here by ±30% within minutes), pairs
+ * timed back to back compare like with like, and the median ignores a round that a burst of other work
+ * hit.
+ *
+ * @param rounds At least one round.
+ * @returns The median ratio (the mean of the middle two for an even count).
+ * @example
+ * ```ts
+ * import { medianRatio } from "./_bench_peer.ts";
+ * const r = (oursMs: number, peerMs: number) => ({ oursMs, peerMs, ratio: oursMs / peerMs });
+ * if (medianRatio([r(6, 5), r(9, 5), r(5, 5)]) !== 1.2) throw new Error("the example's claim does not hold");
+ * ```
+ */
+export function medianRatio(rounds: readonly PairedRound[]): number {
+  if (rounds.length === 0) throw new Error("medianRatio: no rounds");
+  const sorted = rounds.map((r) => r.ratio).sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

@@ -18,11 +18,20 @@ import { syntheticDataset } from "../data/datasets.ts";
 import { SearchRun } from "../loops/search.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
 import { fixedCells } from "../../dsl/ir.ts";
-import { DEFAULT_PYTHONS, type PeerReport, type Ratio, ratios, runPeer } from "./_bench_peer.ts";
+import {
+  DEFAULT_PYTHONS,
+  medianRatio,
+  type PairedRound,
+  type PeerReport,
+  type Ratio,
+  ratios,
+  runPeer,
+} from "./_bench_peer.ts";
 
 const USAGE =
   `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
-                        [--peer [--threads N | --threads-scan] [--peer-device cpu|cuda] [--python PATH]]
+                        [--peer [--rounds N] [--threads N | --threads-scan] [--peer-device cpu|cuda]
+                        [--python PATH]]
   --space    the space to time (default spaces/darts.space)
   --backend  auto (default: native if libtorch is installed, else wasm), native, wasm, webgpu, cpu,
              tensorflow, tensorflow-gpu
@@ -35,6 +44,8 @@ const USAGE =
              only) at the same batch, and print ours ÷ PyTorch's
   --threads  threads of both sides: ATen's for the native backend and PyTorch's for the peer (default:
              every core); wasm and cpu run on one
+  --rounds   with --peer: N more rounds of our all-ops step and the peer's, timed back to back, and
+             the median of their ratios (the host's speed drifts between runs; default 0)
   --threads-scan  the peer at 1 thread and at every core, both compared
   --peer-device   cpu (default) or cuda;  --peer-format channels_last (default) or contiguous
   --python   the interpreter with torch (default: python3, then /usr/bin/python3)
@@ -95,8 +106,9 @@ interface Timing {
  * Times `steps` steps after one warm-up step whose kernels are counted (a step dispatches the same
  * kernels every time; counting outside the timed steps keeps its cost out of the times).
  */
-async function timeSteps(step: () => Promise<void>, steps: number): Promise<Timing> {
-  const counted = await countKernels(step); // also the warm-up: kernel compilation, first allocations
+async function timeSteps(step: () => Promise<void>, steps: number, warmUp = true): Promise<Timing> {
+  // The counted step is also the warm-up: kernel compilation, first allocations.
+  const counted = warmUp ? await countKernels(step) : { kernels: 0, byName: {} };
   const start = performance.now();
   const cpu = cpuMsNow();
   for (let i = 0; i < steps; i++) await step();
@@ -145,6 +157,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
         peer: { type: "boolean", default: false },
         threads: { type: "string", default: String(navigator.hardwareConcurrency) },
         "threads-scan": { type: "boolean", default: false },
+        rounds: { type: "string", default: "0" },
         "peer-device": { type: "string", default: "cpu" },
         "peer-format": { type: "string", default: "channels_last" },
         python: { type: "string" },
@@ -163,8 +176,13 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
   const batch = Number(values.batch);
   const steps = Number(values.steps);
   const threads = Number(values.threads);
+  const rounds = Number(values.rounds);
   if ([batch, steps, threads].some((n) => !Number.isInteger(n) || n < 1)) {
     fail(`--batch, --steps and --threads take positive integers\n${USAGE}`);
+    return 2;
+  }
+  if (!Number.isInteger(rounds) || rounds < 0 || (rounds > 0 && !values.peer)) {
+    fail(`--rounds takes a whole number ≥ 0, and needs --peer\n${USAGE}`);
     return 2;
   }
   if (!isBackendName(values.backend)) {
@@ -301,6 +319,51 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       if (!values.json) printPeer(peer, r, log);
     }
   }
+  const paired: PairedRound[] = [];
+  if (rounds > 0 && supernet.length > 0) {
+    const run = new SearchRun({ ...space, search: { ...space.search, threshold } }, {
+      data,
+      seed: 0,
+      batchSize: batch,
+    });
+    try {
+      await run.runStep(); // warm-up
+      const peerOptions = {
+        batch,
+        steps,
+        threads,
+        keep: values.keep,
+        device: values["peer-device"],
+        memoryFormat: values["peer-format"],
+        pythons: values.python ? [values.python] : DEFAULT_PYTHONS,
+        only: "all" as const,
+      };
+      for (let r = 0; r < rounds; r++) {
+        const oursMs = (await timeSteps(() => run.runStep(), steps, false)).stepMs;
+        let peerMs: number;
+        try {
+          peerMs = (await runPeer(peerOptions)).results[0]!.stepMs;
+        } catch (e) {
+          fail((e as Error).message);
+          return 1;
+        }
+        paired.push({ oursMs, peerMs, ratio: oursMs / peerMs });
+        if (!values.json) {
+          log(
+            `round ${r + 1}: ours ${(oursMs / 1000).toFixed(2)} s, PyTorch ${
+              (peerMs / 1000).toFixed(2)
+            } s, ` +
+              `ratio ${(oursMs / peerMs).toFixed(2)}×`,
+          );
+        }
+      }
+    } finally {
+      run.dispose();
+    }
+    if (!values.json) {
+      log(`median ratio over ${rounds} paired rounds (all ops): ${medianRatio(paired).toFixed(2)}×`);
+    }
+  }
   if (values.json) {
     log(JSON.stringify({
       command: `deno task bench ${args.join(" ")}`.trim(),
@@ -316,6 +379,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       },
       peers,
       ratios: compared,
+      ...(paired.length > 0 ? { paired: { rounds: paired, medianRatio: medianRatio(paired) } } : {}),
     }));
   }
   return 0;
