@@ -9,6 +9,8 @@
  * - `AsapBatchNormTrain`, `AsapBatchNormGrad`: batch norm's forward (statistics in float64) and gradient,
  *   one kernel each instead of seven.
  * - `AsapMomentumUpdate`: a running statistic's update, one kernel instead of three.
+ * - `AsapSgdUpdate`: one weight's SGD step (clipping scale, weight decay, momentum, Nesterov), one kernel
+ *   instead of seven, with every operation rounded to float32 in the same order as the seven.
  * - `AsapWeightedSum`, `AsapWeightedSumGrad`: a mixed op's Σ φ·term and its gradient, without stacking
  *   the terms (no copy).
  *
@@ -22,6 +24,7 @@ export const DEPTHWISE_FILTER_GRAD = "AsapDepthwiseFilterGrad";
 export const BATCH_NORM_TRAIN = "AsapBatchNormTrain";
 export const BATCH_NORM_GRAD = "AsapBatchNormGrad";
 export const MOMENTUM_UPDATE = "AsapMomentumUpdate";
+export const SGD_UPDATE = "AsapSgdUpdate";
 export const WEIGHTED_SUM = "AsapWeightedSum";
 export const WEIGHTED_SUM_GRAD = "AsapWeightedSumGrad";
 
@@ -327,7 +330,35 @@ function momentumUpdate(
   for (let i = 0; i < out.length; i++) out[i] = (1 - m) * running[i]! + m * scale * batch[i]!;
 }
 
+/**
+ * w and the momentum buffer after one SGD step, as the composed tfjs ops compute them (each result
+ * rounded to float32): g ← g·scale (+ w·decay); buf ← buf·momentum + g; w ← w − lr·(Nesterov ?
+ * g + buf·momentum : buf).
+ */
+function sgdUpdate(
+  [wOut, bufOut]: [Float32Array, Float32Array],
+  [w, g, buf, scale]: [Float32Array, Float32Array, Float32Array, Float32Array],
+  _: number[][],
+  a: Attrs,
+): void {
+  const f = Math.fround;
+  const lr = f(a["lr"] as number);
+  const m = f(a["momentum"] as number);
+  const decay = f(a["weightDecay"] as number);
+  const nesterov = a["nesterov"] === 1;
+  const s = scale[0]!;
+  for (let i = 0; i < w.length; i++) {
+    let gi = f(g[i]! * s);
+    if (decay !== 0) gi = f(gi + f(w[i]! * decay));
+    const b = f(f(buf[i]! * m) + gi);
+    const d = nesterov ? f(gi + f(b * m)) : b;
+    bufOut[i] = b;
+    wOut[i] = f(w[i]! - f(d * lr));
+  }
+}
+
 register(MAX_POOL_GRAD, ["x", "dy"], ([xs]) => [xs!], maxPoolGrad);
+register(SGD_UPDATE, ["w", "g", "buf", "scale"], ([ws]) => [ws!, ws!], sgdUpdate);
 register(
   DEPTHWISE_FILTER_GRAD,
   ["x", "dy"],

@@ -5,6 +5,7 @@
  * @module
  */
 import { tf } from "../deps.ts";
+import { hasArrayKernel, runArrayKernel, SGD_UPDATE } from "../kernels/array_kernels.ts";
 import type { ArchOptimizer, WeightOptimizer } from "../../dsl/ir.ts";
 
 /** Named tensors as plain data, for checkpoints. */
@@ -66,13 +67,15 @@ abstract class SlotOptimizer {
   }
 }
 
-/** Global gradient norm clipping (torch.nn.utils.clip_grad_norm_): returns the scale applied. */
-export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): tf.Tensor[] {
+/**
+ * The factor that global gradient-norm clipping (torch.nn.utils.clip_grad_norm_) multiplies every
+ * gradient by: min(1, maxNorm / (‖grads‖ + 1e-6)).
+ */
+export function clipScale(grads: readonly tf.Tensor[], maxNorm: number): tf.Scalar {
   return tf.tidy(() => {
     const squares = grads.map((g) => tf.sum(tf.square(g)));
     const norm = tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares));
-    const scale = tf.minimum(tf.scalar(1), tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6))));
-    return grads.map((g) => tf.mul(g, scale));
+    return tf.minimum(tf.scalar(1), tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6)))) as tf.Scalar;
   });
 }
 
@@ -88,14 +91,29 @@ export class Sgd extends SlotOptimizer {
   }
 
   /**
-   * Applies one step at learning rate `lr` to `variables` with `grads` (same order). Disposes nothing
-   * of the caller's.
+   * Applies one step at learning rate `lr` to `variables` with `grads` (same order), the gradients
+   * multiplied by `scale` first (a {@linkcode clipScale}). Disposes nothing of the caller's. Where the
+   * array kernels run, each weight's step is one kernel (`AsapSgdUpdate`, the same float32 roundings).
    */
-  step(variables: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+  step(variables: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, scale?: tf.Scalar): void {
     const { momentum, weightDecay, nesterov } = this.#settings;
     tf.tidy(() => {
+      const fused = momentum !== 0 && hasArrayKernel(SGD_UPDATE);
+      const s = scale ?? tf.scalar(1);
       variables.forEach((w, i) => {
-        let g = grads[i]!;
+        if (fused) {
+          const buf = this.slot(w, "momentum");
+          const attrs = { lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 };
+          const [next, nextBuf] = runArrayKernel(
+            SGD_UPDATE,
+            { w, g: grads[i]!, buf, scale: s },
+            attrs,
+          ) as tf.Tensor[];
+          buf.assign(nextBuf!);
+          w.assign(next!);
+          return;
+        }
+        let g = scale ? tf.mul(grads[i]!, scale) : grads[i]!;
         if (weightDecay !== 0) g = tf.add(g, tf.mul(w, weightDecay));
         if (momentum !== 0) {
           const buf = this.slot(w, "momentum");

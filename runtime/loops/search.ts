@@ -9,7 +9,7 @@ import { tf } from "../deps.ts";
 import type { Genotype, GenotypeCell, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
 import { SearchNetwork } from "../nets/supernet.ts";
-import { Adam, clipByGlobalNorm, Sgd, type SlotValues } from "./optim.ts";
+import { Adam, clipScale, Sgd, type SlotValues } from "./optim.ts";
 import {
   cosineLr,
   graceActive,
@@ -316,9 +316,9 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
     const weights = this.net.weights();
     this.#setRecompute(train.x);
     const w = this.net.lossAndGradients(train.x, train.y, this.temperature, weights);
-    const clipped = clipByGlobalNorm(w.grads, search.weightOptimizer.gradClip);
-    this.#sgd.step(weights, clipped, lr);
-    tf.dispose([...w.grads, ...clipped, train.x, train.y]);
+    const scale = clipScale(w.grads, search.weightOptimizer.gradClip);
+    this.#sgd.step(weights, w.grads, lr, scale);
+    tf.dispose([...w.grads, scale, train.x, train.y]);
     const [trainLoss, trainCorrect] = await Promise.all([w.loss.data(), w.correct.data()]);
     tf.dispose([w.loss, w.correct]);
     if (!Number.isFinite(trainLoss[0]!)) {

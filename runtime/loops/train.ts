@@ -17,7 +17,7 @@ import { tf } from "../deps.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import type { GenotypeCell, LrSchedule, SpaceIR, WeightOptimizer } from "../../dsl/ir.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
-import { clipByGlobalNorm, Sgd, type SlotValues } from "./optim.ts";
+import { clipScale, Sgd, type SlotValues } from "./optim.ts";
 import { cosineLr, cyclicLr } from "./schedules.ts";
 import { Rng, type RngState } from "../core/rng.ts";
 import { type Dataset, datasetSize } from "../data/datasets.ts";
@@ -463,10 +463,10 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
       tf.dispose([...ordered, value, correct!, x, y]);
       throw new NonFiniteLossError(this.epoch, this.step, "training", loss!);
     }
-    const clipped = clipByGlobalNorm(ordered, this.settings.weightOptimizer.gradClip);
-    this.#sgd.step(used, clipped, this.lr);
+    const scale = clipScale(ordered, this.settings.weightOptimizer.gradClip);
+    this.#sgd.step(used, ordered, this.lr, scale);
     const [hits] = await correct!.data();
-    tf.dispose([...ordered, ...clipped, value, correct!, x, y]);
+    tf.dispose([...ordered, scale, value, correct!, x, y]);
     const p = this.#progress;
     this.#progress = {
       loss: p.loss + loss! * batchSize,

@@ -13,6 +13,7 @@ import {
   DEPTHWISE_FILTER_GRAD,
   MAX_POOL_GRAD,
   MOMENTUM_UPDATE,
+  SGD_UPDATE,
   WEIGHTED_SUM,
   WEIGHTED_SUM_GRAD,
   type WindowAttrs,
@@ -39,6 +40,13 @@ export function registerNativeArrayKernels(): void {
     ({ running, batch }, b, { momentum, scale }) =>
       one(b, MOMENTUM_UPDATE, "float32", (p) => p.t(running!).t(batch!).n(momentum).n(scale ?? 1)),
   );
+  register(SGD_UPDATE, ({ w, g, buf, scale }, b, { lr, momentum, weightDecay, nesterov }) =>
+    run(
+      b,
+      SGD_UPDATE,
+      "float32",
+      (p) => p.t(w!).t(g!).t(buf!).t(scale!).n(lr).n(momentum).n(weightDecay).n(nesterov),
+    ));
   register(
     WEIGHTED_SUM,
     (inputs, b, { at }) =>

@@ -87,6 +87,7 @@ export function slowBlasWarning(torch: Libtorch): string | undefined {
 export function compileArgs(torch: Libtorch, source: string, output: string): string[] {
   return [
     "-O2",
+    "-ffp-contract=off", // float32 steps rounded one by one, as tfjs's composed ops (AsapSgdUpdate)
     "-shared",
     "-fPIC",
     "-std=c++17",

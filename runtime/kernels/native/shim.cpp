@@ -586,6 +586,38 @@ std::unordered_map<std::string, Op> make_ops() {
     double m = a.f(), scale = a.f();
     o.put((running.to(at::kDouble) * (1 - m) + batch.to(at::kDouble) * (m * scale)).to(at::kFloat));
   };
+  // One weight's SGD step, each operation rounded to float32 in the order of the composed tfjs ops (one
+  // statement per operation; the shim is built with -ffp-contract=off, so no fused multiply-adds).
+  m["AsapSgdUpdate"] = [](Args& a, Out& o) {  // w, g, buf, scale[1], lr, momentum, decay, nesterov -> w, buf
+    at::Tensor w = a.t().contiguous(), g = a.t().contiguous(), buf = a.t().contiguous(), scale = a.t();
+    const float lr = static_cast<float>(a.f()), m = static_cast<float>(a.f()), decay = static_cast<float>(a.f());
+    const bool nesterov = a.f() != 0;
+    if (w.scalar_type() != at::kFloat || g.sizes() != w.sizes() || buf.sizes() != w.sizes())
+      throw std::runtime_error("AsapSgdUpdate: w, g and buf must be float32 tensors of one shape");
+    const float s = scale.item<float>();
+    at::Tensor w2 = at::empty_like(w), buf2 = at::empty_like(buf);
+    const float *pw = w.data_ptr<float>(), *pg = g.data_ptr<float>(), *pb = buf.data_ptr<float>();
+    float *qw = w2.data_ptr<float>(), *qb = buf2.data_ptr<float>();
+    for (int64_t i = 0, n = w.numel(); i < n; i++) {
+      float gi = pg[i] * s;
+      if (decay != 0) {
+        float wd = pw[i] * decay;
+        gi = gi + wd;
+      }
+      float bm = pb[i] * m;
+      float b = bm + gi;
+      float d = b;
+      if (nesterov) {
+        float bn = b * m;
+        d = gi + bn;
+      }
+      float step = d * lr;
+      qb[i] = b;
+      qw[i] = pw[i] - step;
+    }
+    o.put(w2);
+    o.put(buf2);
+  };
   m["AsapWeightedSum"] = [](Args& a, Out& o) {  // phi, terms, at -> Σ φ[at_k]·t_k
     at::Tensor phi = a.t();
     auto terms = a.tensors();
