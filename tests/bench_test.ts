@@ -122,7 +122,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bench --peer --rounds times our all-ops step and the peer's back to back and reports the median ratio",
+  name:
+    "bench --peer --rounds times our all-ops step and the peer's back to back and reports the median ratio",
   ignore: !python,
   fn: async () => {
     const io = captureIo();
