@@ -5,6 +5,7 @@ import { compileSpace } from "../dsl/compile.ts";
 import { randomCell } from "../runtime/loops/derive.ts";
 import { Rng } from "../runtime/core/rng.ts";
 import { summarizeCompare } from "../runtime/report/compare_report.ts";
+import type { SearchSettings } from "../dsl/ir.ts";
 
 const TINY = new URL("../spaces/tiny.space", import.meta.url).pathname;
 const QUICK = [TINY, "--quick", "--synthetic", "48", "--eval-cells", "3", "--eval-channels", "4"];
@@ -46,7 +47,7 @@ Deno.test("compare exits 2 naming an unknown algorithm", async () => {
 
 Deno.test("searchSettingsFor() gives each algorithm its defaults and ends the baselines at the run's last epoch", () => {
   const ir = compileSpace(Deno.readTextFileSync(TINY), "tiny.space").ir!;
-  assert.deepEqual(searchSettingsFor(ir, "asap", 4).temperature, ir.search.temperature);
+  assert.deepEqual(searchSettingsFor(ir, "asap", ir.search.maxEpochs).temperature, ir.search.temperature);
   const darts = searchSettingsFor(ir, "darts", 10);
   assert.deepEqual([darts.temperature, darts.grace, darts.maxEpochs], [
     { kind: "constant", value: 1 },
@@ -55,6 +56,31 @@ Deno.test("searchSettingsFor() gives each algorithm its defaults and ends the ba
   ]);
   const magnitude = searchSettingsFor(ir, "magnitude", 10);
   assert.deepEqual(magnitude.sparsity, { final: 1, initial: 0, start: 4, interval: 1, steps: 6, power: 3 });
+});
+
+Deno.test("searchSettingsFor() stretches ASAP's grace epochs and temperature decay to the run's epochs", () => {
+  // The quickstart: grace 2 of 10 epochs, T = 1.0 · 0.6^epoch.
+  const ir = compileSpace(Deno.readTextFileSync("spaces/quickstart.space"), "quickstart.space").ir!;
+  const temperatureAt = (t: SearchSettings["temperature"], epoch: number) =>
+    t.kind === "exponential" ? t.t0 * t.beta ** epoch : NaN;
+  for (const epochs of [4, 20]) {
+    const s = searchSettingsFor(ir, "asap", epochs);
+    assert.equal(s.maxEpochs, epochs);
+    assert.deepEqual(s.grace, { kind: "epochs", epochs: Math.round((2 * epochs) / 10) }); // 1 of 4, 4 of 20
+    const last = temperatureAt(s.temperature, epochs);
+    assert.ok(
+      Math.abs(last - temperatureAt(ir.search.temperature, 10)) < 1e-12,
+      `T at the last epoch: ${last}`,
+    );
+  }
+  // The defaults (set for 50 epochs) stretch too; DARTS' constant T and zero grace stay as they are.
+  const asap = searchSettingsFor({ ...ir, search: { ...ir.search, algorithm: "darts" } }, "asap", 5);
+  assert.ok(asap.temperature.kind === "exponential" && Math.abs(asap.temperature.beta - 0.95 ** 10) < 1e-12);
+  const darts = searchSettingsFor(ir, "darts", 4);
+  assert.deepEqual([darts.temperature, darts.grace], [{ kind: "constant", value: 1 }, {
+    kind: "epochs",
+    epochs: 0,
+  }]);
 });
 
 Deno.test("randomCell() is seeded and keeps k incoming edges per node under top_k", () => {

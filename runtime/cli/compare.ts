@@ -155,28 +155,44 @@ function algorithmDefaults(algorithm: SearchSettings["algorithm"]): SearchSettin
 /**
  * The space's search settings for another algorithm: the space's own settings when it names that
  * algorithm; otherwise that algorithm's defaults for T, grace, θ and s_t, the space's for the rest.
- * The baselines' s_t is rescaled to the run's epochs (section 4.4's t_0 = 20 of E_f = 50 epochs, so
- * pruning starts at 40% of the run and reaches one op per edge at its last epoch).
+ * Schedules set for another number of epochs are stretched to the run's, so every algorithm searches
+ * in the same proportions whatever `--search-epochs` says: the baselines' s_t (section 4.4's t_0 = 20
+ * of E_f = 50 epochs, so pruning starts at 40% of the run and reaches one op per edge at its last
+ * epoch), and ASAP's grace epochs (the same share of the run) and exponential decay (β^(E/epochs): the
+ * temperature it was set to reach at its last epoch, reached at the run's).
  */
 export function searchSettingsFor(
   ir: SpaceIR,
   algorithm: SearchSettings["algorithm"],
   epochs: number,
 ): SearchSettings {
+  const defaults = algorithmDefaults(algorithm);
   const own = ir.search.algorithm === algorithm ? ir.search : {
     ...ir.search,
     ...(({ temperature, grace, threshold, sparsity }) => ({ temperature, grace, threshold, sparsity }))(
-      algorithmDefaults(algorithm),
+      defaults,
     ),
     algorithm,
   };
-  if (own.sparsity === null) return { ...own, maxEpochs: epochs };
-  const start = Math.floor((epochs * own.sparsity.start) / (own.sparsity.start + own.sparsity.steps));
-  return {
-    ...own,
-    maxEpochs: epochs,
-    sparsity: { ...own.sparsity, start, interval: 1, steps: Math.max(1, epochs - start) },
-  };
+  // The number of epochs the schedules were set for: the space's own, or the defaults'.
+  const setFor = ir.search.algorithm === algorithm ? ir.search.maxEpochs : defaults.maxEpochs;
+  const stretched = { ...stretchSchedules(own, setFor, epochs), maxEpochs: epochs };
+  if (stretched.sparsity === null) return stretched;
+  const sparsity = stretched.sparsity;
+  const start = Math.floor((epochs * sparsity.start) / (sparsity.start + sparsity.steps));
+  return { ...stretched, sparsity: { ...sparsity, start, interval: 1, steps: Math.max(1, epochs - start) } };
+}
+
+/** Grace epochs and an exponential temperature decay set for `from` epochs, stretched to `to`. */
+function stretchSchedules(s: SearchSettings, from: number, to: number): SearchSettings {
+  if (from === to) return s;
+  const grace = s.grace.kind === "epochs"
+    ? { kind: "epochs" as const, epochs: Math.round((s.grace.epochs * to) / from) }
+    : s.grace;
+  const temperature = s.temperature.kind === "exponential"
+    ? { ...s.temperature, beta: s.temperature.beta ** (from / to) }
+    : s.temperature;
+  return { ...s, grace, temperature };
 }
 
 async function loadData(plan: Plan): Promise<{ data: Dataset; test: Dataset; name: string }> {
