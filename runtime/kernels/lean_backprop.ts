@@ -38,7 +38,7 @@ interface EngineInternals {
   startTape(): void;
   endTape(): void;
   tidy<T extends tf.TensorContainer>(nameOrFn: string | (() => T), fn?: () => T): T;
-  state: { activeTape: TapeNode[] | null; gradientDepth: number; nextTensorId?: number };
+  state: { activeTape: TapeNode[] | null; gradientDepth: number };
 }
 
 let installed = false;
@@ -49,7 +49,7 @@ let stock: EngineInternals["gradients"] | undefined;
  * The nodes on a path from one of `xs` to `y`, in tape order, each with only its inputs that depend on
  * `xs` (no gradient is computed for the others, e.g. labels or, in the α step, the weights).
  */
-export function nodesFromXsToY(
+function nodesFromXsToY(
   tape: readonly TapeNode[],
   xs: readonly tf.Tensor[],
   y: tf.Tensor,
@@ -102,6 +102,11 @@ class GradientMap {
     if (!t) return;
     this.#byId.delete(id);
     this.#release(t);
+  }
+
+  /** Whether `t` stands for some gradient now. */
+  holds(t: tf.Tensor): boolean {
+    return this.#holders.has(t);
   }
 
   /** Frees `t` if the backward pass made it and no gradient holds it (a summand already added). */
@@ -209,7 +214,8 @@ export function freeWhileBackpropagating(): void {
           grads.freeIfLoose(dx);
         }
         for (const o of node.outputs) if (!wanted.has(o.id)) grads.drop(o.id);
-        if (outermost) { for (const t of node.saved ?? []) t.dispose(); }
+        // A saved tensor handed back as a gradient as it is stays to the end, as in tfjs.
+        if (outermost) { for (const t of node.saved ?? []) if (!grads.holds(t)) t.dispose(); }
       }
       const result = xs.map((x) => grads.get(x.id)!);
       if (engine.state.gradientDepth === 0) {
