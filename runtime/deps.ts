@@ -35,5 +35,5 @@ export const TFJS_NODE_SPECIFIERS = {
  */
 export { cpuUsage, resourceUsage } from "node:process";
 
-/** Per-core CPU times since boot (`--allow-sys=cpus`): how busy the machine is when the native backend loads. */
+/** Per-core CPU times since boot (`--allow-sys=cpus`): how busy the machine is when native loads. */
 export { cpus } from "node:os";

@@ -157,7 +157,8 @@ export function subsample2(x: tf.Tensor4D, offset: 0 | 1): tf.Tensor4D {
  * `x · weight` for 2-D tensors, whose gradient uses plain matMuls of explicitly transposed operands:
  * tfjs's own matMul gradient asks for transposed products, which wasm's BatchMatMul computes 3–10×
  * slower than untransposed ones (the other backends take the transposed products: on native an
- * explicit transpose of the [N·H·W, C] activations cost ~0.2 ms, 2,168 times a DARTS step). The weight's gradient is skipped inside `withoutWeightGradients`.
+ * explicit transpose of the [N·H·W, C] activations cost ~0.2 ms, 2,168 times a DARTS step). The
+ * weight's gradient is skipped inside `withoutWeightGradients`.
  *
  * @param x `[M, K]`.
  * @param weight `[K, N]`.

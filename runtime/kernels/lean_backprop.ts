@@ -195,8 +195,8 @@ export function freeWhileBackpropagating(): void {
           const dx = engine.tidy(() => inputGradients[name]!());
           if (dx.dtype !== "float32") {
             throw new Error(
-              `Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' ` +
-                `dtype, but has '${dx.dtype}'`,
+              `Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have ` +
+                `'float32' dtype, but has '${dx.dtype}'`,
             );
           }
           if (!tf.util.arraysEqual(dx.shape, x.shape)) {
