@@ -5,10 +5,11 @@ import { SearchNetwork } from "../runtime/nets/supernet.ts";
 import { cellsToRecompute, SearchRun } from "../runtime/loops/search.ts";
 import { syntheticDataset } from "../runtime/data/datasets.ts";
 import { Rng } from "../runtime/core/rng.ts";
-import { withoutWeightGradients } from "../runtime/kernels/grad_scope.ts";
+import { withoutAlphaGradients, withoutWeightGradients } from "../runtime/kernels/grad_scope.ts";
 import type { SearchSettings, SpaceIR } from "../dsl/ir.ts";
 import { dartsSpace, tinySpace } from "./_ir_builders.ts";
 import { summarize } from "../dsl/infer.ts";
+import { onBackend } from "./_native.ts";
 
 // wasm: the CPU default; the kernels it lacks are reformulated (tests/kernels_test.ts checks them against cpu).
 await useBackend("wasm");
@@ -130,6 +131,43 @@ Deno.test("recomputing the ops' activations gives the same loss and gradients as
     net.dispose();
   }
 });
+
+for (const backend of ["wasm", "native"] as const) {
+  Deno.test(
+    onBackend(
+      `without α's gradients (the w step) the weights' are the same, bit for bit, and Φ's are zeros (${backend})`,
+      backend,
+    ),
+    async () => {
+      await useBackend(backend);
+      const net = network(tinySpace());
+      const { x } = batch();
+      const labels = tf.tensor1d([0, 1, 2, 1], "int32");
+      try {
+        net.alpha.get("normal")![0]!.assign(tf.tensor1d([0.3, -0.2, 0.1]));
+        for (const recompute of [false, true]) {
+          net.recompute = recompute;
+          const weights = net.weights();
+          const all = net.lossAndGradients(x, labels, 0.6, weights);
+          const skipped = withoutAlphaGradients(() => net.lossAndGradients(x, labels, 0.6, weights));
+          all.grads.forEach((g, i) =>
+            assert.deepEqual(g.dataSync(), skipped.grads[i]!.dataSync(), weights[i]!.name)
+          );
+          // What the scope promises: asked for α's gradients inside it, one gets zeros.
+          const alphas = [...net.alpha.values()].flat();
+          const zeros = withoutAlphaGradients(() => net.lossAndGradients(x, labels, 0.6, alphas));
+          for (const g of zeros.grads) assert.ok(g.dataSync().every((v) => v === 0));
+          tf.dispose([all.loss, all.correct, ...all.grads, skipped.loss, skipped.correct, ...skipped.grads]);
+          tf.dispose([zeros.loss, zeros.correct, ...zeros.grads]);
+        }
+      } finally {
+        tf.dispose([x, labels]);
+        net.dispose();
+        await useBackend("wasm"); // the other tests here run on wasm
+      }
+    },
+  );
+}
 
 Deno.test("cellsToRecompute: the largest cells recompute until the others' activations fit the budget", () => {
   assert.deepEqual([...cellsToRecompute([2, 2, 4, 1, 1], 10)], []);

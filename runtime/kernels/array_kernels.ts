@@ -304,6 +304,7 @@ function weightedSumGrad(
   a: Attrs,
 ): void {
   const at = a["at"] as number[];
+  const withPhi = a["phiGrad"] !== 0; // 0: Φ's gradient is not wanted (zeros)
   const dPhi = outs[terms.length]!.fill(0);
   terms.forEach((t, k) => {
     const w = phi![at[k]!]!;
@@ -314,7 +315,7 @@ function weightedSumGrad(
       dt[i] = w * g;
       sum += t[i]! * g;
     }
-    dPhi[at[k]!] = sum;
+    if (withPhi) dPhi[at[k]!] = sum;
   });
 }
 

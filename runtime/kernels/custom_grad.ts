@@ -15,7 +15,7 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import { weightGradientsWanted } from "./grad_scope.ts";
+import { alphaGradientsWanted, weightGradientsWanted } from "./grad_scope.ts";
 import { inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } from "./composite.ts";
 import { shareCopies } from "./shared_data.ts";
 import { freeWhileBackpropagating } from "./lean_backprop.ts";
@@ -386,6 +386,8 @@ export function weightedSum<T extends tf.Tensor>(
     picks.forEach((p, j) => values[p * k + j] = 1);
     return values;
   })();
+  // Inside withoutAlphaGradients (the w step) Φ's gradient is zeros: nothing reads it.
+  const phiGrad = alphaGradientsWanted();
   if (hasArrayKernel(WEIGHTED_SUM)) {
     // One kernel each way, and no stacked copy of the terms.
     const g = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -399,6 +401,7 @@ export function weightedSum<T extends tf.Tensor>(
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
           runArrayKernel(WEIGHTED_SUM_GRAD, { dy, phi: saved[k]!, ...named(saved.slice(0, k)) }, {
             at: [...picks],
+            phiGrad: phiGrad ? 1 : 0,
           }) as tf.Tensor[],
       };
     });
@@ -421,6 +424,7 @@ export function weightedSum<T extends tf.Tensor>(
           k,
           ...shape,
         ]));
+        if (!phiGrad) return [...dTerms, tf.zeros([slots])];
         const dPicked = tf.matMul(ys, tf.reshape(dy, [size, 1]) as tf.Tensor2D);
         const dPhi = select ? tf.matMul(tf.tensor2d(select, [slots, k]), dPicked) : dPicked;
         return [...dTerms, tf.reshape(dPhi, [slots])];

@@ -1,7 +1,8 @@
 /**
- * Whether the gradients being computed need the network weights' gradients. The α step of the search
- * differentiates w.r.t. α only; the hand-written gradients (kernels_native.ts) and the recomputed
- * blocks (recompute.ts) then skip their weight-gradient work, which tfjs's customGrad cannot know.
+ * Whether the gradients being computed need the network weights' gradients, or α's. The α step of the
+ * search differentiates w.r.t. α only; the hand-written gradients (custom_grad.ts) and the recomputed
+ * blocks (recompute.ts) then skip their weight-gradient work, which tfjs's customGrad cannot know. The
+ * w step needs no α gradients: the mixed ops' weighted sums skip Φ's.
  *
  * @module
  */
@@ -29,6 +30,31 @@ export function withoutWeightGradients<T>(f: () => T): T {
 /** @returns false inside {@linkcode withoutWeightGradients}. */
 export function weightGradientsWanted(): boolean {
   return wanted;
+}
+
+let alphaWanted = true;
+
+/**
+ * Runs `f` (a synchronous gradient computation) with α's gradients off: a mixed op's weighted sum then
+ * returns zeros for Φ instead of Σ term·dy per candidate (the w step differentiates w.r.t. the weights
+ * only, and its Φ gradients would be thrown away).
+ *
+ * @param f the computation, e.g. `() => tf.variableGrads(loss, weights)`
+ * @returns what `f` returns
+ */
+export function withoutAlphaGradients<T>(f: () => T): T {
+  const before = alphaWanted;
+  alphaWanted = false;
+  try {
+    return f();
+  } finally {
+    alphaWanted = before;
+  }
+}
+
+/** @returns false inside {@linkcode withoutAlphaGradients}. */
+export function alphaGradientsWanted(): boolean {
+  return alphaWanted;
 }
 
 let replaying = false;

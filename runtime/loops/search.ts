@@ -22,7 +22,7 @@ import { deriveCell, edgeStrengths } from "./derive.ts";
 import { assignTensors, EpochRun, readTensors, type RunHooks } from "./epoch_run.ts";
 import { type Decide, PRUNING_POLICIES, type PruningPolicy } from "./pruning.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
-import { withoutWeightGradients } from "../kernels/grad_scope.ts";
+import { withoutAlphaGradients, withoutWeightGradients } from "../kernels/grad_scope.ts";
 import { Rng, type RngState } from "../core/rng.ts";
 import { type Dataset, splitTrainVal } from "../data/datasets.ts";
 import { type BatchOptions, channelStats, makeBatch } from "../data/augment.ts";
@@ -315,7 +315,9 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
     const train = this.#batch(this.#train, at);
     const weights = this.net.weights();
     this.#setRecompute(train.x);
-    const w = this.net.lossAndGradients(train.x, train.y, this.temperature, weights);
+    const w = withoutAlphaGradients(() =>
+      this.net.lossAndGradients(train.x, train.y, this.temperature, weights)
+    );
     const scale = clipScale(w.grads, search.weightOptimizer.gradClip);
     this.#sgd.step(weights, w.grads, lr, scale);
     tf.dispose([...w.grads, scale, train.x, train.y]);

@@ -52,12 +52,12 @@ export function registerNativeArrayKernels(): void {
     (inputs, b, { at }) =>
       one(b, WEIGHTED_SUM, "float32", (p) => p.t(inputs["phi"]!).tensors(terms(inputs, 1)).list(at)),
   );
-  register(WEIGHTED_SUM_GRAD, (inputs, b, { at }) =>
+  register(WEIGHTED_SUM_GRAD, (inputs, b, { at, phiGrad }) =>
     run(
       b,
       WEIGHTED_SUM_GRAD,
       "float32",
-      (p) => p.t(inputs["dy"]!).t(inputs["phi"]!).tensors(terms(inputs, 2)).list(at),
+      (p) => p.t(inputs["dy"]!).t(inputs["phi"]!).tensors(terms(inputs, 2)).list(at).n(phiGrad ?? 1),
     ));
   register(MAX_POOL_GRAD, ({ x, dy }, b, a) => {
     const { kernel: k, stride: s, pad } = a as WindowAttrs;

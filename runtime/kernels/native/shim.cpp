@@ -626,14 +626,15 @@ std::unordered_map<std::string, Op> make_ops() {
     for (size_t k = 1; k < terms.size(); k++) out.addcmul_(terms[k], phi[at_[k]]);
     o.put(out);
   };
-  m["AsapWeightedSumGrad"] = [](Args& a, Out& o) {  // dy, phi, terms, at -> dt_k…, dφ
+  m["AsapWeightedSumGrad"] = [](Args& a, Out& o) {  // dy, phi, terms, at, want dφ -> dt_k…, dφ
     at::Tensor dy = a.t(), phi = a.t();
     auto terms = a.tensors();
     auto at_ = a.list();
+    bool with_phi = a.b();  // false: dφ is not wanted (the w step), zeros
     at::Tensor dphi = at::zeros({phi.size(0)}, phi.options());
     for (size_t k = 0; k < terms.size(); k++) {
       o.put(dy * phi[at_[k]]);
-      dphi[at_[k]].copy_(at::sum(terms[k] * dy, at::kDouble));
+      if (with_phi) dphi[at_[k]].copy_(at::sum(terms[k] * dy, at::kDouble));
     }
     o.put(dphi);
   };
