@@ -304,7 +304,14 @@ Deno.test({
       const update = await run(found.scontrol!, ["update", `JobId=${task}`, "StartTime=now"], env);
       assert.equal(update.code, 0, update.err);
       const log = () => Deno.readTextFile(`${ROOT}/${long}/logs/task-0.log`).catch(() => "");
-      assert.ok(await until(300, async () => await pending() === ""), `still queued:\n${await log()}`);
+      // Wait for the resumed run's last line, not for the queue to empty: squeue may list nothing for a
+      // moment between the requeue and the restart.
+      const resumedDone = async () => /^done in .* \(8 epochs\); found cells:$/m.test(await log());
+      assert.ok(
+        await until(300, resumedDone),
+        `the requeued task did not finish (${await pending()}):\n${await log()}`,
+      );
+      assert.ok(await until(60, async () => await pending() === ""), "the task left the queue");
       const text = await log();
       assert.match(text, /^SIGTERM: stopping after the current step to write a checkpoint$/m);
       assert.match(text, /^time limit near: requeueing /m);
