@@ -7,7 +7,26 @@
  * @module
  */
 
-let wanted = true;
+/** A flag that holds `value` while a function runs, and its previous value again after (or on a throw). */
+function scopedFlag(initial: boolean) {
+  let current = initial;
+  return {
+    get: () => current,
+    during<T>(value: boolean, f: () => T): T {
+      const before = current;
+      current = value;
+      try {
+        return f();
+      } finally {
+        current = before;
+      }
+    },
+  };
+}
+
+const weights = scopedFlag(true);
+const alphas = scopedFlag(true);
+const replay = scopedFlag(false);
 
 /**
  * Runs `f` (a synchronous gradient computation) with weight gradients off: hand-written gradients
@@ -18,21 +37,13 @@ let wanted = true;
  * @returns what `f` returns
  */
 export function withoutWeightGradients<T>(f: () => T): T {
-  const before = wanted;
-  wanted = false;
-  try {
-    return f();
-  } finally {
-    wanted = before;
-  }
+  return weights.during(false, f);
 }
 
 /** @returns false inside {@linkcode withoutWeightGradients}. */
 export function weightGradientsWanted(): boolean {
-  return wanted;
+  return weights.get();
 }
-
-let alphaWanted = true;
 
 /**
  * Runs `f` (a synchronous gradient computation) with α's gradients off: a mixed op's weighted sum then
@@ -43,21 +54,13 @@ let alphaWanted = true;
  * @returns what `f` returns
  */
 export function withoutAlphaGradients<T>(f: () => T): T {
-  const before = alphaWanted;
-  alphaWanted = false;
-  try {
-    return f();
-  } finally {
-    alphaWanted = before;
-  }
+  return alphas.during(false, f);
 }
 
 /** @returns false inside {@linkcode withoutAlphaGradients}. */
 export function alphaGradientsWanted(): boolean {
-  return alphaWanted;
+  return alphas.get();
 }
-
-let replaying = false;
 
 /**
  * Runs `f` as the replay of a forward pass that already ran (recomputation in the backward pass):
@@ -67,16 +70,10 @@ let replaying = false;
  * @returns what `f` returns
  */
 export function asReplay<T>(f: () => T): T {
-  const before = replaying;
-  replaying = true;
-  try {
-    return f();
-  } finally {
-    replaying = before;
-  }
+  return replay.during(true, f);
 }
 
 /** @returns true inside {@linkcode asReplay}: the forward pass's side effects already happened. */
 export function isReplay(): boolean {
-  return replaying;
+  return replay.get();
 }
