@@ -6,6 +6,7 @@ import { main as sweep } from "../runtime/cli/sweep.ts";
 import { main as search } from "../runtime/cli/search.ts";
 import { makePlan, writePlan } from "../runtime/sweep/plan.ts";
 import { collectSweep } from "../runtime/sweep/collect.ts";
+import { exists } from "../runtime/core/atomic.ts";
 
 const TINY = new URL("../spaces/tiny.space", import.meta.url).pathname;
 /** Tiny searches: 32 synthetic images, 2 steps per epoch. */
@@ -20,10 +21,6 @@ function sweepIo() {
     stdout: () => out,
     stderr: () => err,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 Deno.test("sweep --slurm --dry-run prints a job array over the seeds and writes nothing", async () => {

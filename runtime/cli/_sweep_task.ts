@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { exists } from "../core/atomic.ts";
 import { EVAL_DIR, evaluateArgs, readPlan, searchArgs, SweepError } from "../sweep/plan.ts";
 import { readStatus, type TaskStatus, writeStatus } from "../sweep/status.ts";
 import { EXIT_INTERRUPTED, EXIT_TERMINATED } from "./_signals.ts";
@@ -18,16 +19,6 @@ export interface TaskPrograms {
   readonly search: string;
   /** `runtime/cli/evaluate.ts`. */
   readonly evaluate: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Runs the steps' subprocesses; SIGTERM is forwarded to the running one and stops the task. */

@@ -1,7 +1,8 @@
 /**
  * Atomic file writes for checkpoints and run outputs: the data goes to a temporary file in the same
  * folder, is flushed to disk (fsync), and is then renamed over the target. A reader, or a run that
- * is killed midway, sees either the old file or the new one, never a half-written file.
+ * is killed midway, sees either the old file or the new one, never a half-written file. Also the
+ * existence check that resuming readers of such files share.
  *
  * @module
  */
@@ -79,4 +80,26 @@ async function syncDir(dir: string): Promise<void> {
  */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Whether something is at `path` (a link counts as itself, not its target).
+ *
+ * @param path A file or folder.
+ * @returns False when nothing is there.
+ * @throws Any error other than "not found" (e.g. a missing read permission).
+ * @example
+ * ```ts
+ * import { exists } from "./atomic.ts";
+ * if (await exists("/no/such/path")) throw new Error("the example's claim does not hold");
+ * ```
+ */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }

@@ -9,7 +9,7 @@
 import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
 import { printFoundSpace } from "../../dsl/print.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { sha256Hex } from "../io/checkpoint_io.ts";
 import { cellToDot, cellToSvg, curvesToSvg, supernetToSvg } from "./render.ts";
 import type { EpochTelemetry, SearchRun } from "../loops/search.ts";
@@ -60,16 +60,6 @@ export class RunFolderError extends Error {
  */
 export function spaceHash(text: string): Promise<string> {
   return sha256Hex(text);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /**
