@@ -218,6 +218,8 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
   readonly #maxCandidates: number;
   /** How this search's algorithm prunes. */
   readonly #policy: PruningPolicy;
+  /** The activation bytes "auto" lets a step keep (read once: the backend does not change). */
+  readonly #keptBudget = keptActivationBudget();
 
   constructor(ir: SpaceIR, options: SearchOptions) {
     super(options);
@@ -289,7 +291,7 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
     this.net.recompute = wanted === true;
     const [n, h, w] = x.shape;
     this.net.recomputeCells = wanted === "auto"
-      ? cellsToRecompute(this.net.cellActivationBytes(n, h, w), keptActivationBudget())
+      ? cellsToRecompute(this.net.cellActivationBytes(n, h, w), this.#keptBudget)
       : new Set();
   }
 
