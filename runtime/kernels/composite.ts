@@ -170,11 +170,12 @@ export function matMul2d(x: tf.Tensor2D, weight: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const a = args[0] as tf.Tensor2D;
     const b = withWeight ? args[1] as tf.Tensor2D : weight;
-    (args[args.length - 1] as tf.GradSaveFunc)([a, b]);
+    // dx needs only the weight: the input is kept for the weight's gradient alone.
+    (args[args.length - 1] as tf.GradSaveFunc)(withWeight ? [b, a] : [b]);
     return {
       value: tf.matMul(a, b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [as, bs] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const [bs, as] = saved as [tf.Tensor2D, tf.Tensor2D];
         const g = dy as tf.Tensor2D;
         if (tf.getBackend() !== "wasm") { // the others take transposed operands as they are (native: oneDNN)
           const dx = tf.matMul(g, bs, false, true);

@@ -102,14 +102,15 @@ export function depthwiseConvNative(
     const xi = args[0] as tf.Tensor4D;
     const wi = withWeight ? args[1] as tf.Tensor3D : weight;
     const filter = tf.reshape(wi, [k, k, c, 1]) as tf.Tensor4D;
-    (args[args.length - 1] as tf.GradSaveFunc)([xi, filter]);
+    // dx needs only the filter: the input is kept for the filter's gradient alone.
+    (args[args.length - 1] as tf.GradSaveFunc)(withWeight ? [filter, xi] : [filter]);
     const value = tf.depthwiseConv2d(xi, filter, stride, pad, "NHWC", dilation);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, filterSaved] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const [filterSaved, xs] = saved as [tf.Tensor4D, tf.Tensor4D];
         const g = dy as tf.Tensor4D;
-        const dx = inputGrad(g, filterSaved, xs.shape, stride, dilation);
+        const dx = inputGrad(g, filterSaved, xi.shape, stride, dilation);
         return withWeight ? [dx, filterGrad(g, xs, k, stride, dilation)] : [dx];
       },
     };

@@ -138,9 +138,9 @@ let networks = 0;
  * cells recompute their mixed ops, largest first, until the rest fits. wasm's heap is 4 GiB, so 1 GiB
  * there (and on the other JS backends). Native memory has no such ceiling: a quarter of the machine's
  * memory (4 GiB where that cannot be read, `--allow-sys=systemMemoryInfo`). On the 24 GiB machine
- * kind the DARTS supernet at batch 32 (estimate 11.5 GiB) then recomputes 3 of its 8 cells: 2.6–2.8 GB
- * peak RSS and 5.4–5.8 s a step, against 5.5 GB keeping everything and 1.2 GB recomputing every cell
- * (measured; PyTorch's peak there is 4.8 GB).
+ * kind the DARTS supernet at batch 32 (estimate 3.4 GiB) then keeps every cell: 3.4–3.7 GB peak RSS
+ * (PyTorch's: 4.8 GB), against 1.9–2.0 GB and a ninth more time recomputing its 3 largest cells
+ * (measured). Batch 64 recomputes its largest cell, batch 96 (asap.space) its two largest.
  */
 function keptActivationBudget(): number {
   if (tf.getBackend() !== "native") return 2 ** 30;
