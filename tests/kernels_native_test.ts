@@ -40,21 +40,26 @@ for (
       useArrayKernels(arrays);
       try {
         for (
-          const [size, k, stride, dilation] of [[6, 3, 1, 1], [7, 3, 2, 1], [6, 5, 2, 2], [8, 3, 1, 2], [
-            5,
-            5,
-            1,
-            1,
-          ]] as const
+          const [size, k, stride, dilation, c] of [
+            [6, 3, 1, 1, 3],
+            [7, 3, 2, 1, 3],
+            [6, 5, 2, 2, 3],
+            [8, 3, 1, 2, 3],
+            [5, 5, 1, 1, 3],
+            // 8 and 16 channels: the native filter gradient's vector loops (5×5 and dilated filters)
+            [7, 5, 2, 1, 16],
+            [8, 3, 1, 2, 8],
+            [6, 5, 1, 2, 16],
+          ] as const
         ) {
-          const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
-          const w = tf.randomNormal([k, k, 3], 0, 1, "float32", 2) as tf.Tensor3D;
+          const x = tf.randomNormal([2, size, size, c], 0, 1, "float32", 1) as tf.Tensor4D;
+          const w = tf.randomNormal([k, k, c], 0, 1, "float32", 2) as tf.Tensor3D;
           const dy = tf.randomNormal(depthwiseConv(x, w, stride, dilation).shape, 0, 1, "float32", 3);
           const loss = (f: typeof depthwiseConv) => (a: tf.Tensor, b: tf.Tensor) =>
             tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor3D, stride, dilation), dy));
           const reference = tf.grads(loss(depthwiseConv))([x, w]);
           const native = tf.grads(loss(depthwiseConvNative))([x, w]);
-          const label = `size ${size} k ${k} stride ${stride} dilation ${dilation}`;
+          const label = `size ${size} k ${k} stride ${stride} dilation ${dilation} channels ${c}`;
           assert.ok(maxDiff(reference[0]!, native[0]!) < 1e-4, `dx, ${label}`);
           assert.ok(maxDiff(reference[1]!, native[1]!) < 1e-3, `dW, ${label}`);
           tf.dispose([x, w, dy, ...reference, ...native]);
