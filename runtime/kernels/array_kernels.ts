@@ -14,12 +14,19 @@
  * - `AsapWeightedSum`, `AsapWeightedSumGrad`: a mixed op's Σ φ·term and its gradient, without stacking
  *   the terms (no copy).
  *
+ * The native backend registers these too (native/array_kernels.ts), and two of its own:
+ * `AsapMaxPoolIndices` (max pooling that also returns where each maximum was, as float32 plane indices)
+ * and `AsapMaxPoolIndicesGrad` (dy scattered back to those indices), so that backpropagation keeps the
+ * indices and need not pool again.
+ *
  * @module
  */
 import { tf } from "../deps.ts";
 
 /** The kernels of this module. */
 export const MAX_POOL_GRAD = "AsapMaxPoolGrad";
+export const MAX_POOL_INDICES = "AsapMaxPoolIndices";
+export const MAX_POOL_INDICES_GRAD = "AsapMaxPoolIndicesGrad";
 export const DEPTHWISE_FILTER_GRAD = "AsapDepthwiseFilterGrad";
 export const BATCH_NORM_TRAIN = "AsapBatchNormTrain";
 export const BATCH_NORM_GRAD = "AsapBatchNormGrad";

@@ -25,6 +25,8 @@ import {
   DEPTHWISE_FILTER_GRAD,
   hasArrayKernel,
   MAX_POOL_GRAD,
+  MAX_POOL_INDICES,
+  MAX_POOL_INDICES_GRAD,
   runArrayKernel,
   WEIGHTED_SUM,
   WEIGHTED_SUM_GRAD,
@@ -206,6 +208,22 @@ function filterGrad(
  */
 export function maxPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf.Tensor4D {
   const p = samePadding(kernel, 1);
+  const window = { kernel, stride, dilation: 1, pad: p };
+  if (hasArrayKernel(MAX_POOL_INDICES)) {
+    // Backpropagation keeps where the maxima were, not the input and output.
+    const g = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const xi = args[0] as tf.Tensor4D;
+      const [value, indices] = runArrayKernel(MAX_POOL_INDICES, { x: xi }, window) as tf.Tensor[];
+      (args[1] as tf.GradSaveFunc)([indices!]);
+      return {
+        value: value!,
+        gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => [
+          runArrayKernel(MAX_POOL_INDICES_GRAD, { dy, indices: saved! }, { ...window, inputShape: [...xi.shape] }) as tf.Tensor4D,
+        ],
+      };
+    });
+    return g(x) as tf.Tensor4D;
+  }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor4D;
     const value = tf.maxPool(xi, kernel, stride, p);

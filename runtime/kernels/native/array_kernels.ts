@@ -3,7 +3,7 @@
  * names, inputs, attributes and outputs (so `hasArrayKernel` finds them and `custom_grad.ts` takes the
  * one-dispatch path): batch norm's forward and gradient (statistics in float64), a running statistic's
  * update, a mixed op's weighted sum and its gradient, max pooling's and a depthwise convolution's
- * gradients (ATen's own, symmetric padding).
+ * gradients (ATen's own, symmetric padding); and max pooling with indices and its gradient from them.
  *
  * @module
  */
@@ -12,6 +12,8 @@ import {
   BATCH_NORM_TRAIN,
   DEPTHWISE_FILTER_GRAD,
   MAX_POOL_GRAD,
+  MAX_POOL_INDICES,
+  MAX_POOL_INDICES_GRAD,
   MOMENTUM_UPDATE,
   SGD_UPDATE,
   WEIGHTED_SUM,
@@ -68,6 +70,15 @@ export function registerNativeArrayKernels(): void {
       "float32",
       (p) => p.n(2).n(k).n(k).n(s).n(s).n(pad).n(pad).n(pad).n(pad).t(dy!).t(x!),
     );
+  });
+  register(MAX_POOL_INDICES, ({ x }, b, a) => {
+    const { kernel: k, stride: s, pad } = a as WindowAttrs;
+    return run(b, MAX_POOL_INDICES, "float32", (p) => p.t(x!).n(k).n(s).n(pad));
+  });
+  register(MAX_POOL_INDICES_GRAD, ({ dy, indices }, b, a) => {
+    const { kernel: k, stride: s, pad } = a as WindowAttrs;
+    const shape = (a as { inputShape: number[] }).inputShape;
+    return one(b, MAX_POOL_INDICES_GRAD, "float32", (p) => p.t(dy!).t(indices!).list(shape).n(k).n(s).n(pad));
   });
   register(DEPTHWISE_FILTER_GRAD, ({ x, dy }, b, a) => {
     const { kernel: k, stride: s, dilation: d, pad } = a as WindowAttrs;

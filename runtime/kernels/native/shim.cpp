@@ -731,6 +731,23 @@ std::unordered_map<std::string, Op> make_ops() {
     for (size_t k = 1; k < terms.size(); k++) out.addcmul_(terms[k], phi[at_[k]]);
     o.put(out);
   };
+  // Max pooling (symmetric padding) and where each maximum was: its index in the input plane (y·W + x, the
+  // window's first maximum in row-major order, as PyTorch), as float32 (exact below 2^24 pixels).
+  m["AsapMaxPoolIndices"] = [](Args& a, Out& o) {  // x, k, stride, pad -> y, indices
+    at::Tensor x = nchw(a.t());
+    int64_t k = a.n(), s = a.n(), p = a.n();
+    auto [y, idx] = at::max_pool2d_with_indices(x, {k, k}, {s, s}, {p, p});
+    o.put(nhwc(y));
+    o.put(nhwc(idx));
+  };
+  m["AsapMaxPoolIndicesGrad"] = [](Args& a, Out& o) {  // dy, indices, input shape (NHWC), k, stride, pad -> dx
+    at::Tensor dy = nchw(a.t()), idx = nchw(a.t()).to(at::kLong);
+    auto xs = a.list();
+    int64_t k = a.n(), s = a.n(), p = a.n();
+    // Only the input's shape and layout are read.
+    at::Tensor x = at::empty({xs[0], xs[3], xs[1], xs[2]}, dy.options().memory_format(at::MemoryFormat::ChannelsLast));
+    o.put(nhwc(at::max_pool2d_with_indices_backward(dy, x, {k, k}, {s, s}, {p, p}, {1, 1}, false, idx)));
+  };
   m["AsapWeightedSumGrad"] = [](Args& a, Out& o) {  // dy, phi, terms, at, want dφ -> dt_k…, dφ
     at::Tensor dy = a.t(), phi = a.t();
     auto terms = a.tensors();
