@@ -218,7 +218,10 @@ export function maxPoolNative(x: tf.Tensor4D, kernel: number, stride: 1 | 2): tf
       return {
         value: value!,
         gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => [
-          runArrayKernel(MAX_POOL_INDICES_GRAD, { dy, indices: saved! }, { ...window, inputShape: [...xi.shape] }) as tf.Tensor4D,
+          runArrayKernel(MAX_POOL_INDICES_GRAD, { dy, indices: saved! }, {
+            ...window,
+            inputShape: [...xi.shape],
+          }) as tf.Tensor4D,
         ],
       };
     });

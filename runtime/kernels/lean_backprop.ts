@@ -46,12 +46,27 @@ interface EngineInternals {
   endTape(): void;
   tidy<T extends tf.TensorContainer>(nameOrFn: string | (() => T), fn?: () => T): T;
   state: { activeTape: TapeNode[] | null; gradientDepth: number };
-  getTensorsForGradient(kernelName: string, inputs: Record<string, tf.Tensor>, outputs: tf.Tensor[]): tf.Tensor[];
+  getTensorsForGradient(
+    kernelName: string,
+    inputs: Record<string, tf.Tensor>,
+    outputs: tf.Tensor[],
+  ): tf.Tensor[];
   saveTensorsForBackwardMode(tensors: tf.Tensor[]): tf.Tensor[];
 }
 
 /** Kernels whose registered gradient reads only the saved tensors' shapes (tfjs-core 4.22.0). */
-const SHAPE_ONLY_GRADIENTS = new Set(["Reshape", "Slice", "PadV2", "Concat", "Add", "Sub", "Sum", "Mean", "Pack", "AddN"]);
+const SHAPE_ONLY_GRADIENTS = new Set([
+  "Reshape",
+  "Slice",
+  "PadV2",
+  "Concat",
+  "Add",
+  "Sub",
+  "Sum",
+  "Mean",
+  "Pack",
+  "AddN",
+]);
 
 /** What such a gradient is given in place of a saved tensor: its shape, and nothing to free. */
 class SavedShape {

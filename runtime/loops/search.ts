@@ -135,14 +135,16 @@ let networks = 0;
 
 /**
  * The estimate of kept activations (Supernet.activationBytes) that "auto" lets a step keep; above it,
- * cells recompute their mixed ops, largest first, until the rest fits. wasm's heap is 4 GiB, so 1 GiB
- * there (and on the other JS backends). Native memory has no such ceiling: a quarter of the machine's
+ * cells recompute their mixed ops, largest first, until the rest fits. wasm's heap is 4 GiB, so half of
+ * it there (the DARTS supernet at batch 32 then recomputes 2 of its 8 cells), 1 GiB on the other JS
+ * backends (cpu, webgpu). Native memory has no such ceiling: a quarter of the machine's
  * memory (4 GiB where that cannot be read, `--allow-sys=systemMemoryInfo`). On the 24 GiB machine
  * kind the DARTS supernet at batch 32 (estimate 3.4 GiB) then keeps every cell: 3.4–3.7 GB peak RSS
  * (PyTorch's: 4.8 GB), against 1.9–2.0 GB and a ninth more time recomputing its 3 largest cells
  * (measured). Batch 64 recomputes its largest cell, batch 96 (asap.space) its two largest.
  */
 function keptActivationBudget(): number {
+  if (tf.getBackend() === "wasm") return 2 ** 31;
   if (tf.getBackend() !== "native") return 2 ** 30;
   try {
     return Deno.systemMemoryInfo().total / 4;

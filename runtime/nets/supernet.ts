@@ -235,30 +235,36 @@ export class SearchNetwork {
     const nodes: (tf.Tensor4D | null)[] = [];
     // One scope per node: the mixed ops' outputs and partial sums are freed as soon as the node is
     // summed (what backpropagation needs of them, their kernels saved).
-    cell.type.nodes.forEach((_, n) => nodes.push(tf.tidy((): tf.Tensor4D | undefined => {
-      const terms: tf.Tensor4D[] = [];
-      let zeroShape: number[] | null = null;
-      cell.type.edges.forEach((edge, e) => {
-        if (edge.to !== n) return;
-        const x = edge.from.kind === "input" ? inputs[edge.from.index]! : nodes[edge.from.index]!;
-        if (!x) return;
-        const ops = alive[e]!.map((o) => cell.edges[e]!.ops[o] ?? null);
-        // A zero op's output is 0: it adds nothing, but its α still enters Φ's normalisation.
-        if (ops.some((op) => !op)) zeroShape ??= zeroOutputShape(x, edge.stride);
-        if (ops.every((op) => !op)) return;
-        const phi = ops.length > 1 ? phis[e]! : null;
-        if (!recompute) {
-          terms.push(mixedOp(ops, x, phi, training));
-          return;
-        }
-        // Without weight gradients (the α step) the weights are constants of the block, not inputs.
-        const weights = weightGradientsWanted() ? ops.flatMap((op) => op?.weights ?? []) : [];
-        const mixed = (i: tf.Tensor, p?: tf.Tensor) =>
-          mixedOp(ops, i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null, training);
-        terms.push(recomputed(mixed, phi ? [x, phi] : [x], weights));
-      });
-      return terms.length === 0 ? (zeroShape ? tf.zeros(zeroShape) as tf.Tensor4D : undefined) : sum(terms);
-    }) ?? null));
+    cell.type.nodes.forEach((_, n) =>
+      nodes.push(
+        tf.tidy((): tf.Tensor4D | undefined => {
+          const terms: tf.Tensor4D[] = [];
+          let zeroShape: number[] | null = null;
+          cell.type.edges.forEach((edge, e) => {
+            if (edge.to !== n) return;
+            const x = edge.from.kind === "input" ? inputs[edge.from.index]! : nodes[edge.from.index]!;
+            if (!x) return;
+            const ops = alive[e]!.map((o) => cell.edges[e]!.ops[o] ?? null);
+            // A zero op's output is 0: it adds nothing, but its α still enters Φ's normalisation.
+            if (ops.some((op) => !op)) zeroShape ??= zeroOutputShape(x, edge.stride);
+            if (ops.every((op) => !op)) return;
+            const phi = ops.length > 1 ? phis[e]! : null;
+            if (!recompute) {
+              terms.push(mixedOp(ops, x, phi, training));
+              return;
+            }
+            // Without weight gradients (the α step) the weights are constants of the block, not inputs.
+            const weights = weightGradientsWanted() ? ops.flatMap((op) => op?.weights ?? []) : [];
+            const mixed = (i: tf.Tensor, p?: tf.Tensor) =>
+              mixedOp(ops, i as tf.Tensor4D, (p ?? null) as tf.Tensor1D | null, training);
+            terms.push(recomputed(mixed, phi ? [x, phi] : [x], weights));
+          });
+          return terms.length === 0
+            ? (zeroShape ? tf.zeros(zeroShape) as tf.Tensor4D : undefined)
+            : sum(terms);
+        }) ?? null,
+      )
+    );
     const outs = cell.type.output.nodes.map((n) => nodes[n]);
     if (outs.some((o) => !o)) {
       throw new Error(`cell type "${cell.type.name}": an output node has no incoming edge`);
