@@ -170,6 +170,13 @@ struct Depthwise {
 /** Eight floats, loaded and stored unaligned; without AVX the compiler splits each operation in two. */
 typedef float f8 __attribute__((vector_size(32), aligned(4), may_alias));
 
+// On x86-64 a loop is compiled twice, for AVX2 and for any x86-64, and the loader picks one (ifunc).
+#if defined(__x86_64__)
+#define ASAP_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define ASAP_AVX2_CLONE
+#endif
+
 /** The outputs [first, last) of a row whose input pixel, at tap offset `shift` (b·d − left), is inside the width. */
 inline std::pair<int64_t, int64_t> inside(int64_t shift, int64_t stride, int64_t width, int64_t outputs) {
   auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
@@ -221,10 +228,9 @@ __attribute__((always_inline)) inline void depthwise_filter_v(const Depthwise g,
   }
 }
 
-/** depthwise_filter_v<c / 8> for 8, 16, 32 and 64 channels, else <0>; compiled for AVX2 and for any x86-64. */
-__attribute__((target_clones("avx2", "default"))) void depthwise_filter_images(const Depthwise& g, const float* px,
-                                                                                const float* pd, double* pp,
-                                                                                int64_t begin, int64_t end) {
+/** depthwise_filter_v<c / 8> for 8, 16, 32 and 64 channels, else <0>. */
+ASAP_AVX2_CLONE void depthwise_filter_images(const Depthwise& g, const float* px, const float* pd, double* pp,
+                                             int64_t begin, int64_t end) {
   switch (g.c) {
     case 8: depthwise_filter_v<1>(g, px, pd, pp, begin, end); break;
     case 16: depthwise_filter_v<2>(g, px, pd, pp, begin, end); break;
