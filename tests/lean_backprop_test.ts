@@ -50,8 +50,8 @@ for (const backend of NUMERIC_BACKENDS) {
   );
 }
 
-/** Bytes alive when the gradient reaches the first op of a chain of 12 ops on a 1 MB tensor. */
-function bytesAtTheStart(): number {
+/** An identity op whose gradient reads the bytes alive when the backward pass reaches it. */
+function bytesProbe(): { probe: (t: tf.Tensor) => tf.Tensor; bytes: () => number } {
   let bytes = -1;
   const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     (args[1] as tf.GradSaveFunc)([]);
@@ -63,14 +63,20 @@ function bytesAtTheStart(): number {
       },
     };
   });
+  return { probe: (t) => probe(t) as tf.Tensor, bytes: () => bytes };
+}
+
+/** Bytes alive when the gradient reaches the first op of a chain of 12 ops on a 1 MB tensor. */
+function bytesAtTheStart(): number {
+  const { probe, bytes } = bytesProbe();
   const x = tf.randomNormal([512, 512], 0, 1, "float32", 4);
   const dx = tf.grad((a: tf.Tensor) => {
-    let h = probe(a) as tf.Tensor;
+    let h = probe(a);
     for (let i = 0; i < 6; i++) h = tf.sigmoid(tf.mul(h, 1.1)); // each op saves a 1 MB tensor
     return tf.sum(h);
   })(x);
   tf.dispose([x, dx]);
-  return bytes;
+  return bytes();
 }
 
 Deno.test("saved tensors and intermediate gradients are freed as the backward pass moves on", async () => {
@@ -114,30 +120,20 @@ Deno.test("a gradient that stands for two inputs, and a dy passed in, are not fr
 Deno.test("reshape, slice, pad, concat, add and sum keep no copy of their inputs for the backward pass", async () => {
   await useBackend("cpu");
   const mb = 512 * 512 * 4;
-  let bytes = -1;
   // The last op before the loss: its gradient runs first, when the forward pass's scope has ended.
-  const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    (args[1] as tf.GradSaveFunc)([]);
-    return {
-      value: tf.clone(args[0] as tf.Tensor),
-      gradFunc: (dy: tf.Tensor) => {
-        bytes = tf.memory().numBytes;
-        return dy;
-      },
-    };
-  });
+  const { probe, bytes } = bytesProbe();
   const x = tf.randomNormal([512, 512], 0, 1, "float32", 4);
   const before = tf.memory().numBytes;
   const dx = tf.grad((a: tf.Tensor) => {
     const m = tf.reshape(tf.mul(a, 2), [512 * 512]); // each of these makes a 1 MB tensor
     const s = tf.slice(tf.add(m, 1), [0], [512 * 512 - 1]);
     const p = tf.pad(s, [[1, 0]]);
-    return tf.sum(probe(tf.concat([p, p])) as tf.Tensor);
+    return tf.sum(probe(tf.concat([p, p])));
   })(x);
   // When the backward pass starts: 5 MB (the gradient arriving and the ones tfjs's Sum gradient made
   // for it, 2 MB each, and 1 MB of the CPU backend's own); with tfjs's saves, 11 MB (the product, the
   // sum, the slice, the padding and the concatenation held too).
-  assert.ok(bytes - before < 7 * mb, `the backward pass started with ${(bytes - before) / mb} MB`);
+  assert.ok(bytes() - before < 7 * mb, `the backward pass started with ${(bytes() - before) / mb} MB`);
   // ∂/∂x = 2 (the product) × 2 (both copies), and 0 for the element the slice dropped.
   const values = dx.dataSync();
   assert.deepEqual([values[0], values[512 * 512 - 2], values[512 * 512 - 1]], [4, 4, 0]);
