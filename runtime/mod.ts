@@ -15,6 +15,10 @@ export {
   syntheticDataset,
 } from "./data/datasets.ts";
 export type { Dataset, TrainValSplit } from "./data/datasets.ts";
+export { clutter, CLUTTERED_DIGITS, loadClutteredDigits } from "./data/clutter.ts";
+export type { ClutterOptions } from "./data/clutter.ts";
+export { DATA_NAMES, dataSourceOf, loadSource } from "./data/sources.ts";
+export type { DataSource } from "./data/sources.ts";
 export { search, SearchInterrupted, SearchRun } from "./loops/search.ts";
 export { NonFiniteLossError } from "./core/errors.ts";
 export type { EpochTelemetry, PruneEvent, SearchCheckpoint, SearchOptions } from "./loops/search.ts";

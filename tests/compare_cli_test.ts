@@ -4,7 +4,7 @@ import { main, searchSettingsFor } from "../runtime/cli/compare.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { randomCell } from "../runtime/loops/derive.ts";
 import { Rng } from "../runtime/core/rng.ts";
-import { summarizeCompare } from "../runtime/report/compare_report.ts";
+import { compareMarkdown, pairedDifference, summarizeCompare } from "../runtime/report/compare_report.ts";
 import type { SearchSettings } from "../dsl/ir.ts";
 
 const TINY = new URL("../spaces/tiny.space", import.meta.url).pathname;
@@ -36,13 +36,22 @@ Deno.test("compare --quick runs every algorithm, writes its report, and a rerun 
     assert.equal(await main([...QUICK, "--out", out], again), 0, again.stderr());
     assert.equal(again.stdout().match(/\(kept\)/g)?.length, 4, again.stdout());
     assert.match(again.stdout(), /darts, seed 0: test accuracy/);
+
+    // Continuing it with another budget would average unlike runs: refused, naming what differs.
+    const other = captureIo();
+    const otherFlags = [TINY, "--quick", "--synthetic", "48", "--eval-cells", "2", "--eval-channels", "4"];
+    assert.equal(await main([...otherFlags, "--out", out], other), 1);
+    assert.match(other.stderr(), /holds a comparison made with other settings \(evalCells differ/);
   });
 });
 
-Deno.test("compare exits 2 naming an unknown algorithm", async () => {
+Deno.test("compare exits 2 naming an unknown algorithm, or --data given with --synthetic", async () => {
   const io = captureIo();
   assert.equal(await main([TINY, "--algorithms", "asap,gdas"], io), 2);
   assert.match(io.stderr(), /unknown algorithm "gdas"/);
+  const both = captureIo();
+  assert.equal(await main([TINY, "--data", "cluttered-digits", "--synthetic", "8"], both), 2);
+  assert.match(both.stderr(), /--data and --synthetic cannot be combined/);
 });
 
 Deno.test("searchSettingsFor() gives each algorithm its defaults and ends the baselines at the run's last epoch", () => {
@@ -105,4 +114,27 @@ Deno.test("summarizeCompare() gives the mean and sample standard deviation per a
   ]);
   assert.ok(Math.abs(row!.accuracyMean - 0.9) < 1e-12);
   assert.ok(Math.abs(row!.accuracyStd - 0.1) < 1e-12);
+});
+
+Deno.test("compare.md lists each seed's accuracy and the difference from the same seed's random cell", () => {
+  const run = { parameters: 10, searchSeconds: 1, evalSeconds: 2, cells: [] };
+  const runs = [
+    { ...run, algorithm: "asap", seed: 1, testAccuracy: 0.84 },
+    { ...run, algorithm: "asap", seed: 0, testAccuracy: 0.82 },
+    { ...run, algorithm: "random", seed: 0, testAccuracy: 0.80 },
+    { ...run, algorithm: "random", seed: 1, testAccuracy: 0.85 },
+  ];
+  const [asap, random] = summarizeCompare(runs);
+  assert.deepEqual(asap!.bySeed.map((s) => s.seed), [0, 1]);
+  const d = pairedDifference(asap!, random!)!;
+  // Seed 0: +2 points, seed 1: −1 point.
+  assert.ok(Math.abs(d.mean - 0.5) < 1e-9 && Math.abs(d.std - Math.sqrt(4.5)) < 1e-9, JSON.stringify(d));
+  assert.deepEqual([d.higher, d.seeds], [1, 2]);
+  const md = compareMarkdown([asap!, random!], "t");
+  assert.match(
+    md,
+    /\| asap \| 2 \| 83\.00 ± 1\.41 \| 82\.0, 84\.0 \| \+0\.50 ± 2\.12 \(1 of 2 higher\) \| 10 \|/,
+  );
+  assert.match(md, /\| random \| 2 \| 82\.50 ± 3\.54 \| 80\.0, 85\.0 \| — \|/);
+  assert.doesNotMatch(compareMarkdown([asap!], "t"), /random/);
 });

@@ -117,7 +117,28 @@ Deno.test("search exits 1 naming the file when the space or the data is missing"
     await Deno.writeTextFile(file, FAST_SPACE);
     const data = captureIo();
     assert.equal(await main([file, "--data", `${dir}/cifar`, "--out", `${dir}/run`], data), 1);
-    assert.match(data.stderr(), /^error: CIFAR-10 file ".*data_batch_1\.bin" is missing/);
+    assert.match(
+      data.stderr(),
+      /^error: --data ".*cifar" is neither an embedded task \(digits, cluttered-digits\)/,
+    );
+    await Deno.mkdir(`${dir}/cifar`);
+    const files = captureIo();
+    assert.equal(await main([file, "--data", `${dir}/cifar`, "--out", `${dir}/run`], files), 1);
+    assert.match(files.stderr(), /^error: CIFAR-10 file ".*data_batch_1\.bin" is missing/);
+  });
+});
+
+Deno.test("search --data cluttered-digits searches the cluttered digits and records them in run.json, which --resume reads", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/fast.space`;
+    await Deno.writeTextFile(file, FAST_SPACE);
+    const out = `${dir}/run`;
+    const io = captureIo();
+    const flags = ["--data", "cluttered-digits", "--epochs", "1", "--steps-per-epoch", "1"];
+    assert.equal(await main([file, ...flags, "--out", out], io), 0, io.stderr());
+    assert.match(io.stdout(), /on cluttered-mnist-train, /);
+    const run = JSON.parse(await Deno.readTextFile(`${out}/run.json`));
+    assert.deepEqual(run.data, { kind: "cluttered-digits" });
   });
 });
 

@@ -8,6 +8,7 @@
 import { parseArgs } from "../../dsl/deps.ts";
 import { BackendError } from "../kernels/backend.ts";
 import { DataError } from "../data/datasets.ts";
+import { type DataSource, dataSourceOf } from "../data/sources.ts";
 import { CheckpointError } from "../io/checkpoint_io.ts";
 import { type ProgressSink, stdoutSink } from "../report/progress.ts";
 import { RunFolderError } from "../report/run_folder.ts";
@@ -40,9 +41,6 @@ export class UsageError extends Error {
 export class Failure extends Error {
   override readonly name = "Failure";
 }
-
-/** The synthetic test data of `--synthetic N`: small images, few classes, a fixed pattern seed. */
-export const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
 
 /** Flags parsed by {@linkcode parseFlags}: string values by name, booleans, repeated options, positionals. */
 export interface ParsedFlags {
@@ -121,6 +119,14 @@ export function integer(flag: string, value: string | undefined, min: number): n
     throw new UsageError(`--${flag} expects an integer ≥ ${min}, got "${value}"`);
   }
   return n;
+}
+
+/** `--data` and `--synthetic` read into a source (see sources.ts), or a usage error when both are given. */
+export function dataFlags(data: string | undefined, synthetic: number | undefined): DataSource {
+  if (data !== undefined && synthetic !== undefined) {
+    throw new UsageError("--data and --synthetic cannot be combined");
+  }
+  return dataSourceOf(data, synthetic);
 }
 
 /** A text file, or a failure that names it and says what is wrong. */

@@ -16,14 +16,17 @@ import { cellTypeOf, type GenotypeCell, type SearchSettings, type SpaceIR } from
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { Rng } from "../core/rng.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
-import { type Dataset, loadMnist, syntheticDataset } from "../data/datasets.ts";
+import type { Dataset } from "../data/datasets.ts";
+import { type DataSource, describeSource, flips, isDigits, loadSource } from "../data/sources.ts";
 import { SearchRun } from "../loops/search.ts";
 import { TrainRun } from "../loops/train.ts";
 import { randomCell } from "../loops/derive.ts";
 import { formatDuration } from "../report/progress.ts";
+import { spaceHash } from "../report/run_folder.ts";
 import { compareMarkdown, type CompareRun, compareSvg, summarizeCompare } from "../report/compare_report.ts";
 import {
   type CliIo,
+  dataFlags,
   defaultIo,
   ensureWritable,
   EXIT_OK,
@@ -32,7 +35,6 @@ import {
   parseFlags,
   readText,
   reportError,
-  SYNTHETIC,
   UsageError,
 } from "./_common.ts";
 
@@ -52,13 +54,16 @@ options:
   --out DIR              output folder (default: runs/compare-<space name>)
   --search-epochs N      epochs of each search (default: the space's max_epochs)
   --eval-epochs N        epochs of each evaluation training (default: the evaluate block's)
-  --steps-per-epoch N    cap the steps of every epoch (default: 50 on the embedded digits)
+  --data NAME|DIR        digits (default: the embedded MNIST digits), cluttered-digits (the
+                         same digits with fragments of other digits over them: a harder task on
+                         which architectures differ more), or a CIFAR-10 binary folder
+  --steps-per-epoch N    cap the steps of every epoch (default: 50 on either digit task)
   --eval-channels N      initial channels of the evaluation network (evaluate block: channels)
   --eval-cells N         cells of the evaluation network (evaluate block: cells)
   --quick                a minutes-long preset: seed 0, 2 search epochs, 1 evaluation epoch,
                          4 steps per epoch, 8 channels, 5 cells
   --backend NAME         ${BACKENDS.join(", ")} (default: auto: native where libtorch is installed, else wasm)
-  --synthetic N          for testing: N synthetic 8×8 images instead of the embedded digits
+  --synthetic N          for testing: N synthetic 8×8 images instead of real data
   -h, --help             show this help`;
 
 /** The resolved plan of a comparison. */
@@ -73,7 +78,7 @@ interface Plan {
   readonly evalChannels: number | null;
   readonly evalCells: number | null;
   readonly backend: string;
-  readonly synthetic: number | null;
+  readonly data: DataSource;
 }
 
 /** Steps per epoch on the embedded digits, as `deno task search` caps them. */
@@ -97,6 +102,7 @@ function readFlags(args: string[]): Plan | null {
     "eval-channels",
     "eval-cells",
     "backend",
+    "data",
     "synthetic",
   ] as const;
   const parsed = parseFlags(args, strings, ["quick"]);
@@ -141,7 +147,7 @@ function readFlags(args: string[]): Plan | null {
     evalChannels: int("eval-channels", QUICK.evalChannels),
     evalCells: int("eval-cells", QUICK.evalCells),
     backend: str("backend") ?? "auto",
-    synthetic: integer("synthetic", str("synthetic"), 8) ?? null,
+    data: dataFlags(str("data"), integer("synthetic", str("synthetic"), 8)),
   };
 }
 
@@ -195,19 +201,38 @@ function stretchSchedules(s: SearchSettings, from: number, to: number): SearchSe
   return { ...s, grace, temperature };
 }
 
-async function loadData(plan: Plan): Promise<{ data: Dataset; test: Dataset; name: string }> {
-  if (plan.synthetic !== null) {
-    return {
-      data: syntheticDataset({ n: plan.synthetic, ...SYNTHETIC }),
-      test: syntheticDataset({ n: Math.max(SYNTHETIC.classes, Math.ceil(plan.synthetic / 4)), ...SYNTHETIC }),
-      name: `${plan.synthetic} synthetic images`,
-    };
+/** What every run of a comparison must share, so that finished runs kept on resuming still compare. */
+function settingsOf(plan: Plan) {
+  const { data, searchEpochs, evalEpochs, stepsPerEpoch, evalChannels, evalCells } = plan;
+  return { data, searchEpochs, evalEpochs, stepsPerEpoch, evalChannels, evalCells };
+}
+
+/**
+ * Writes `settings.json` in a new output folder; in one that has it, refuses other settings: runs
+ * made on other data or with other budgets would be averaged with the new ones.
+ */
+async function keepSettings(out: string, settings: { space: string } & ReturnType<typeof settingsOf>) {
+  const path = `${out}/settings.json`;
+  let kept: Record<string, unknown>;
+  try {
+    kept = JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw new Failure(`"${path}" is not valid JSON: remove it to start anew`);
+    }
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await writeJsonAtomic(path, settings);
+    return;
   }
-  return {
-    data: await loadMnist({ split: "train" }),
-    test: await loadMnist({ split: "test" }),
-    name: "the embedded digits",
-  };
+  const differ = Object.entries(settings).filter(([key, value]) =>
+    JSON.stringify(kept[key] ?? null) !== JSON.stringify(value)
+  ).map(([key]) => key === "space" ? "the .space text" : key);
+  if (differ.length > 0) {
+    throw new Failure(
+      `"${out}" holds a comparison made with other settings (${differ.join(", ")} differ; see ${path}): ` +
+        `continue it with the flags it was started with, or choose another --out`,
+    );
+  }
 }
 
 async function readResult(path: string): Promise<CompareRun | null> {
@@ -228,7 +253,7 @@ async function runOne(
   plan: Plan,
   data: { data: Dataset; test: Dataset },
 ): Promise<CompareRun> {
-  const steps = plan.stepsPerEpoch ?? (plan.synthetic === null ? DIGITS_STEPS_PER_EPOCH : null);
+  const steps = plan.stepsPerEpoch ?? (isDigits(plan.data) ? DIGITS_STEPS_PER_EPOCH : null);
   const stepsOption = steps !== null ? { stepsPerEpoch: steps } : {};
   let cells: readonly GenotypeCell[];
   let searchSeconds = 0;
@@ -243,7 +268,7 @@ async function runOne(
     const run = new SearchRun(searchIr, {
       data: data.data,
       seed,
-      augment: { pad: 4, flip: false },
+      augment: { pad: 4, flip: flips(plan.data) },
       ...stepsOption,
     });
     try {
@@ -262,9 +287,9 @@ async function runOne(
     ...(plan.evalChannels !== null ? { channels: plan.evalChannels } : {}),
     ...(plan.evalCells !== null ? { cells: plan.evalCells } : {}),
     ...stepsOption,
-    augment: { flip: false },
+    augment: { flip: flips(plan.data) },
     // DARTS' auxiliary head needs 32×32 images; the synthetic test images are 8×8.
-    ...(plan.synthetic !== null ? { auxiliary: false } : {}),
+    ...(plan.data.kind === "synthetic" ? { auxiliary: false } : {}),
   });
   try {
     while (!train.done) await train.runEpoch();
@@ -309,12 +334,13 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     const out = plan.out ?? `runs/compare-${ir.name}`;
     await ensureWritable(out);
     await Deno.mkdir(`${out}/runs`, { recursive: true });
+    await keepSettings(out, { space: await spaceHash(text), ...settingsOf(plan) });
     await useBackend(plan.backend as BackendName, (line) => io.out.write(`${line}\n`));
-    const data = await loadData(plan);
+    const data = { data: await loadSource(plan.data, "train"), test: await loadSource(plan.data, "test") };
     const started = performance.now();
     const runs: CompareRun[] = [];
     const total = plan.algorithms.length * plan.seeds.length;
-    const title = `Comparison on "${ir.name}" (${data.name}), seeds ${plan.seeds.join(", ")}`;
+    const title = `Comparison on "${ir.name}" (${describeSource(plan.data)}), seeds ${plan.seeds.join(", ")}`;
     // The report is rewritten after every run, so a killed comparison still shows what it finished.
     const report = async () => {
       const rows = summarizeCompare(runs);

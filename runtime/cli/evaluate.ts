@@ -15,12 +15,13 @@ import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR 
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
-import { type Dataset, loadCifar10, loadMnist, syntheticDataset } from "../data/datasets.ts";
+import { type DataSource, flips, inputOf, loadSource } from "../data/sources.ts";
 import { formatDuration, Progress } from "../report/progress.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
-import { type DataSource, spaceHash } from "../report/run_folder.ts";
+import { spaceHash } from "../report/run_folder.ts";
 import {
   type CliIo,
+  dataFlags,
   defaultIo,
   defaultOut,
   ensureWritable,
@@ -30,7 +31,6 @@ import {
   parseFlags,
   readText,
   reportError,
-  SYNTHETIC,
   UsageError,
 } from "./_common.ts";
 import { stopAfterStep } from "./_signals.ts";
@@ -44,8 +44,9 @@ Stacks the found cells into the evaluation network described by the space's eval
 trains it from scratch, reports its test accuracy and saves the trained weights.
 
 options:
-  --data DIR             CIFAR-10 binary folder (data_batch_*.bin, test_batch.bin);
-                         default: the embedded MNIST digits (test: the 1,663 held-out digits)
+  --data NAME|DIR        digits (default: the embedded MNIST digits; test: the 1,663 held-out
+                         digits), cluttered-digits (the same digits with fragments of other digits
+                         over them), or a CIFAR-10 binary folder (data_batch_*.bin, test_batch.bin)
   --epochs N             override the evaluate block's epochs
   --channels N           initial channels C (evaluate block: channels)
   --cells N              cells in the stack (reductions at 1/3 and 2/3)
@@ -109,31 +110,6 @@ function readFlags(args: string[]): Flags {
     dryRun: parsed.booleans["dry-run"] === true,
     help: parsed.booleans.help === true,
   };
-}
-
-function inputOf(source: DataSource): { inputSize: number; inputChannels: number; classes: number } {
-  switch (source.kind) {
-    case "mnist":
-      return { inputSize: 32, inputChannels: 1, classes: 10 };
-    case "cifar10":
-      return { inputSize: 32, inputChannels: 3, classes: 10 };
-    case "synthetic":
-      return { inputSize: SYNTHETIC.height, inputChannels: SYNTHETIC.channels, classes: SYNTHETIC.classes };
-  }
-}
-
-async function loadData(source: DataSource): Promise<{ data: Dataset; test: Dataset }> {
-  switch (source.kind) {
-    case "mnist":
-      return { data: await loadMnist({ split: "train" }), test: await loadMnist({ split: "test" }) };
-    case "cifar10":
-      return { data: await loadCifar10(source.dir, "train"), test: await loadCifar10(source.dir, "test") };
-    case "synthetic":
-      return {
-        data: syntheticDataset({ n: source.n, ...SYNTHETIC }),
-        test: syntheticDataset({ n: Math.max(SYNTHETIC.classes, Math.ceil(source.n / 4)), ...SYNTHETIC }),
-      };
-  }
 }
 
 /** The found cells and their space, from a run folder, a genotype.json or a found.space. */
@@ -266,15 +242,7 @@ async function planConfig(
     };
   }
   if (flags.file === null) throw new UsageError("expected a run folder, genotype.json or found.space");
-  if (v.data !== undefined && v.synthetic !== undefined) {
-    throw new UsageError("--data and --synthetic cannot be combined");
-  }
-  const synthetic = integer("synthetic", v.synthetic, 2);
-  const data: DataSource = synthetic !== undefined
-    ? { kind: "synthetic", n: synthetic }
-    : v.data !== undefined
-    ? { kind: "cifar10", dir: v.data }
-    : { kind: "mnist" };
+  const data = dataFlags(v.data, integer("synthetic", v.synthetic, 2));
   return {
     dir: v.out ?? null,
     resume: false,
@@ -366,7 +334,8 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-  const { data, test } = await loadData(config.data);
+  const data = await loadSource(config.data, "train");
+  const test = await loadSource(config.data, "test");
 
   const controller = new AbortController();
   let run: TrainRun;
@@ -380,7 +349,7 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
       ...(config.cells !== null ? { cells: config.cells } : {}),
       ...(config.batchSize !== null ? { batchSize: config.batchSize } : {}),
       ...(config.stepsPerEpoch !== null ? { stepsPerEpoch: config.stepsPerEpoch } : {}),
-      augment: { flip: config.data.kind === "cifar10" },
+      augment: { flip: flips(config.data) },
       ...(memory.recompute ? { recompute: true } : {}),
       // DARTS' auxiliary head needs 32×32 images; the synthetic test images are 8×8.
       ...(config.data.kind === "synthetic" ? { auxiliary: false } : {}),

@@ -14,11 +14,10 @@ import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
-import { type Dataset, loadCifar10, loadMnist, syntheticDataset } from "../data/datasets.ts";
+import { flips, isDigits, loadSource } from "../data/sources.ts";
 import { candidateCounts, formatDuration, formatEpochLine, Progress } from "../report/progress.ts";
 import {
   createRunFolder,
-  type DataSource,
   readRunFolder,
   type RunConfig,
   spaceHash,
@@ -29,6 +28,7 @@ import { SearchInterrupted, SearchRun } from "../loops/search.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import {
   type CliIo,
+  dataFlags,
   defaultIo,
   defaultOut,
   ensureWritable,
@@ -40,7 +40,6 @@ import {
   parseFlags,
   readText,
   reportError,
-  SYNTHETIC,
   UsageError,
 } from "./_common.ts";
 import { OverrideError, overrideHelp, overrideSpace, parseOverride } from "../sweep/overrides.ts";
@@ -63,13 +62,14 @@ spaces/quickstart.space on the embedded MNIST digits.
 
 options:
   --backend NAME         ${BACKENDS.join(", ")} (default: auto = native if libtorch is installed, else wasm)
-  --data DIR             CIFAR-10 binary folder (data_batch_1.bin … data_batch_5.bin);
-                         default: the embedded MNIST digits
+  --data NAME|DIR        digits (default: the embedded MNIST digits), cluttered-digits (the
+                         same digits with fragments of other digits over them: a harder task),
+                         or a CIFAR-10 binary folder (data_batch_1.bin … data_batch_5.bin)
   --out DIR              run folder (default: runs/<space name>-<UTC time>)
   --epochs N             override the space's max_epochs
   --batch-size N         override the space's batch_size
-  --steps-per-epoch N    cap the steps of each epoch (default: 50 on the embedded digits,
-                         every batch on --data)
+  --steps-per-epoch N    cap the steps of each epoch (default: 50 on the embedded digits and
+                         cluttered digits, every batch on CIFAR-10)
   --seed N               random seed (default: 0)
   --set KEY=VALUE        override a setting of the space's search block (repeatable):
 ${overrideHelp("                           ")}
@@ -146,20 +146,9 @@ function readFlags(args: string[]): Flags {
 /**
  * Steps per epoch on the embedded digits when --steps-per-epoch is not given: the digits are the
  * quick demo (spaces/quickstart.space), so each epoch sees 50 random batches of the 4,168 w-half
- * images rather than all of them. Searches on --data run full epochs.
+ * images rather than all of them (the cluttered digits likewise). Searches on CIFAR-10 run full epochs.
  */
 const DIGITS_STEPS_PER_EPOCH = 50;
-
-async function loadData(source: DataSource): Promise<Dataset> {
-  switch (source.kind) {
-    case "mnist":
-      return await loadMnist();
-    case "cifar10":
-      return await loadCifar10(source.dir, "train");
-    case "synthetic":
-      return syntheticDataset({ n: source.n, ...SYNTHETIC });
-  }
-}
 
 /** Why a search that ended in grace found nothing: α was never trained, so its cells are arbitrary. */
 function graceWarning(ir: SpaceIR, epochs: number): string {
@@ -191,9 +180,6 @@ interface Plan {
 }
 
 async function planFresh(flags: Flags): Promise<Plan> {
-  if (flags.data !== undefined && flags.synthetic !== undefined) {
-    throw new UsageError("--data and --synthetic cannot be combined");
-  }
   const spaceFile = flags.file ?? decodeURIComponent(QUICKSTART.pathname);
   let spaceText = await readText(flags.file ?? QUICKSTART, "space file");
   if (flags.set.length > 0) {
@@ -206,11 +192,7 @@ async function planFresh(flags: Flags): Promise<Plan> {
       throw error;
     }
   }
-  const data: DataSource = flags.synthetic !== undefined
-    ? { kind: "synthetic", n: flags.synthetic }
-    : flags.data !== undefined
-    ? { kind: "cifar10", dir: flags.data }
-    : { kind: "mnist" };
+  const data = dataFlags(flags.data, flags.synthetic);
   return {
     dir: flags.out ?? "",
     spaceText,
@@ -224,7 +206,7 @@ async function planFresh(flags: Flags): Promise<Plan> {
       // Filled in from the space once it is compiled (see resolveDefaults).
       epochs: flags.epochs ?? 0,
       batchSize: flags.batchSize ?? 0,
-      stepsPerEpoch: flags.stepsPerEpoch ?? (data.kind === "mnist" ? DIGITS_STEPS_PER_EPOCH : null),
+      stepsPerEpoch: flags.stepsPerEpoch ?? (isDigits(data) ? DIGITS_STEPS_PER_EPOCH : null),
       backend: flags.backend ?? "auto",
       data,
       started: new Date().toISOString(),
@@ -331,12 +313,12 @@ async function search(flags: Flags, io: CliIo, args: readonly string[]): Promise
     throw new Failure(`run.json names an unknown backend "${config.backend}"`);
   }
   const backend = await useBackend(config.backend as BackendName, (line) => io.out.write(`${line}\n`));
-  const data = await loadData(config.data);
+  const data = await loadSource(config.data, "train");
   // Before anything is allocated: refuse what cannot fit, rather than fail mid-run (_memory.ts).
   const input = { size: data.height, channels: data.channels, classes: data.classes };
   const memory = await searchFits(ir, input, config.batchSize, backend);
   if (!memory.fits) throw new Failure(memory.message);
-  const augment = config.data.kind === "cifar10" ? { pad: 4, flip: true } : { pad: 4, flip: false };
+  const augment = { pad: 4, flip: flips(config.data) };
 
   const controller = new AbortController();
   const progress = new Progress(config.epochs, io.out);

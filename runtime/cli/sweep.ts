@@ -54,7 +54,7 @@ ${overrideHelp("                           ")}
   -h, --help             show this help
 
 search options, passed to every task:
-  --epochs N, --steps-per-epoch N, --batch-size N, --data DIR, --synthetic N, --backend NAME
+  --epochs N, --steps-per-epoch N, --batch-size N, --data NAME|DIR, --synthetic N, --backend NAME
 
 A sweep.json holds the same as flags: {"space": "tiny.space", "seeds": [0, 1], "set": {"t0": [1.3, 1.6]},
 "evaluate": false, "args": ["--epochs", "2"]}; its space path is relative to the file. Running a

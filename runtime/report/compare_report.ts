@@ -32,6 +32,8 @@ export interface CompareRow {
   readonly parametersMean: number;
   readonly searchSecondsMean: number;
   readonly evalSecondsMean: number;
+  /** Each run's test accuracy, by seed (ascending). */
+  readonly bySeed: readonly { readonly seed: number; readonly testAccuracy: number }[];
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length);
@@ -67,26 +69,80 @@ export function summarizeCompare(runs: readonly CompareRun[]): CompareRow[] {
       parametersMean: mean(mine.map((r) => r.parameters)),
       searchSecondsMean: mean(mine.map((r) => r.searchSeconds)),
       evalSecondsMean: mean(mine.map((r) => r.evalSeconds)),
+      bySeed: mine.map(({ seed, testAccuracy }) => ({ seed, testAccuracy })).sort((a, b) => a.seed - b.seed),
     };
   });
 }
 
 /**
- * The Markdown table of a comparison.
+ * An algorithm's test accuracy minus a reference's, paired by seed (the same seed trains both cells
+ * alike, so the pairing removes the seed's share of the spread).
+ *
+ * @param row The algorithm.
+ * @param reference The reference (e.g. `random`).
+ * @returns Mean and sample standard deviation of the differences in points, how many are above 0 and how
+ *   many seeds both have; null when they share no seed.
+ * @example
+ * ```ts
+ * import { pairedDifference } from "./compare_report.ts";
+ * const row = (a: number, b: number) => ({ bySeed: [{ seed: 0, testAccuracy: a }, { seed: 1, testAccuracy: b }] });
+ * pairedDifference(row(0.9, 0.8), row(0.85, 0.81))!.higher; // 1 (seed 0 higher, seed 1 lower)
+ * ```
+ */
+export function pairedDifference(
+  row: Pick<CompareRow, "bySeed">,
+  reference: Pick<CompareRow, "bySeed">,
+): { mean: number; std: number; higher: number; seeds: number } | null {
+  const diffs = row.bySeed.flatMap(({ seed, testAccuracy }) => {
+    const other = reference.bySeed.find((r) => r.seed === seed);
+    return other ? [100 * (testAccuracy - other.testAccuracy)] : [];
+  });
+  if (diffs.length === 0) return null;
+  return {
+    mean: mean(diffs),
+    std: std(diffs),
+    higher: diffs.filter((d) => d > 0).length,
+    seeds: diffs.length,
+  };
+}
+
+/**
+ * The Markdown table of a comparison: per algorithm the mean ± std test accuracy, each seed's, and —
+ * when `random` is among them — the difference from the random cell of the same seed.
  *
  * @param rows The summary rows.
  * @param title A heading line (the command and data, say).
  * @returns Markdown text ending with a newline.
+ * @example
+ * ```ts
+ * import { compareMarkdown, summarizeCompare } from "./compare_report.ts";
+ * const run = { seed: 0, parameters: 10, searchSeconds: 1, evalSeconds: 2, cells: [] };
+ * const md = compareMarkdown(summarizeCompare([{ ...run, algorithm: "asap", testAccuracy: 0.9 }]), "t");
+ * if (!md.includes("| asap | 1 | 90.00 ± 0.00 | 90.0 |")) throw new Error(md);
+ * ```
  */
 export function compareMarkdown(rows: readonly CompareRow[], title: string): string {
   const pct = (x: number) => (100 * x).toFixed(2);
+  const random = rows.find((r) => r.algorithm === "random");
+  const versus = (r: CompareRow) => {
+    const d = random && r !== random ? pairedDifference(r, random) : null;
+    if (!d) return "—";
+    const sign = d.mean >= 0 ? "+" : "−";
+    return `${sign}${Math.abs(d.mean).toFixed(2)} ± ${d.std.toFixed(2)} (${d.higher} of ${d.seeds} higher)`;
+  };
   const lines = [
     `# ${title}`,
     "",
-    "| algorithm | runs | test accuracy (%) | parameters | search time (s) | evaluation time (s) |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    `| algorithm | runs | test accuracy (%) | per seed (%) |${
+      random ? " − random, same seed (points) |" : ""
+    }` +
+    " parameters | search time (s) | evaluation time (s) |",
+    `| --- | ---: | ---: | ---: |${random ? " ---: |" : ""} ---: | ---: | ---: |`,
     ...rows.map((r) =>
       `| ${r.algorithm} | ${r.runs} | ${pct(r.accuracyMean)} ± ${pct(r.accuracyStd)} | ` +
+      `${r.bySeed.map((s) => (100 * s.testAccuracy).toFixed(1)).join(", ")} |${
+        random ? ` ${versus(r)} |` : ""
+      } ` +
       `${Math.round(r.parametersMean).toLocaleString("en-US")} | ${r.searchSecondsMean.toFixed(0)} | ` +
       `${r.evalSecondsMean.toFixed(0)} |`
     ),

@@ -9,6 +9,7 @@
 import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
 import { printFoundSpace } from "../../dsl/print.ts";
+import { DATA_KINDS, type DataSource } from "../data/sources.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { sha256Hex } from "../io/checkpoint_io.ts";
 import { cellToDot, cellToSvg, curvesToSvg, supernetToSvg } from "./render.ts";
@@ -18,12 +19,6 @@ import type { EpochTelemetry, SearchRun } from "../loops/search.ts";
 export const SPACE_FILE = "space.space";
 /** The options the run was started with. */
 export const RUN_FILE = "run.json";
-
-/** Where the images came from. */
-export type DataSource =
-  | { readonly kind: "mnist" }
-  | { readonly kind: "cifar10"; readonly dir: string }
-  | { readonly kind: "synthetic"; readonly n: number };
 
 /** `run.json`: everything needed to resume the run exactly. */
 export interface RunConfig {
@@ -113,7 +108,7 @@ export async function readRunFolder(dir: string): Promise<{ config: RunConfig; s
     typeof config.seed === "number" && typeof config.epochs === "number" &&
     typeof config.batchSize === "number" && typeof config.backend === "string" &&
     typeof config.spaceHash === "string" && typeof config.data === "object" && config.data !== null &&
-    ["mnist", "cifar10", "synthetic"].includes(config.data.kind);
+    DATA_KINDS.includes(config.data.kind);
   if (!ok) {
     throw new RunFolderError(`"${dir}/${RUN_FILE}" is malformed: a field is missing or has the wrong type`);
   }

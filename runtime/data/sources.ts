@@ -1,0 +1,182 @@
+/**
+ * Where a run's images come from, as the plain data `run.json` and `eval.json` keep: the `--data`
+ * flag read into a {@linkcode DataSource}, and a source loaded into its train and test splits.
+ *
+ * `--data` takes a name of an embedded task or a CIFAR-10 folder: `digits` (the default: the
+ * embedded MNIST digits), `cluttered-digits` (the same digits with fragments of other digits over
+ * them, see clutter.ts), or any other value, read as the folder of CIFAR-10's binary version (a
+ * folder named like a task is given as `./cluttered-digits`).
+ *
+ * @module
+ */
+
+import { loadClutteredDigits } from "./clutter.ts";
+import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./datasets.ts";
+
+/** Where the images came from. `mnist` is the embedded digits (the name run folders have kept). */
+export type DataSource =
+  | { readonly kind: "mnist" }
+  | { readonly kind: "cluttered-digits" }
+  | { readonly kind: "cifar10"; readonly dir: string }
+  | { readonly kind: "synthetic"; readonly n: number };
+
+/** The kinds a `run.json` or `eval.json` may name. */
+export const DATA_KINDS: readonly DataSource["kind"][] = [
+  "mnist",
+  "cluttered-digits",
+  "cifar10",
+  "synthetic",
+];
+
+/** The embedded tasks `--data` names, with what each is. */
+export const DATA_NAMES = {
+  digits: "the embedded MNIST digits (8,337 train, 1,663 test, 32×32×1)",
+  "cluttered-digits": "the embedded digits, shifted, with 6 fragments of other digits over each",
+} as const;
+
+/** The synthetic test data of `--synthetic N`: small images, few classes, a fixed pattern seed. */
+export const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
+
+/**
+ * Reads `--data` and `--synthetic` into a source.
+ *
+ * @param data The `--data` value: a task's name or a CIFAR-10 folder; undefined for the digits.
+ * @param synthetic The `--synthetic` image count, if given (it wins over `data`).
+ * @returns The source.
+ * @example
+ * ```ts
+ * import { dataSourceOf } from "./sources.ts";
+ * if (dataSourceOf("cluttered-digits", undefined).kind !== "cluttered-digits") throw new Error("not read");
+ * if (dataSourceOf("./cifar", undefined).kind !== "cifar10") throw new Error("not a folder");
+ * ```
+ */
+export function dataSourceOf(data: string | undefined, synthetic: number | undefined): DataSource {
+  if (synthetic !== undefined) return { kind: "synthetic", n: synthetic };
+  if (data === undefined || data === "digits") return { kind: "mnist" };
+  if (data === "cluttered-digits") return { kind: "cluttered-digits" };
+  return { kind: "cifar10", dir: data };
+}
+
+/**
+ * Loads one split of a source.
+ *
+ * @param source The source.
+ * @param split Which split (`synthetic`'s test split is a quarter the size, same patterns).
+ * @returns The images and labels.
+ * @throws {DataError} When a CIFAR-10 folder does not exist, or its files are missing or malformed.
+ * @example
+ * ```ts
+ * import { loadSource } from "./sources.ts";
+ * const test = await loadSource({ kind: "synthetic", n: 40 }, "test");
+ * if (test.labels.length !== 10) throw new Error(String(test.labels.length));
+ * ```
+ */
+export async function loadSource(source: DataSource, split: "train" | "test"): Promise<Dataset> {
+  switch (source.kind) {
+    case "mnist":
+      return await loadMnist({ split });
+    case "cluttered-digits":
+      return await loadClutteredDigits(split);
+    case "cifar10":
+      if (!(await isFolder(source.dir))) {
+        throw new DataError(
+          "missing-file",
+          `--data "${source.dir}" is neither an embedded task (${Object.keys(DATA_NAMES).join(", ")}) ` +
+            `nor a folder (of CIFAR-10's binary version)`,
+        );
+      }
+      return await loadCifar10(source.dir, split);
+    case "synthetic": {
+      const n = split === "train" ? source.n : Math.max(SYNTHETIC.classes, Math.ceil(source.n / 4));
+      return syntheticDataset({ n, ...SYNTHETIC });
+    }
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * The image shape and class count of a source, without loading it.
+ *
+ * @param source The source.
+ * @returns Side, channels and classes.
+ * @example
+ * ```ts
+ * import { inputOf } from "./sources.ts";
+ * if (inputOf({ kind: "cluttered-digits" }).inputChannels !== 1) throw new Error("digits are grey");
+ * ```
+ */
+export function inputOf(source: DataSource): { inputSize: number; inputChannels: number; classes: number } {
+  switch (source.kind) {
+    case "mnist":
+    case "cluttered-digits":
+      return { inputSize: 32, inputChannels: 1, classes: 10 };
+    case "cifar10":
+      return { inputSize: 32, inputChannels: 3, classes: 10 };
+    case "synthetic":
+      return { inputSize: SYNTHETIC.height, inputChannels: SYNTHETIC.channels, classes: SYNTHETIC.classes };
+  }
+}
+
+/**
+ * The source in words, for progress lines and reports.
+ *
+ * @param source The source.
+ * @returns E.g. `the cluttered digits`.
+ * @example
+ * ```ts
+ * import { describeSource } from "./sources.ts";
+ * if (describeSource({ kind: "mnist" }) !== "the embedded digits") throw new Error("renamed");
+ * ```
+ */
+export function describeSource(source: DataSource): string {
+  switch (source.kind) {
+    case "mnist":
+      return "the embedded digits";
+    case "cluttered-digits":
+      return "the cluttered digits";
+    case "cifar10":
+      return `CIFAR-10 from "${source.dir}"`;
+    case "synthetic":
+      return `${source.n} synthetic images`;
+  }
+}
+
+/**
+ * Whether the source's images may be flipped left to right when augmented: CIFAR-10's photographs
+ * can, digits cannot (a flipped 2 is not a 2).
+ *
+ * @param source The source.
+ * @returns True for CIFAR-10.
+ * @example
+ * ```ts
+ * import { flips } from "./sources.ts";
+ * if (flips({ kind: "cluttered-digits" })) throw new Error("digits must not flip");
+ * ```
+ */
+export function flips(source: DataSource): boolean {
+  return source.kind === "cifar10";
+}
+
+/**
+ * Whether the source is one of the embedded digit tasks, whose epochs `deno task search` caps at
+ * 50 steps by default.
+ *
+ * @param source The source.
+ * @returns True for `digits` and `cluttered-digits`.
+ * @example
+ * ```ts
+ * import { isDigits } from "./sources.ts";
+ * if (!isDigits({ kind: "mnist" })) throw new Error("the digits are digits");
+ * ```
+ */
+export function isDigits(source: DataSource): boolean {
+  return source.kind === "mnist" || source.kind === "cluttered-digits";
+}
