@@ -170,6 +170,26 @@ Deno.test("supernetToSvg() draws every remaining candidate with a width that gro
   assert.ok(!svg.includes("NaN"));
 });
 
+Deno.test("an op keeps its colour as other ops are pruned, and the derived cell draws it in the same colour", () => {
+  const cellType = dartsCell();
+  const colourOf = (svg: string, op: string) =>
+    svg.match(new RegExp(`stroke="(#[0-9a-f]{6})"[^>]*><title>${op}[ <]`))?.[1];
+  const all = cellType.edges.map((e) => e.candidates);
+  const pruned = all.map(() => ["sep_conv_5x5", "dil_conv_5x5"]); // six ops gone from every edge
+  const before = supernetToSvg(cellType, all.map((ops) => ops.map(() => 0)), all, 1);
+  const after = supernetToSvg(cellType, pruned.map(() => [0, 0]), pruned, 1);
+  const derived = cellToSvg(cellType, {
+    cellType: "normal",
+    edges: cellType.edges.map((e) => ({ from: e.from, to: e.to, op: "dil_conv_5x5" })),
+  });
+  for (const op of ["sep_conv_5x5", "dil_conv_5x5"]) {
+    assert.ok(colourOf(before, op), `no colour for ${op}`);
+    assert.equal(colourOf(after, op), colourOf(before, op), op);
+  }
+  assert.equal(colourOf(derived, "dil_conv_5x5"), colourOf(before, "dil_conv_5x5"));
+  assert.notEqual(colourOf(before, "sep_conv_5x5"), colourOf(before, "dil_conv_5x5"));
+});
+
 Deno.test("curvesToSvg() draws five panels with ticks, labels and one line per cell type", () => {
   const telemetry = Array.from({ length: 30 }, (_, epoch) => ({
     epoch,

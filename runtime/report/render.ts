@@ -45,6 +45,18 @@ const PALETTE = [
   "#bab0ac",
 ];
 
+/**
+ * Each op's colour: by its place among the cell type's candidates, so an op keeps its colour as others
+ * are pruned, and the derived cell draws it as the supernet did.
+ */
+function opColors(cellType: CellType, fallback: string): (op: string) => string {
+  const all = [...new Set(cellType.edges.flatMap((e) => e.candidates))];
+  return (op) => {
+    const k = all.indexOf(op);
+    return k < 0 ? fallback : PALETTE[k % PALETTE.length] ?? fallback;
+  };
+}
+
 function svgOpen(width: number, height: number, minX = 0, minY = 0): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${f(width)}" height="${f(height)}" ` +
     `viewBox="${f(minX)} ${f(minY)} ${f(width)} ${f(height)}" font-family="${FONT}">\n`;
@@ -323,7 +335,7 @@ export function cellToSvg(cellType: CellType, cell: GenotypeCell): string {
   const [minX, minY, width, height] = bounds(layout, 26);
   const arrow = markerId(cellType, "derived");
   const ops = [...new Set(cell.edges.map((e) => e.op))];
-  const color = (op: string) => PALETTE[ops.indexOf(op) % PALETTE.length] ?? "#555";
+  const color = opColors(cellType, "#555");
   let svg = svgOpen(width, height, minX, minY);
   svg += `<defs>${arrowMarker(arrow, "#555")}${
     ops.map((op, k) => arrowMarker(`${arrow}-${k}`, color(op))).join("")
@@ -458,7 +470,7 @@ export function supernetToSvg(
   temperature: number,
 ): string {
   const ops = [...new Set(candidatesPerEdge.flat())];
-  const color = (op: string) => PALETTE[ops.indexOf(op) % PALETTE.length] ?? "#888";
+  const color = opColors(cellType, "#888");
   const phi = cellType.edges.map((_, i) => softmaxWithTemperature(alpha[i] ?? [], temperature));
   const strongest = cellType.edges.map((_, i) => {
     const p = phi[i] ?? [];
