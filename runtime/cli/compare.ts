@@ -55,8 +55,8 @@ options:
   --search-epochs N      epochs of each search (default: the space's max_epochs)
   --eval-epochs N        epochs of each evaluation training (default: the evaluate block's)
   --data NAME|DIR        digits (default: the embedded MNIST digits), cluttered-digits (the
-                         same digits with fragments of other digits over them: a harder task on
-                         which architectures differ more), or a CIFAR-10 binary folder
+                         same digits with fragments of other digits over them: a harder task,
+                         far from saturation), or a CIFAR-10 binary folder
   --steps-per-epoch N    cap the steps of every epoch (default: 50 on either digit task)
   --eval-channels N      initial channels of the evaluation network (evaluate block: channels)
   --eval-cells N         cells of the evaluation network (evaluate block: cells)
