@@ -10,6 +10,7 @@
  * @module
  */
 
+import { exists } from "../core/atomic.ts";
 import { loadClutteredDigits } from "./clutter.ts";
 import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./datasets.ts";
 
@@ -28,11 +29,8 @@ export const DATA_KINDS: readonly DataSource["kind"][] = [
   "synthetic",
 ];
 
-/** The embedded tasks `--data` names, with what each is. */
-export const DATA_NAMES = {
-  digits: "the embedded MNIST digits (8,337 train, 1,663 test, 32×32×1)",
-  "cluttered-digits": "the embedded digits, shifted, with 6 fragments of other digits over each",
-} as const;
+/** The embedded tasks `--data` names: the digits, and the digits with clutter (clutter.ts). */
+export const DATA_NAMES = ["digits", "cluttered-digits"] as const;
 
 /** The synthetic test data of `--synthetic N`: small images, few classes, a fixed pattern seed. */
 export const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
@@ -78,11 +76,11 @@ export async function loadSource(source: DataSource, split: "train" | "test"): P
     case "cluttered-digits":
       return await loadClutteredDigits(split);
     case "cifar10":
-      if (!(await isFolder(source.dir))) {
+      if (!(await exists(source.dir))) {
         throw new DataError(
           "missing-file",
-          `--data "${source.dir}" is neither an embedded task (${Object.keys(DATA_NAMES).join(", ")}) ` +
-            `nor a folder (of CIFAR-10's binary version)`,
+          `--data "${source.dir}" is neither an embedded task (${DATA_NAMES.join(", ")}) ` +
+            `nor an existing folder (of CIFAR-10's binary version)`,
         );
       }
       return await loadCifar10(source.dir, split);
@@ -90,15 +88,6 @@ export async function loadSource(source: DataSource, split: "train" | "test"): P
       const n = split === "train" ? source.n : Math.max(SYNTHETIC.classes, Math.ceil(source.n / 4));
       return syntheticDataset({ n, ...SYNTHETIC });
     }
-  }
-}
-
-async function isFolder(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 
