@@ -6,7 +6,7 @@ import { assert } from "./deps.ts";
 const ROOT = new URL("../", import.meta.url);
 
 /** runtime/'s layers, lowest first; a module may import its own folder and the layers before it. */
-const LAYERS = ["core", "kernels|data", "nets", "loops", "io", "report|sweep", "cli"] as const;
+const LAYERS = ["core", "kernels|data", "nets", "loops", "io", "report|sweep|table", "cli"] as const;
 
 function rank(folder: string): number {
   return LAYERS.findIndex((names) => names.split("|").includes(folder));

@@ -2,10 +2,11 @@
  * Where a run's images come from, as the plain data `run.json` and `eval.json` keep: the `--data`
  * flag read into a {@linkcode DataSource}, and a source loaded into its train and test splits.
  *
- * `--data` takes a name of an embedded task or a CIFAR-10 folder: `digits` (the default: the
- * embedded MNIST digits), `cluttered-digits` (the same digits with fragments of other digits over
- * them, see clutter.ts), or any other value, read as the folder of CIFAR-10's binary version (a
- * folder named like a task is given as `./cluttered-digits`).
+ * `--data` takes a name of a task or a folder: `digits` (the default: the embedded MNIST digits),
+ * `cluttered-digits` (the same digits with fragments of other digits over them, see clutter.ts),
+ * `fashion-mnist` (Debian's `dataset-fashion-mnist`, see idx.ts), or any other value, read as a
+ * folder: of MNIST-format IDX files when it holds `train-images-idx3-ubyte(.gz)`, else of CIFAR-10's
+ * binary version (a folder named like a task is given as `./cluttered-digits`).
  *
  * @module
  */
@@ -13,11 +14,14 @@
 import { exists } from "../core/atomic.ts";
 import { loadClutteredDigits } from "./clutter.ts";
 import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./datasets.ts";
+import { FASHION_MNIST_DIR, isIdxFolder, loadIdx } from "./idx.ts";
 
 /** Where the images came from. `mnist` is the embedded digits (the name run folders have kept). */
 export type DataSource =
   | { readonly kind: "mnist" }
   | { readonly kind: "cluttered-digits" }
+  | { readonly kind: "fashion-mnist" }
+  | { readonly kind: "idx"; readonly dir: string }
   | { readonly kind: "cifar10"; readonly dir: string }
   | { readonly kind: "synthetic"; readonly n: number };
 
@@ -25,12 +29,14 @@ export type DataSource =
 export const DATA_KINDS: readonly DataSource["kind"][] = [
   "mnist",
   "cluttered-digits",
+  "fashion-mnist",
+  "idx",
   "cifar10",
   "synthetic",
 ];
 
-/** The embedded tasks `--data` names: the digits, and the digits with clutter (clutter.ts). */
-export const DATA_NAMES = ["digits", "cluttered-digits"] as const;
+/** The tasks `--data` names: the digits, the digits with clutter (clutter.ts), Fashion-MNIST (idx.ts). */
+export const DATA_NAMES = ["digits", "cluttered-digits", "fashion-mnist"] as const;
 
 /** The synthetic test data of `--synthetic N`: small images, few classes, a fixed pattern seed. */
 export const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7 } as const;
@@ -38,7 +44,7 @@ export const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7
 /**
  * Reads `--data` and `--synthetic` into a source.
  *
- * @param data The `--data` value: a task's name or a CIFAR-10 folder; undefined for the digits.
+ * @param data The `--data` value: a task's name or a folder; undefined for the digits.
  * @param synthetic The `--synthetic` image count, if given (it wins over `data`).
  * @returns The source.
  * @example
@@ -52,6 +58,8 @@ export function dataSourceOf(data: string | undefined, synthetic: number | undef
   if (synthetic !== undefined) return { kind: "synthetic", n: synthetic };
   if (data === undefined || data === "digits") return { kind: "mnist" };
   if (data === "cluttered-digits") return { kind: "cluttered-digits" };
+  if (data === "fashion-mnist") return { kind: "fashion-mnist" };
+  if (isIdxFolder(data)) return { kind: "idx", dir: data };
   return { kind: "cifar10", dir: data };
 }
 
@@ -61,7 +69,8 @@ export function dataSourceOf(data: string | undefined, synthetic: number | undef
  * @param source The source.
  * @param split Which split (`synthetic`'s test split is a quarter the size, same patterns).
  * @returns The images and labels.
- * @throws {DataError} When a CIFAR-10 folder does not exist, or its files are missing or malformed.
+ * @throws {DataError} When a folder does not exist, or its files are missing or malformed, or
+ *   Fashion-MNIST is not installed.
  * @example
  * ```ts
  * import { loadSource } from "./sources.ts";
@@ -75,6 +84,18 @@ export async function loadSource(source: DataSource, split: "train" | "test"): P
       return await loadMnist({ split });
     case "cluttered-digits":
       return await loadClutteredDigits(split);
+    case "fashion-mnist":
+      if (!isIdxFolder(FASHION_MNIST_DIR)) {
+        throw new DataError(
+          "missing-file",
+          `--data fashion-mnist needs Debian's package "dataset-fashion-mnist" (apt-get install ` +
+            `dataset-fashion-mnist), which puts it in ${FASHION_MNIST_DIR}; or give a folder of its IDX files ` +
+            `as --data DIR`,
+        );
+      }
+      return await loadIdx(FASHION_MNIST_DIR, split, "fashion-mnist");
+    case "idx":
+      return await loadIdx(source.dir, split);
     case "cifar10":
       if (!(await exists(source.dir))) {
         throw new DataError(
@@ -106,6 +127,8 @@ export function inputOf(source: DataSource): { inputSize: number; inputChannels:
   switch (source.kind) {
     case "mnist":
     case "cluttered-digits":
+    case "fashion-mnist":
+    case "idx":
       return { inputSize: 32, inputChannels: 1, classes: 10 };
     case "cifar10":
       return { inputSize: 32, inputChannels: 3, classes: 10 };
@@ -131,6 +154,10 @@ export function describeSource(source: DataSource): string {
       return "the embedded digits";
     case "cluttered-digits":
       return "the cluttered digits";
+    case "fashion-mnist":
+      return "Fashion-MNIST";
+    case "idx":
+      return `the IDX files in "${source.dir}"`;
     case "cifar10":
       return `CIFAR-10 from "${source.dir}"`;
     case "synthetic":
@@ -151,7 +178,7 @@ export function describeSource(source: DataSource): string {
  * ```
  */
 export function flips(source: DataSource): boolean {
-  return source.kind === "cifar10";
+  return source.kind === "cifar10" || source.kind === "fashion-mnist";
 }
 
 /**

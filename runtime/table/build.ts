@@ -1,0 +1,140 @@
+/**
+ * Training one architecture of the ground-truth table with one seed: the recipe's data (a
+ * class-balanced selection of the task at a lower resolution), the space's `evaluate` settings,
+ * and the accuracies read after the reduced and after the full budget.
+ *
+ * @module
+ */
+
+import type { GenotypeCell, SpaceIR } from "../../dsl/ir.ts";
+import type { Dataset } from "../data/datasets.ts";
+import { dataSourceOf, loadSource } from "../data/sources.ts";
+import { balancedParts, downsample, pick } from "../data/reshape.ts";
+import { TrainRun } from "../loops/train.ts";
+import type { TableRecipe, TableRecord } from "./table_file.ts";
+
+/** The recipe's three datasets. */
+export interface TableData {
+  readonly train: Dataset;
+  readonly validation: Dataset;
+  readonly test: Dataset;
+}
+
+/** The table's defaults besides the space's `evaluate` block (see README, "Ground truth"). */
+export const TABLE_DATA = {
+  task: "fashion-mnist",
+  downsample: 2,
+  trainImages: 3000,
+  validationImages: 1000,
+  testImages: 3000,
+  selectionSeed: 0,
+} as const;
+
+/** The epoch after which the reduced budget's accuracies are read: a third of the full budget. */
+export function reducedEpochsOf(epochs: number): number {
+  return Math.max(1, Math.round(epochs / 3));
+}
+
+/**
+ * The recipe of a table of this space: the space's `evaluate` block and the data defaults.
+ *
+ * @param ir The benchmark space.
+ * @param threads ATen threads per training.
+ * @returns The recipe.
+ */
+export function recipeOf(ir: SpaceIR, threads: number): TableRecipe {
+  const { evaluate } = ir;
+  return {
+    data: { ...TABLE_DATA, resolution: 32 / TABLE_DATA.downsample },
+    epochs: evaluate.epochs,
+    reducedEpochs: reducedEpochsOf(evaluate.epochs),
+    batchSize: evaluate.batchSize,
+    channels: evaluate.channels,
+    cells: evaluate.cells,
+    lr: evaluate.weightOptimizer.lr,
+    threads,
+  };
+}
+
+/**
+ * Loads the recipe's data: the training split's selection is cut into disjoint training and
+ * validation parts, the test split's into the test part; both at the recipe's resolution.
+ *
+ * @param recipe The recipe.
+ * @returns Training, validation and test images.
+ */
+export async function loadTableData(recipe: TableRecipe): Promise<TableData> {
+  const { data } = recipe;
+  const source = dataSourceOf(data.task, undefined);
+  const trainSplit = downsample(await loadSource(source, "train"), data.downsample);
+  const testSplit = downsample(await loadSource(source, "test"), data.downsample);
+  const [train, validation] = balancedParts(
+    trainSplit,
+    [data.trainImages, data.validationImages],
+    data.selectionSeed,
+  );
+  const [test] = balancedParts(testSplit, [data.testImages], data.selectionSeed);
+  return {
+    train: pick(trainSplit, train!, `${data.task}-train`),
+    validation: pick(trainSplit, validation!, `${data.task}-validation`),
+    test: pick(testSplit, test!, `${data.task}-test`),
+  };
+}
+
+/**
+ * Trains one architecture with one seed under the recipe.
+ *
+ * @param ir The benchmark space.
+ * @param cells The architecture.
+ * @param seed The seed (weights, batch order).
+ * @param recipe The recipe.
+ * @param data The recipe's data ({@linkcode loadTableData}).
+ * @returns The run, without the architecture's index and key.
+ */
+export async function trainArchitecture(
+  ir: SpaceIR,
+  cells: readonly GenotypeCell[],
+  seed: number,
+  recipe: TableRecipe,
+  data: TableData,
+): Promise<Omit<TableRecord, "index" | "key">> {
+  const run = new TrainRun(ir, cells, {
+    data: data.train,
+    test: data.validation,
+    seed,
+    epochs: recipe.epochs,
+    batchSize: recipe.batchSize,
+    channels: recipe.channels,
+    cells: recipe.cells,
+    auxiliary: false,
+    augment: { pad: 0, flip: false },
+    testBatchSize: 500,
+  });
+  try {
+    let seconds = 0;
+    let reduced: { val: number; test: number; seconds: number } | undefined;
+    let val = NaN;
+    while (!run.done) {
+      const started = performance.now();
+      const telemetry = await run.runEpoch(); // its validation pass included
+      seconds += (performance.now() - started) / 1000;
+      val = telemetry.testAccuracy;
+      if (telemetry.epoch + 1 === recipe.reducedEpochs) {
+        reduced = { val, test: (await run.evaluate(data.test)).accuracy, seconds };
+      }
+    }
+    const test = (await run.evaluate(data.test)).accuracy;
+    return {
+      seed,
+      parameters: run.net.parameterCount(),
+      valAccuracy: val,
+      testAccuracy: test,
+      reducedValAccuracy: reduced!.val,
+      reducedTestAccuracy: reduced!.test,
+      trainSeconds: seconds,
+      reducedTrainSeconds: reduced!.seconds,
+    };
+  } finally {
+    run.dispose();
+  }
+}
