@@ -24,6 +24,8 @@ import { randomCell } from "../loops/derive.ts";
 import { formatDuration } from "../report/progress.ts";
 import { spaceHash } from "../report/run_folder.ts";
 import { compareMarkdown, type CompareRun, compareSvg, summarizeCompare } from "../report/compare_report.ts";
+import { searchSettingsFor } from "./_search_settings.ts";
+import { compareByTable } from "./_compare_table.ts";
 import {
   type CliIo,
   dataFlags,
@@ -37,6 +39,8 @@ import {
   reportError,
   UsageError,
 } from "./_common.ts";
+
+export { searchSettingsFor };
 
 /** The algorithms a comparison can run: the search algorithms and a random cell. */
 export const COMPARE_ALGORITHMS = ["asap", "darts", "magnitude", "accumulated_gradient", "random"] as const;
@@ -56,7 +60,8 @@ options:
   --eval-epochs N        epochs of each evaluation training (default: the evaluate block's)
   --data NAME|DIR        digits (default: the embedded MNIST digits), cluttered-digits (the
                          same digits with fragments of other digits over them: a harder task,
-                         far from saturation), or a CIFAR-10 binary folder
+                         far from saturation), fashion-mnist (Debian's dataset-fashion-mnist), or
+                         a folder of MNIST-format IDX files or of CIFAR-10's binary version
   --steps-per-epoch N    cap the steps of every epoch (default: 50 on either digit task)
   --eval-channels N      initial channels of the evaluation network (evaluate block: channels)
   --eval-cells N         cells of the evaluation network (evaluate block: cells)
@@ -64,6 +69,8 @@ options:
                          4 steps per epoch, 8 channels, 5 cells
   --backend NAME         ${BACKENDS.join(", ")} (default: auto: native where libtorch is installed, else wasm)
   --synthetic N          for testing: N synthetic 8×8 images instead of real data
+  --table FILE           score the searches by lookup in a ground-truth table instead of training
+                         (deno task table builds one; compare --table --help lists its options)
   -h, --help             show this help`;
 
 /** The resolved plan of a comparison. */
@@ -149,56 +156,6 @@ function readFlags(args: string[]): Plan | null {
     backend: str("backend") ?? "auto",
     data: dataFlags(str("data"), integer("synthetic", str("synthetic"), 8)),
   };
-}
-
-/** An algorithm's default search settings (temperature, grace, threshold, sparsity), from the DSL. */
-function algorithmDefaults(algorithm: SearchSettings["algorithm"]): SearchSettings {
-  const text = `space d { operation s = identity  cell normal { nodes: 1  candidates: s }
-    cell reduction extends normal { reduction: true }  search ${algorithm} {} }`;
-  return compileSpace(text, "defaults.space").ir!.search;
-}
-
-/**
- * The space's search settings for another algorithm: the space's own settings when it names that
- * algorithm; otherwise that algorithm's defaults for T, grace, θ and s_t, the space's for the rest.
- * Schedules set for another number of epochs are stretched to the run's, so every algorithm searches
- * in the same proportions whatever `--search-epochs` says: the baselines' s_t (section 4.4's t_0 = 20
- * of E_f = 50 epochs, so pruning starts at 40% of the run and reaches one op per edge at its last
- * epoch), and ASAP's grace epochs (the same share of the run) and exponential decay (β^(E/epochs): the
- * temperature it was set to reach at its last epoch, reached at the run's).
- */
-export function searchSettingsFor(
-  ir: SpaceIR,
-  algorithm: SearchSettings["algorithm"],
-  epochs: number,
-): SearchSettings {
-  const defaults = algorithmDefaults(algorithm);
-  const own = ir.search.algorithm === algorithm ? ir.search : {
-    ...ir.search,
-    ...(({ temperature, grace, threshold, sparsity }) => ({ temperature, grace, threshold, sparsity }))(
-      defaults,
-    ),
-    algorithm,
-  };
-  // The number of epochs the schedules were set for: the space's own, or the defaults'.
-  const setFor = ir.search.algorithm === algorithm ? ir.search.maxEpochs : defaults.maxEpochs;
-  const stretched = { ...stretchSchedules(own, setFor, epochs), maxEpochs: epochs };
-  if (stretched.sparsity === null) return stretched;
-  const sparsity = stretched.sparsity;
-  const start = Math.floor((epochs * sparsity.start) / (sparsity.start + sparsity.steps));
-  return { ...stretched, sparsity: { ...sparsity, start, interval: 1, steps: Math.max(1, epochs - start) } };
-}
-
-/** Grace epochs and an exponential temperature decay set for `from` epochs, stretched to `to`. */
-function stretchSchedules(s: SearchSettings, from: number, to: number): SearchSettings {
-  if (from === to) return s;
-  const grace = s.grace.kind === "epochs"
-    ? { kind: "epochs" as const, epochs: Math.round((s.grace.epochs * to) / from) }
-    : s.grace;
-  const temperature = s.temperature.kind === "exponential"
-    ? { ...s.temperature, beta: s.temperature.beta ** (from / to) }
-    : s.temperature;
-  return { ...s, grace, temperature };
 }
 
 /** What every run of a comparison must share, so that finished runs kept on resuming still compare. */
@@ -315,6 +272,7 @@ async function runOne(
  * @returns The exit code.
  */
 export async function main(args: string[], io: CliIo = defaultIo()): Promise<number> {
+  if (args.some((a) => a === "--table" || a.startsWith("--table="))) return await compareByTable(args, io);
   const say = (line: string) => io.out.write(`${line}\n`);
   try {
     const plan = readFlags(args);
