@@ -141,13 +141,17 @@ function spaceFor(plan: Plan, text: string, table: GroundTruthTable): SpaceIR {
   return ir;
 }
 
-async function readRuns(dir: string): Promise<LookupRun[]> {
-  const runs: LookupRun[] = [];
+/** A search's result before it is scored: scoring happens when reporting, so a table still being built can
+ * score the searches run meanwhile once it has their cells. */
+type FoundRun = Omit<LookupRun, "testAccuracy" | "percentile" | "regret">;
+
+async function readRuns(dir: string): Promise<FoundRun[]> {
+  const runs: FoundRun[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
       if (!entry.name.endsWith(".json")) continue;
       try {
-        runs.push(JSON.parse(await Deno.readTextFile(`${dir}/${entry.name}`)) as LookupRun);
+        runs.push(JSON.parse(await Deno.readTextFile(`${dir}/${entry.name}`)) as FoundRun);
       } catch {
         // a torn file: that run is redone
       }
@@ -202,11 +206,19 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
     const out = plan.out ?? `runs/lookup-${ir.name}`;
     await Deno.mkdir(`${out}/runs`, { recursive: true });
     const runs = await readRuns(`${out}/runs`);
-    const report = async () => {
-      const rows = summarizeLookup(runs);
-      await writeJsonAtomic(`${out}/lookup.json`, { table: plan.table, space: ir.name, rows, runs });
+    const known = new Set(table.architectures.filter((a) => a.runs.length > 0).map((a) => a.key));
+    const report = async (): Promise<string> => {
+      const waiting = runs.filter((r) => !known.has(r.key));
+      if (waiting.length > 0) {
+        return `${waiting.length} found cells are not in the table yet (e.g. "${waiting[0]!.key}"): ` +
+          `finish it with deno task table, then run this again to score them`;
+      }
+      const scored = runs.map((r) => scoreRun(table, r));
+      const rows = summarizeLookup(scored);
+      await writeJsonAtomic(`${out}/lookup.json`, { table: plan.table, space: ir.name, rows, runs: scored });
       await writeFileAtomic(`${out}/lookup.md`, lookupMarkdown(rows, table));
-      await writeFileAtomic(`${out}/lookup.svg`, lookupSvg(runs, table));
+      await writeFileAtomic(`${out}/lookup.svg`, lookupSvg(scored, table));
+      return lookupMarkdown(rows, table).trimEnd();
     };
     let data: Dataset | undefined;
     const epochs = plan.searchEpochs ?? ir.search.maxEpochs;
@@ -216,12 +228,15 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
         const path = `${out}/runs/${label}-seed${seed}.json`;
         const kept = runs.find((r) => r.label === label && r.seed === seed);
         if (kept) continue;
-        let base: Omit<LookupRun, "testAccuracy" | "percentile" | "regret">;
+        let base: FoundRun;
         if (algorithm === "random") {
           const rng = new Rng(seed);
           const cells = ir.cellTypes.map((cell) => randomCell(cellTypeOf(ir, cell.name), rng));
           base = { label, algorithm, seed, key: architectureKey(ir, cells), searchSeconds: 0 };
         } else if (algorithm === "random_search") {
+          if (known.size < table.size) {
+            throw new Failure(`random_search samples the whole space: finish the table first (${known.size} of ${table.size})`);
+          }
           const asap = runs.find((r) => r.label === "asap" && r.seed === seed);
           if (!asap) {
             throw new Failure(`random_search with seed ${seed} is given asap's search time: run asap first (same --out)`);
@@ -237,23 +252,17 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
           const found = await searchOnce(ir, algorithm, seed, epochs, data);
           base = { label, algorithm, seed, key: found.key, searchSeconds: found.seconds };
         }
-        let run: LookupRun;
-        try {
-          run = scoreRun(table, base);
-        } catch (error) {
-          throw new Failure(`${(error as Error).message}: the table is incomplete; finish it with deno task table`);
-        }
-        await writeJsonAtomic(path, run);
-        runs.push(run);
+        await writeJsonAtomic(path, base);
+        runs.push(base);
+        const score = known.has(base.key) ? scoreRun(table, base) : undefined;
         say(
-          `${label}, seed ${seed}: ${run.key} → ${(100 * run.testAccuracy).toFixed(2)}% ` +
-            `(percentile ${(100 * run.percentile).toFixed(0)}, ${run.searchSeconds.toFixed(1)} s)`,
+          `${label}, seed ${seed}: ${base.key} → ${
+            score ? `${(100 * score.testAccuracy).toFixed(2)}% (percentile ${(100 * score.percentile).toFixed(0)})` : "not in the table yet"
+          }, ${base.searchSeconds.toFixed(1)} s`,
         );
       }
-      await report();
     }
-    await report();
-    say(lookupMarkdown(summarizeLookup(runs), table).trimEnd());
+    say(await report());
     say(`${out}: lookup.json, lookup.md, lookup.svg`);
     return EXIT_OK;
   } catch (error) {

@@ -12,9 +12,8 @@ import { tf } from "../deps.ts";
 import { exists, writeJsonAtomic } from "../core/atomic.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { setNativeThreads } from "../kernels/native/load.ts";
-import { sha256Hex } from "../io/checkpoint_io.ts";
 import { parseSeeds } from "../sweep/plan.ts";
-import { loadTableData, recipeOf, trainArchitecture } from "../table/build.ts";
+import { loadTableData, recipeOf, tableHash, trainArchitecture } from "../table/build.ts";
 import { describeTable } from "../table/stats.ts";
 import {
   architectureKey,
@@ -113,6 +112,7 @@ function readFlags(args: readonly string[]): Flags | "help" {
 
 /** The space, its header and where its table and parts live. */
 interface Setup {
+  readonly file: string;
   readonly ir: SpaceIR;
   readonly header: TableHeader;
   readonly out: string;
@@ -132,14 +132,14 @@ async function setup(flags: Flags): Promise<Setup> {
   const header: TableHeader = {
     version: 1,
     space: ir.name,
-    spaceHash: await sha256Hex(text),
+    spaceHash: await tableHash(ir),
     recipe: recipeOf(ir, flags.threads),
     searched: searchedCellTypes(ir),
     size,
     versions: { asap: "0.1.0", tfjs: tf.version_core, deno: Deno.version.deno },
     command: `deno task table ${flags.space} --out ${out}`,
   };
-  return { ir, header, out, parts: `${out}.parts` };
+  return { file: flags.space, ir, header, out, parts: `${out}.parts` };
 }
 
 /** The table so far, checked against this space and recipe. */
@@ -147,8 +147,10 @@ async function readExisting(s: Setup): Promise<GroundTruthTable | undefined> {
   if (!(await exists(s.out))) return undefined;
   const table = parseTable(await Deno.readTextFile(s.out), s.out);
   if (table.spaceHash !== s.header.spaceHash) {
-    throw new Failure(`${s.out} was built from another version of the space (hash ${table.spaceHash.slice(0, 12)}…); ` +
-      `give another --out to build a new table`);
+    throw new Failure(
+      `${s.out} was built from other operations, cells or evaluate settings than ${s.file} ` +
+        `have now (hash ${table.spaceHash.slice(0, 12)}…): give another --out to build a new table`,
+    );
   }
   const [a, b] = [JSON.stringify({ ...table.recipe, threads: 0 }), JSON.stringify({ ...s.header.recipe, threads: 0 })];
   if (a !== b) throw new Failure(`${s.out} was built with another recipe (${a}); give another --out`);

@@ -7,11 +7,27 @@
  */
 
 import type { GenotypeCell, SpaceIR } from "../../dsl/ir.ts";
+import { sha256Hex } from "../io/checkpoint_io.ts";
 import type { Dataset } from "../data/datasets.ts";
 import { dataSourceOf, loadSource } from "../data/sources.ts";
 import { balancedParts, downsample, pick } from "../data/reshape.ts";
 import { TrainRun } from "../loops/train.ts";
 import type { TableRecipe, TableRecord } from "./table_file.ts";
+
+/**
+ * The hash a table keeps of its space: SHA-256 of what the trained networks depend on — the
+ * operations, the cell types and the evaluate block, without source positions — so that editing the
+ * space's search block or comments keeps its table valid.
+ *
+ * @param ir The space.
+ * @returns Hex digest.
+ */
+export async function tableHash(ir: SpaceIR): Promise<string> {
+  const { operations, cellTypes, evaluate } = ir;
+  return await sha256Hex(
+    JSON.stringify({ operations, cellTypes, evaluate }, (key, value) => key === "span" ? undefined : value),
+  );
+}
 
 /** The recipe's three datasets. */
 export interface TableData {
