@@ -179,6 +179,14 @@ Deno.test("deno task table and compare --table refuse bad input with one line", 
     const f = captureIo();
     assert.equal(await compareMain(["--table", `${dir}/t.json`, "--label", "x"], f), 2);
     assert.match(f.stderr(), /--label names one setting/);
+    const h = captureIo();
+    assert.equal(await tableMain(["--slurm", "--dry-run", "--parallel", "12", "--sbatch=--time=1:00:00"], h), 0);
+    assert.match(h.stdout(), /#SBATCH --array=0-11\n/);
+    assert.match(h.stdout(), /#SBATCH --time=1:00:00\n/);
+    assert.match(h.stdout(), /--shard "\$SLURM_ARRAY_TASK_ID\/12"/);
+    const i = captureIo();
+    assert.equal(await tableMain(["--dry-run"], i), 2);
+    assert.match(i.stderr(), /--dry-run and --sbatch go with --slurm/);
     const g = captureIo();
     assert.equal(await tableMain(["--stats", "--out", `${dir}/none.json`], g), 0);
     assert.match(g.stdout(), /no runs yet/);

@@ -9,11 +9,12 @@
 import { compileSpace } from "../../dsl/compile.ts";
 import type { SpaceIR } from "../../dsl/ir.ts";
 import { tf } from "../deps.ts";
-import { exists, writeJsonAtomic } from "../core/atomic.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { setNativeThreads } from "../kernels/native/load.ts";
 import { parseSeeds } from "../sweep/plan.ts";
 import { loadTableData, recipeOf, tableHash, trainArchitecture } from "../table/build.ts";
+import { tableSlurmScript } from "../table/slurm.ts";
 import { describeTable } from "../table/stats.ts";
 import {
   architectureKey,
@@ -52,6 +53,10 @@ options:
   --parallel N      trainings at a time, one process each (default 2, one per core)
   --limit N         each worker stops after N trainings (build in chunks; default: no limit)
   --shard K/N       run as worker K of N only (what --parallel starts; one Slurm array task each)
+  --slurm           write FILE.slurm.sh, a Slurm job array of --parallel shards (one CPU each),
+                    and submit it with sbatch; --merge once it is done
+  --dry-run         with --slurm: print the script only
+  --sbatch OPTION   another #SBATCH option, e.g. --sbatch=--time=4:00:00 (repeatable)
   --merge           merge the workers' part files into the table, train nothing
   --stats           print the table's statistics, train nothing
   --backend NAME    ${BACKENDS.join(", ")} (default auto)
@@ -69,13 +74,17 @@ interface Flags {
   readonly stats: boolean;
   readonly backend: BackendName;
   readonly threads: number;
+  readonly slurm: boolean;
+  readonly dryRun: boolean;
+  readonly sbatch: readonly string[];
 }
 
 function readFlags(args: readonly string[]): Flags | "help" {
   const parsed = parseFlags(
     args,
     ["out", "seeds", "parallel", "limit", "shard", "backend", "threads"],
-    ["merge", "stats"],
+    ["merge", "stats", "slurm", "dry-run"],
+    ["sbatch"],
   );
   if (parsed.booleans.help) return "help";
   if (parsed.positionals.length > 1) throw new UsageError(`expected one .space file, got ${parsed.positionals.length}`);
@@ -107,6 +116,9 @@ function readFlags(args: readonly string[]): Flags | "help" {
     stats: parsed.booleans.stats ?? false,
     backend,
     threads: integer("threads", s.threads, 1) ?? 1,
+    slurm: parsed.booleans.slurm ?? false,
+    dryRun: parsed.booleans["dry-run"] ?? false,
+    sbatch: parsed.lists.sbatch ?? [],
   };
 }
 
@@ -236,6 +248,45 @@ async function spawnWorkers(flags: Flags, args: readonly string[], io: CliIo): P
   return failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
 }
 
+async function submitSlurm(flags: Flags, s: Setup, io: CliIo): Promise<number> {
+  const root = decodeURIComponent(new URL("../../", import.meta.url).pathname).replace(/\/$/, "");
+  const absolute = (path: string) => path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const args = [absolute(flags.space), "--out", absolute(s.out), "--seeds", flags.seeds.join(",")];
+  if (flags.backend !== "auto") args.push("--backend", flags.backend);
+  if (flags.limit !== undefined) args.push("--limit", String(flags.limit));
+  const script = tableSlurmScript({
+    root,
+    deno: Deno.execPath(),
+    args,
+    tasks: flags.parallel,
+    logs: absolute(`${s.out}.logs`),
+    sbatch: flags.sbatch,
+  });
+  if (flags.dryRun) {
+    io.out.write(script);
+    return EXIT_OK;
+  }
+  const path = `${s.out}.slurm.sh`;
+  await Deno.mkdir(`${s.out}.logs`, { recursive: true });
+  await writeFileAtomic(path, script);
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command("sbatch", { args: ["--parsable", path], stdin: "null" }).output();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Failure(`sbatch was not found: submit ${path} from a Slurm login node (sbatch ${path})`);
+    }
+    throw error;
+  }
+  const text = new TextDecoder();
+  if (!output.success) throw new Failure(`sbatch refused ${path}: ${text.decode(output.stderr).trim()}`);
+  io.out.write(
+    `submitted job ${text.decode(output.stdout).trim()}: ${flags.parallel} shards; when it is done, ` +
+      `deno task table ${flags.space} --out ${s.out} --merge\n`,
+  );
+  return EXIT_OK;
+}
+
 /**
  * Runs the CLI.
  *
@@ -252,6 +303,8 @@ export async function main(args: readonly string[], io: CliIo = defaultIo()): Pr
     }
     const s = await setup(flags);
     if (flags.shard) return await worker(flags, s, io);
+    if (flags.slurm) return await submitSlurm(flags, s, io);
+    if (flags.dryRun || flags.sbatch.length > 0) throw new UsageError("--dry-run and --sbatch go with --slurm");
     let code = EXIT_OK;
     if (!flags.merge && !flags.stats) {
       code = flags.parallel === 1 ? await worker(flags, s, io) : await spawnWorkers(flags, args, io);
