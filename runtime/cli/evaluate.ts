@@ -46,7 +46,8 @@ trains it from scratch, reports its test accuracy and saves the trained weights.
 options:
   --data NAME|DIR        digits (default: the embedded MNIST digits; test: the 1,663 held-out
                          digits), cluttered-digits (the same digits with fragments of other digits
-                         over them), or a CIFAR-10 binary folder (data_batch_*.bin, test_batch.bin)
+                         over them), fashion-mnist (Debian's dataset-fashion-mnist), or a folder of
+                         MNIST-format IDX files or of CIFAR-10's binary version (data_batch_*.bin)
   --epochs N             override the evaluate block's epochs
   --channels N           initial channels C (evaluate block: channels)
   --cells N              cells in the stack (reductions at 1/3 and 2/3)

@@ -64,7 +64,9 @@ options:
   --backend NAME         ${BACKENDS.join(", ")} (default: auto = native if libtorch is installed, else wasm)
   --data NAME|DIR        digits (default: the embedded MNIST digits), cluttered-digits (the
                          same digits with fragments of other digits over them: a harder task),
-                         or a CIFAR-10 binary folder (data_batch_1.bin … data_batch_5.bin)
+                         fashion-mnist (Debian's dataset-fashion-mnist: 60,000 + 10,000 images), or
+                         a folder of MNIST-format IDX files (train-images-idx3-ubyte[.gz] …) or of
+                         CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin)
   --out DIR              run folder (default: runs/<space name>-<UTC time>)
   --epochs N             override the space's max_epochs
   --batch-size N         override the space's batch_size
