@@ -130,12 +130,14 @@ export async function trainArchitecture(
     let seconds = 0;
     let reduced: { val: number; test: number; seconds: number } | undefined;
     let val = NaN;
+    let epochs = 0;
     while (!run.done) {
       const started = performance.now();
       const telemetry = await run.runEpoch(); // its validation pass included
       seconds += (performance.now() - started) / 1000;
       val = telemetry.testAccuracy;
-      if (telemetry.epoch + 1 === recipe.reducedEpochs) {
+      epochs += 1;
+      if (epochs === recipe.reducedEpochs) {
         reduced = { val, test: (await run.evaluate(data.test)).accuracy, seconds };
       }
     }
