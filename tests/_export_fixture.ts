@@ -21,12 +21,12 @@ export const EXPORT_SPACE = `space export_ops {
   operation point = conv_1x1 > batch_norm
   operation reduce = factorized_reduce
   cell normal {
-    nodes: 4
+    nodes: 5
     candidates: sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5, max_pool_3x3, avg_pool_3x3,
       skip_connect, none, conv_3x3_d2, pool_bn, point, reduce
     output: concat(nodes) project
   }
-  cell reduction extends normal { reduction: true output: concat(n1, n2, n3) }
+  cell reduction extends normal { reduction: true output: concat(n1, n2, n3, n4) }
   supernet { channels: 4 cells: 3 reductions: [1] }
   evaluate { channels: 4 cells: 3 reductions: [1] }
 }`;
@@ -34,26 +34,29 @@ export const EXPORT_SPACE = `space export_ops {
 const input = (index: number) => ({ kind: "input", index }) as const;
 const node = (index: number) => ({ kind: "node", index }) as const;
 
-/**
- * Each cell: n0 ← inputs, n1 ← input 0 and n0, n2 ← input 1 and n1, n3 ← only a zero edge and
- * another edge; every op appears in both cell types (at stride 1 and at stride 2 where an input).
- */
+/** Where each cell's edges run: n0 ← both inputs, n1 ← input 0 and n0, n2 and n3 ← three each, n4 ← only a zero. */
+const EDGES = [
+  [input(0), 0],
+  [input(1), 0],
+  [input(0), 1],
+  [node(0), 1],
+  [input(1), 2],
+  [node(1), 2],
+  [input(0), 2],
+  [input(1), 3],
+  [node(2), 3],
+  [input(0), 3],
+  [input(1), 4],
+] as const;
+
 function cell(cellType: string, ops: readonly string[]): GenotypeCell {
-  const at = [
-    [input(0), 0],
-    [input(1), 0],
-    [input(0), 1],
-    [node(0), 1],
-    [input(1), 2],
-    [node(1), 2],
-    [node(0), 3],
-    [input(1), 3],
-    [node(2), 3],
-  ] as const;
-  return { cellType, edges: at.map(([from, to], i) => ({ from, to, op: ops[i % ops.length]! })) };
+  return { cellType, edges: EDGES.map(([from, to], i) => ({ from, to, op: ops[i]! })) };
 }
 
-/** The genotype: two cell types, the ops spread over both so each runs at stride 1 and 2. */
+/**
+ * The genotype: every op at stride 1 in the normal cell; in the reduction cell every op with a
+ * stride at stride 2 (the edges that leave an input: 0, 1, 2, 4, 6, 7, 9, 10).
+ */
 export const EXPORT_GENOTYPE: readonly GenotypeCell[] = [
   cell("normal", [
     "sep_conv_3x3",
@@ -65,17 +68,21 @@ export const EXPORT_GENOTYPE: readonly GenotypeCell[] = [
     "pool_bn",
     "none",
     "reduce",
+    "point",
+    "none",
   ]),
   cell("reduction", [
     "sep_conv_5x5",
     "dil_conv_3x3",
-    "avg_pool_3x3",
-    "max_pool_3x3",
-    "point",
     "skip_connect",
+    "point",
     "reduce",
-    "none",
+    "pool_bn",
     "conv_3x3_d2",
+    "max_pool_3x3",
+    "sep_conv_3x3",
+    "avg_pool_3x3",
+    "none",
   ]),
 ];
 
