@@ -397,6 +397,8 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
       testImages: test.labels.length,
       epochs: run.epoch,
       wallSeconds: seconds,
+      // The training set's per-channel statistics the network was trained on (export states them).
+      standardize: run.standardize,
     };
     await writeJsonAtomic(`${dir}/result.json`, result);
     say(
