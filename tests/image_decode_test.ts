@@ -2,7 +2,7 @@
 // file that does not decode. The test images are made here with the same packages' encoders.
 import { assert } from "./deps.ts";
 import { DataError } from "../runtime/data/datasets.ts";
-import { decodeImage } from "../runtime/data/image_decode.ts";
+import { decodeImage, imageToInput } from "../runtime/data/image_decode.ts";
 import { encodePng, jpegJs } from "../runtime/deps_images.ts";
 
 function badImage(run: () => unknown, expected: RegExp): void {
@@ -95,4 +95,19 @@ Deno.test("decodeImage() refuses a PNG whose header claims more pixels than it m
   view.setUint32(16, 20_000);
   view.setUint32(20, 20_000);
   badImage(() => decodeImage(png, "huge.png"), /^"huge\.png" is too large to decode \(20000×20000/);
+});
+
+Deno.test("imageToInput() shrinks with antialiasing, enlarges bilinearly and converts channels", () => {
+  // Vertical stripes one pixel wide, black and white: shrunk 8 → 2 they average to grey (no aliasing).
+  const stripes = new Uint8Array(8 * 8).map((_, i) => (i % 2 === 0 ? 0 : 255));
+  const small = imageToInput({ width: 8, height: 8, channels: 1, data: stripes }, 2, 1);
+  for (const value of small) assert.ok(Math.abs(value - 0.5) < 0.05, String(value));
+  // A 2×1 grey ramp 0 → 255 enlarged to 4 wide: the ends stay, the middle is interpolated.
+  const ramp = imageToInput({ width: 2, height: 1, channels: 1, data: new Uint8Array([0, 255]) }, 4, 1);
+  assert.deepEqual([...ramp.slice(0, 4)].map((v) => Math.round(v * 100) / 100), [0, 0.25, 0.75, 1]);
+  // Pure red to grey is its luma; grey to RGB repeats.
+  const red = imageToInput({ width: 1, height: 1, channels: 3, data: new Uint8Array([255, 0, 0]) }, 1, 1);
+  assert.ok(Math.abs(red[0]! - 0.299) < 1e-6, String(red[0]));
+  const grey = imageToInput({ width: 1, height: 1, channels: 1, data: new Uint8Array([51]) }, 1, 3);
+  assert.deepEqual([...grey].map((v) => Math.round(v * 100) / 100), [0.2, 0.2, 0.2]);
 });

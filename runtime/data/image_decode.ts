@@ -182,3 +182,93 @@ function decodeJpegFile(bytes: Uint8Array, name: string): DecodedImage {
   }
   return { width: jpeg.width, height: jpeg.height, channels: 3, data: jpeg.data };
 }
+
+/**
+ * The weights of a triangle (bilinear) filter mapping `from` samples onto `to`, widened by the scale
+ * when shrinking so that every source sample counts (PIL's antialiased bilinear resize, which
+ * torchvision's `Resize` uses on images): for each output index, its first source index and weights.
+ */
+function triangleWeights(from: number, to: number): { first: Int32Array; weights: Float32Array[] } {
+  const scale = from / to;
+  const support = Math.max(1, scale);
+  const first = new Int32Array(to);
+  const weights: Float32Array[] = [];
+  for (let i = 0; i < to; i++) {
+    const centre = (i + 0.5) * scale;
+    const lo = Math.max(0, Math.floor(centre - support));
+    const hi = Math.min(from, Math.ceil(centre + support));
+    const w = new Float32Array(hi - lo);
+    let total = 0;
+    for (let j = lo; j < hi; j++) {
+      const value = Math.max(0, 1 - Math.abs((j + 0.5 - centre) / support));
+      w[j - lo] = value;
+      total += value;
+    }
+    for (let k = 0; k < w.length; k++) w[k] = total > 0 ? w[k]! / total : 1 / w.length;
+    first[i] = lo;
+    weights.push(w);
+  }
+  return { first, weights };
+}
+
+/**
+ * An image as a network's input: resized to `size`×`size` (the aspect ratio is not kept, as
+ * torchvision's `Resize((size, size))` does not keep it), converted to `channels` (grey by ITU-R 601
+ * luma, as PIL's `convert("L")`; grey to RGB by repetition) and scaled to [0, 1], HWC. Shrinking is
+ * antialiased (a triangle filter as wide as the scale), enlarging is bilinear.
+ *
+ * @param image A decoded image.
+ * @param size The side of the network's square input.
+ * @param channels The network's input channels, 1 or 3.
+ * @returns size·size·channels values in [0, 1].
+ * @example
+ * ```ts
+ * import { imageToInput } from "./image_decode.ts";
+ * // A 4×2 RGB image of one colour becomes a 2×2 grey input of its luma.
+ * const image = { width: 4, height: 2, channels: 3 as const, data: new Uint8Array(24).fill(255) };
+ * const input = imageToInput(image, 2, 1);
+ * if (input.length !== 4 || input.some((v) => Math.abs(v - 1) > 1e-6)) throw new Error(String(input));
+ * ```
+ */
+export function imageToInput(image: DecodedImage, size: number, channels: 1 | 3): Float32Array {
+  const { width, height } = image;
+  // Channel conversion first, at the source size, in [0, 1].
+  const pixels = width * height;
+  const converted = new Float32Array(pixels * channels);
+  for (let i = 0; i < pixels; i++) {
+    if (image.channels === channels) {
+      for (let c = 0; c < channels; c++) converted[i * channels + c] = image.data[i * channels + c]! / 255;
+    } else if (channels === 1) {
+      const [r, g, b] = [image.data[3 * i]!, image.data[3 * i + 1]!, image.data[3 * i + 2]!];
+      converted[i] = (0.299 * r + 0.587 * g + 0.114 * b) / 255;
+    } else {
+      converted.fill(image.data[i]! / 255, 3 * i, 3 * i + 3);
+    }
+  }
+  // Separable resize: rows (width → size), then columns (height → size).
+  const across = triangleWeights(width, size);
+  const wide = new Float32Array(height * size * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < size; x++) {
+      const w = across.weights[x]!;
+      const lo = across.first[x]!;
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        for (let k = 0; k < w.length; k++) sum += w[k]! * converted[(y * width + lo + k) * channels + c]!;
+        wide[(y * size + x) * channels + c] = sum;
+      }
+    }
+  }
+  const down = triangleWeights(height, size);
+  const out = new Float32Array(size * size * channels);
+  for (let y = 0; y < size; y++) {
+    const w = down.weights[y]!;
+    const lo = down.first[y]!;
+    for (let x = 0; x < size * channels; x++) {
+      let sum = 0;
+      for (let k = 0; k < w.length; k++) sum += w[k]! * wide[(lo + k) * size * channels + x]!;
+      out[y * size * channels + x] = Math.min(1, Math.max(0, sum));
+    }
+  }
+  return out;
+}
