@@ -57,6 +57,7 @@ options:
   --data NAME|DIR        digits (default: the embedded MNIST digits), cluttered-digits (the
                          same digits with fragments of other digits over them: a harder task,
                          far from saturation), or a CIFAR-10 binary folder
+                         or an image folder: train/<class>/*.png|jpg, test/<class>/… (read as 32×32 RGB)
   --steps-per-epoch N    cap the steps of every epoch (default: 50 on either digit task)
   --eval-channels N      initial channels of the evaluation network (evaluate block: channels)
   --eval-cells N         cells of the evaluation network (evaluate block: cells)

@@ -15,7 +15,7 @@ import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR 
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
-import { type DataSource, flips, inputOf, loadSource } from "../data/sources.ts";
+import { classNamesOf, type DataSource, flips, inputOf, loadSource } from "../data/sources.ts";
 import { formatDuration, Progress } from "../report/progress.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import { spaceHash } from "../report/run_folder.ts";
@@ -47,6 +47,7 @@ options:
   --data NAME|DIR        digits (default: the embedded MNIST digits; test: the 1,663 held-out
                          digits), cluttered-digits (the same digits with fragments of other digits
                          over them), or a CIFAR-10 binary folder (data_batch_*.bin, test_batch.bin)
+                         or an image folder: train/<class>/*.png|jpg, test/<class>/… (read as 32×32 RGB)
   --epochs N             override the evaluate block's epochs
   --channels N           initial channels C (evaluate block: channels)
   --cells N              cells in the stack (reductions at 1/3 and 2/3)
@@ -73,6 +74,8 @@ interface EvalConfig {
   readonly stepsPerEpoch: number | null;
   readonly backend: string;
   readonly data: DataSource;
+  /** The class names in label order (sources.ts: classNamesOf), for export and prediction. */
+  readonly classNames: readonly string[];
   readonly started: string;
 }
 
@@ -257,6 +260,7 @@ async function planConfig(
       stepsPerEpoch: integer("steps-per-epoch", v["steps-per-epoch"], 1) ?? null,
       backend: v.backend ?? "auto",
       data,
+      classNames: classNamesOf(data),
       started: new Date().toISOString(),
     },
   };

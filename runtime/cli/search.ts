@@ -14,7 +14,7 @@ import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
-import { flips, isDigits, loadSource } from "../data/sources.ts";
+import { classNamesOf, flips, isDigits, loadSource } from "../data/sources.ts";
 import { candidateCounts, formatDuration, formatEpochLine, Progress } from "../report/progress.ts";
 import {
   createRunFolder,
@@ -65,6 +65,7 @@ options:
   --data NAME|DIR        digits (default: the embedded MNIST digits), cluttered-digits (the
                          same digits with fragments of other digits over them: a harder task),
                          or a CIFAR-10 binary folder (data_batch_1.bin … data_batch_5.bin)
+                         or an image folder: train/<class>/*.png|jpg, test/<class>/… (read as 32×32 RGB)
   --out DIR              run folder (default: runs/<space name>-<UTC time>)
   --epochs N             override the space's max_epochs
   --batch-size N         override the space's batch_size
@@ -209,6 +210,7 @@ async function planFresh(flags: Flags): Promise<Plan> {
       stepsPerEpoch: flags.stepsPerEpoch ?? (isDigits(data) ? DIGITS_STEPS_PER_EPOCH : null),
       backend: flags.backend ?? "auto",
       data,
+      classNames: classNamesOf(data),
       started: new Date().toISOString(),
     },
   };

@@ -33,6 +33,8 @@ export interface RunConfig {
   readonly stepsPerEpoch: number | null;
   readonly backend: string;
   readonly data: DataSource;
+  /** The class names in label order (sources.ts: classNamesOf); absent in runs started before it. */
+  readonly classNames?: readonly string[];
   /** When the run was started, ISO 8601. */
   readonly started: string;
 }
