@@ -106,8 +106,11 @@ export function exportNetwork(channels = 3, seed = 11): EvaluationNetwork {
   });
   for (const [name, v] of Object.entries(net.namedVariables())) {
     const r = s++;
-    if (name.endsWith("running_var") || name.endsWith("gamma")) v.assign(tf.randomUniform(v.shape, 0.5, 1.5, "float32", r));
-    else if (name.endsWith("running_mean") || name.endsWith("beta")) v.assign(tf.randomUniform(v.shape, -0.3, 0.3, "float32", r));
+    if (name.endsWith("running_var") || name.endsWith("gamma")) {
+      v.assign(tf.randomUniform(v.shape, 0.5, 1.5, "float32", r));
+    } else if (name.endsWith("running_mean") || name.endsWith("beta")) {
+      v.assign(tf.randomUniform(v.shape, -0.3, 0.3, "float32", r));
+    }
   }
   return net;
 }

@@ -122,11 +122,17 @@ Deno.test("a wrong export would be caught: a perturbed weight moves the logits b
 
 Deno.test("a conv with groups that is neither full nor depthwise is refused for tfjs with a clear message", () => {
   const g = new GraphBuilder([4, 4, 4]);
-  const y = g.conv(g.input, { weight: new Float32Array(9 * 2 * 4), shape: [3, 3, 2, 4], stride: 1, groups: 2 });
+  const y = g.conv(g.input, {
+    weight: new Float32Array(9 * 2 * 4),
+    shape: [3, 3, 2, 4],
+    stride: 1,
+    groups: 2,
+  });
   const graph = g.finish(g.globalMean(y));
   assert.throws(
     () => encodeTfjsGraph(graph, {}),
-    (error: unknown) => error instanceof GraphError && /2 groups on 4 channels.*export it as ONNX/.test(error.message),
+    (error: unknown) =>
+      error instanceof GraphError && /2 groups on 4 channels.*export it as ONNX/.test(error.message),
   );
 });
 

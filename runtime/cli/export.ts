@@ -11,8 +11,22 @@
 import { useBackend } from "../kernels/backend.ts";
 import { GraphError } from "../nets/inference_graph.ts";
 import { readEvaluateRun, RunReadError } from "../export/from_run.ts";
-import { EXPORT_FORMATS, type ExportFormat, type ExportMetadata, writeExport } from "../export/model_files.ts";
-import { type CliIo, defaultIo, EXIT_OK, Failure, parseFlags, reportError, UsageError } from "./_common.ts";
+import {
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportMetadata,
+  writeExport,
+} from "../export/model_files.ts";
+import {
+  type CliIo,
+  defaultIo,
+  ensureWritable,
+  EXIT_OK,
+  Failure,
+  parseFlags,
+  reportError,
+  UsageError,
+} from "./_common.ts";
 
 export const USAGE = `usage: deno task export <evaluate run folder> --format onnx|tfjs [--out DIR]
 
@@ -74,11 +88,21 @@ const WORDS = {
   unexpected: "the export failed unexpectedly",
 };
 
-async function exportRun(dir: string, format: ExportFormat, out: string | undefined, io: CliIo): Promise<number> {
+async function exportRun(
+  dir: string,
+  format: ExportFormat,
+  out: string | undefined,
+  io: CliIo,
+): Promise<number> {
   const say = (text: string) => io.out.write(`${text}\n`);
-  // Building the graph reads the weights only: the reference backend is enough.
-  await useBackend("cpu", () => {});
+  // Building the graph reads the weights only: stock wasm is enough.
+  await useBackend("wasm", () => {});
   const started = performance.now();
+  const target = out ?? `${dir.replace(/\/+$/, "")}/export-${format}`;
+  await ensureWritable(target, {
+    script: new URL(import.meta.url),
+    args: [dir, "--format", format, ...(out ? ["--out", out] : [])],
+  });
   const run = await readEvaluateRun(dir);
   try {
     const [height, width, channels] = run.inputShape;
@@ -102,15 +126,22 @@ async function exportRun(dir: string, format: ExportFormat, out: string | undefi
       source: { run: run.dir, testAccuracy: run.testAccuracy, parameters: run.net.parameterCount() },
       exported: new Date().toISOString(),
     };
-    const target = out ?? `${run.dir}/export-${format}`;
     const written = await writeExport(target, format, graph, metadata);
     const seconds = (performance.now() - started) / 1000;
     say(
-      `exported "${metadata.space}" (${count(metadata.source.parameters)} parameters, ${graph.nodes.length} ` +
-        `graph nodes) as ${format === "onnx" ? "ONNX" : "a TensorFlow.js graph model"} in ${seconds.toFixed(1)} s`,
+      `exported "${metadata.space}" (${
+        count(metadata.source.parameters)
+      } parameters, ${graph.nodes.length} ` +
+        `graph nodes) as ${format === "onnx" ? "ONNX" : "a TensorFlow.js graph model"} in ${
+          seconds.toFixed(1)
+        } s`,
     );
-    say(`input ${format === "onnx" ? `[N, ${channels}, ${height}, ${width}]` : `[N, ${height}, ${width}, ${channels}]`}, ` +
-      `pixels in [0, 1]; output logits of ${run.classNames.length} classes (${run.classNames.join(", ")})`);
+    say(
+      `input ${
+        format === "onnx" ? `[N, ${channels}, ${height}, ${width}]` : `[N, ${height}, ${width}, ${channels}]`
+      }, ` +
+        `pixels in [0, 1]; output logits of ${run.classNames.length} classes (${run.classNames.join(", ")})`,
+    );
     say(`files (${count(written.bytes)} bytes): ${written.files.join(", ")}`);
     return EXIT_OK;
   } finally {

@@ -10,7 +10,7 @@ import { tf } from "../deps.ts";
 import type { Genotype } from "../../dsl/ir.ts";
 import { IR_VERSION } from "../../dsl/ir.ts";
 import { channelStats, type Standardization } from "../data/augment.ts";
-import { type DataSource, DATA_KINDS, inputOf, loadSource } from "../data/sources.ts";
+import { classNamesOf, DATA_KINDS, type DataSource, inputOf, loadSource } from "../data/sources.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
 import { loadWeights, WeightsError } from "../nets/weights_io.ts";
 import { Rng } from "../core/rng.ts";
@@ -19,20 +19,6 @@ import { Rng } from "../core/rng.ts";
 export class RunReadError extends Error {
   override readonly name = "RunReadError";
 }
-
-/** CIFAR-10's classes, in label order (its `batches.meta.txt`). */
-export const CIFAR10_CLASSES = [
-  "airplane",
-  "automobile",
-  "bird",
-  "cat",
-  "deer",
-  "dog",
-  "frog",
-  "horse",
-  "ship",
-  "truck",
-] as const;
 
 /** The fields of `eval.json` read here. */
 interface EvalRecord {
@@ -72,28 +58,10 @@ async function readJson<T>(path: string, what: string): Promise<T> {
   }
 }
 
-/**
- * The class names of a run: `eval.json`'s `classNames`, else CIFAR-10's, else "0", "1", ….
- *
- * @param data The run's data source.
- * @param classes The number of classes.
- * @param recorded `eval.json`'s `classNames`, if any.
- * @returns One name per class.
- * @example
- * ```ts
- * import { classNamesOf } from "./from_run.ts";
- * if (classNamesOf({ kind: "mnist" }, 10).join("") !== "0123456789") throw new Error("digits");
- * if (classNamesOf({ kind: "cifar10", dir: "x" }, 10)[0] !== "airplane") throw new Error("cifar");
- * ```
- */
-export function classNamesOf(
-  data: DataSource,
-  classes: number,
-  recorded?: readonly string[],
-): readonly string[] {
-  if (recorded && recorded.length === classes) return recorded;
-  if (data.kind === "cifar10" && classes === CIFAR10_CLASSES.length) return CIFAR10_CLASSES;
-  return Array.from({ length: classes }, (_, i) => String(i));
+/** `eval.json`'s class names when they fit the network, else the source's (older runs did not record them). */
+function classNames(data: DataSource, classes: number, recorded?: readonly string[]): readonly string[] {
+  const names = recorded && recorded.length === classes ? recorded : classNamesOf(data);
+  return names.length === classes ? names : Array.from({ length: classes }, (_, i) => String(i));
 }
 
 /**
@@ -161,7 +129,7 @@ export async function readEvaluateRun(dir: string): Promise<EvaluateRun> {
       genotype,
       net,
       inputShape: [input.inputSize, input.inputSize, input.inputChannels],
-      classNames: classNamesOf(config.data, input.classes, config.classNames),
+      classNames: classNames(config.data, input.classes, config.classNames),
       standardize,
       data: config.data,
       testAccuracy: result.testAccuracy ?? null,
@@ -192,7 +160,9 @@ async function assignSaved(net: EvaluationNetwork, dir: string): Promise<void> {
       }
       if (value.shape.join() !== variable.shape.join()) {
         throw new RunReadError(
-          `weight "${name}" in "${dir}" is ${value.shape.join("×")}, the network's is ${variable.shape.join("×")}`,
+          `weight "${name}" in "${dir}" is ${value.shape.join("×")}, the network's is ${
+            variable.shape.join("×")
+          }`,
         );
       }
       variable.assign(value);

@@ -43,7 +43,11 @@ export interface ExportMetadata {
      * The training set's per-channel mean and std; the model subtracts and divides them itself
      * (its first op), so callers pass plain [0, 1] pixels.
      */
-    readonly standardization: { readonly mean: readonly number[]; readonly std: readonly number[]; readonly inModel: true };
+    readonly standardization: {
+      readonly mean: readonly number[];
+      readonly std: readonly number[];
+      readonly inModel: true;
+    };
   };
   /** The output: `[N, classes]` logits (softmax gives the probabilities). */
   readonly output: { readonly name: "logits"; readonly classes: number };

@@ -58,7 +58,9 @@ function toOihw(weight: Float32Array, [k, , ci, co]: readonly number[]): Float32
   for (let y = 0; y < k!; y++) {
     for (let x = 0; x < k!; x++) {
       for (let i = 0; i < ci!; i++) {
-        for (let o = 0; o < co!; o++) out[((o * ci! + i) * k! + y) * k! + x] = weight[((y * k! + x) * ci! + i) * co! + o]!;
+        for (let o = 0; o < co!; o++) {
+          out[((o * ci! + i) * k! + y) * k! + x] = weight[((y * k! + x) * ci! + i) * co! + o]!;
+        }
       }
     }
   }
@@ -112,7 +114,10 @@ export function encodeOnnx(graph: InferenceGraph, options: OnnxOptions): Uint8Ar
         ]);
       case "scale_shift": {
         const c = n.scale.length;
-        initializers.push(floats(`${out}_scale`, n.scale, [c, 1, 1]), floats(`${out}_shift`, n.shift, [c, 1, 1]));
+        initializers.push(
+          floats(`${out}_scale`, n.scale, [c, 1, 1]),
+          floats(`${out}_shift`, n.shift, [c, 1, 1]),
+        );
         node("Mul", [read[0]!, `${out}_scale`], `${out}_scaled`);
         return node("Add", [`${out}_scaled`, `${out}_shift`], out);
       }
@@ -147,7 +152,9 @@ export function encodeOnnx(graph: InferenceGraph, options: OnnxOptions): Uint8Ar
   });
   const [h, w, c] = graph.shapes[0]!;
   const outShape = graph.shapes[graph.output]!;
-  const dims = (values: readonly number[]) => [{ dimParam: "batch" }, ...values.map((v) => ({ dimValue: v }))];
+  const dims = (
+    values: readonly number[],
+  ) => [{ dimParam: "batch" }, ...values.map((v) => ({ dimValue: v }))];
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: ONNX_OPSET }],
@@ -157,7 +164,10 @@ export function encodeOnnx(graph: InferenceGraph, options: OnnxOptions): Uint8Ar
       name: "inference",
       node: nodes,
       initializer: initializers,
-      input: [{ name: "input", type: { tensorType: { elemType: FLOAT, shape: { dim: dims([c!, h!, w!]) } } } }],
+      input: [{
+        name: "input",
+        type: { tensorType: { elemType: FLOAT, shape: { dim: dims([c!, h!, w!]) } } },
+      }],
       output: [{ name: "logits", type: { tensorType: { elemType: FLOAT, shape: { dim: dims(outShape) } } } }],
     },
   });

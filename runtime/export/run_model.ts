@@ -57,7 +57,9 @@ export async function loadRunner(path: string): Promise<Runner> {
         const out = await session.run({ input });
         const logits = out.logits!;
         const values = Float32Array.from(logits.data as Float32Array);
-        if (values.length !== n * classes) throw new Error(`the model gave ${values.length} logits for ${n} images`);
+        if (values.length !== n * classes) {
+          throw new Error(`the model gave ${values.length} logits for ${n} images`);
+        }
         return values;
       },
       dispose: () => session.release(),

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { type GraphNode, GraphError, type InferenceGraph, readsOf } from "../nets/inference_graph.ts";
+import { GraphError, type GraphNode, type InferenceGraph, readsOf } from "../nets/inference_graph.ts";
 
 /** The bytes of one weight shard (tensorflowjs_converter's default). */
 export const SHARD_BYTES = 4 * 1024 * 1024;
@@ -93,13 +93,23 @@ export function encodeTfjsGraph(
       name,
       op: "Const",
       attr: {
-        value: { tensor: { dtype: int ? "DT_INT32" : "DT_FLOAT", tensorShape: { dim: shape.map((s) => ({ size: String(s) })) } } },
+        value: {
+          tensor: {
+            dtype: int ? "DT_INT32" : "DT_FLOAT",
+            tensorShape: { dim: shape.map((s) => ({ size: String(s) })) },
+          },
+        },
         dtype: int ? INT : FLOAT,
       },
     });
     return name;
   };
-  const op = (kind: string, input: string[], attr: Record<string, unknown> = {}, name = fresh(kind)): string => {
+  const op = (
+    kind: string,
+    input: string[],
+    attr: Record<string, unknown> = {},
+    name = fresh(kind),
+  ): string => {
     nodes.push({ name, op: kind, input, attr });
     return name;
   };
@@ -173,7 +183,9 @@ export function encodeTfjsGraph(
           data_format: { s: b64("NHWC") },
         });
         if (both) y = subsample(y, 0);
-        if (n.bias) y = op("BiasAdd", [y, constant(n.bias, [co])], { T: FLOAT, data_format: { s: b64("NHWC") } });
+        if (n.bias) {
+          y = op("BiasAdd", [y, constant(n.bias, [co])], { T: FLOAT, data_format: { s: b64("NHWC") } });
+        }
         return y;
       }
       case "relu":
@@ -207,7 +219,11 @@ export function encodeTfjsGraph(
           N: { i: String(read.length) },
         });
       case "global_mean":
-        return op("Mean", [x, constant(Int32Array.from([1, 2]), [2])], { T: FLOAT, Tidx: INT, keep_dims: { b: false } });
+        return op("Mean", [x, constant(Int32Array.from([1, 2]), [2])], {
+          T: FLOAT,
+          Tidx: INT,
+          keep_dims: { b: false },
+        });
       case "dense": {
         const [ci, co] = n.shape;
         const y = op("MatMul", [x, constant(n.weight, [ci, co])], {
@@ -215,7 +231,9 @@ export function encodeTfjsGraph(
           transpose_a: { b: false },
           transpose_b: { b: false },
         });
-        return n.bias ? op("BiasAdd", [y, constant(n.bias, [co])], { T: FLOAT, data_format: { s: b64("NHWC") } }) : y;
+        return n.bias
+          ? op("BiasAdd", [y, constant(n.bias, [co])], { T: FLOAT, data_format: { s: b64("NHWC") } })
+          : y;
       }
     }
   }

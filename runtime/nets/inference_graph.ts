@@ -57,7 +57,12 @@ export type GraphNode =
     readonly pad: number;
   }
   /** `x · scale + shift` per channel: an unfolded batch norm, the input standardization, zeros. */
-  | { readonly kind: "scale_shift"; readonly x: Value; readonly scale: Float32Array; readonly shift: Float32Array }
+  | {
+    readonly kind: "scale_shift";
+    readonly x: Value;
+    readonly scale: Float32Array;
+    readonly shift: Float32Array;
+  }
   /** `x[:, offset::2, offset::2, :]`. */
   | { readonly kind: "subsample"; readonly x: Value; readonly offset: 0 | 1 }
   | { readonly kind: "add"; readonly inputs: readonly Value[] }
@@ -297,7 +302,11 @@ export class GraphBuilder {
   /** A fully connected layer on `[features]`: weight `[Cin, Cout]`. */
   dense(
     x: Value,
-    spec: { readonly weight: Float32Array; readonly shape: readonly [number, number]; readonly bias: Float32Array | null },
+    spec: {
+      readonly weight: Float32Array;
+      readonly shape: readonly [number, number];
+      readonly bias: Float32Array | null;
+    },
   ): Value {
     const s = this.#shapes[x]!;
     if (s.length !== 1 || s[0] !== spec.shape[0]) {

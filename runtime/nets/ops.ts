@@ -337,9 +337,15 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
     case "batch_norm":
       return batchNorm(c, step.affine ?? ctx.affine, ctx);
     case "max_pool":
-      return stateless((x) => maxPoolNative(x, step.kernel, s), (g, x) => g.pool("max_pool", x, step.kernel, s));
+      return stateless(
+        (x) => maxPoolNative(x, step.kernel, s),
+        (g, x) => g.pool("max_pool", x, step.kernel, s),
+      );
     case "avg_pool":
-      return stateless((x) => avgPoolNative(x, step.kernel, s), (g, x) => g.pool("avg_pool", x, step.kernel, s));
+      return stateless(
+        (x) => avgPoolNative(x, step.kernel, s),
+        (g, x) => g.pool("avg_pool", x, step.kernel, s),
+      );
     case "identity":
       return s === 1 ? stateless((x) => tf.clone(x), (_, x) => x) : factorizedReduce(c, c, ctx);
     case "zero":
