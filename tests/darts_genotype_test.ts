@@ -7,6 +7,10 @@ import { renderDiagnostics } from "../dsl/diagnostics.ts";
 import { formatDartsGenotype, parseDartsGenotype, readDartsGenotype } from "../dsl/darts_genotype.ts";
 import { inferEvaluation } from "../dsl/infer.ts";
 import { fixedCells, type GenotypeCell, type SpaceIR } from "../dsl/ir.ts";
+import { main as compileCli } from "../dsl/cli.ts";
+import { main as evaluate } from "../runtime/cli/evaluate.ts";
+import { writeFinalOutputs } from "../runtime/report/run_folder.ts";
+import { captureIo, withTempDir } from "./_helpers.ts";
 
 /** DARTS_V2 as DARTS' genotypes.py publishes it. */
 const DARTS_V2 =
@@ -138,4 +142,48 @@ Deno.test("formatDartsGenotype() writes DARTS_V2 back, and says why cells that d
   const refused = formatDartsGenotype(asap, allEdges);
   assert.ok("reason" in refused);
   assert.match(refused.reason, /keeps \d+ edges, not 2/);
+});
+
+Deno.test("evaluate and compile take a DARTS genotype as the argument or in a file; a typo exits 1 with its location", async () => {
+  await withTempDir(async (dir) => {
+    // An empty folder is read as CIFAR-10 (32×32×3, 10 classes); --dry-run loads no images.
+    const io = captureIo();
+    assert.equal(await evaluate([DARTS_V2, "--dry-run", "--data", dir], io), 0, io.stderr());
+    assert.match(io.stdout(), /^parameters: 3,349,342 without the auxiliary head/m);
+    const file = `${dir}/genotype.txt`;
+    await Deno.writeTextFile(file, `${DARTS_V2.replace("('dil_conv_3x3', 2)", "('dil_conv_3x3' 2)")}\n`);
+    const typo = captureIo();
+    assert.equal(await evaluate([file, "--dry-run", "--data", dir], typo), 1);
+    const column = DARTS_V2.indexOf("('dil_conv_3x3', 2)") + "('dil_conv_3x3' ".length + 1;
+    assert.equal(
+      typo.stderr().split("\n")[0],
+      `${file}:1:${column} error[parse-error]: expected ',' but found '2'`,
+    );
+    assert.match(typo.stderr(), /^error: ".*genotype\.txt" is not a valid DARTS genotype$/m);
+    const lines: string[] = [];
+    const out = { stdout: (text: string) => lines.push(text), stderr: (text: string) => lines.push(text) };
+    assert.equal(await compileCli([DARTS_V2], out), 0, lines.join("\n"));
+    assert.equal(JSON.parse(lines[0]!).name, "darts_v2");
+  });
+});
+
+Deno.test("a run folder whose cells fit the DARTS form holds them in genotype.txt and genotype.json's darts", async () => {
+  await withTempDir(async (dir) => {
+    const ir = compileFile("darts_v2.space");
+    const genotype = {
+      version: 1 as const,
+      space: ir,
+      spaceHash: "0".repeat(64),
+      seed: 0,
+      algorithm: ir.search.algorithm,
+      cells: cellsOf(ir),
+      alpha: {},
+      versions: {},
+    };
+    const written = await writeFinalOutputs(dir, genotype);
+    assert.ok(written.includes("genotype.txt"), written.join());
+    const text = (await Deno.readTextFile(`${dir}/genotype.txt`)).trim();
+    assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/genotype.json`)).darts, text);
+    assert.deepEqual(shape(readDartsGenotype(text, "genotype.txt").ir!), shape(ir));
+  });
 });
