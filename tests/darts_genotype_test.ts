@@ -187,3 +187,13 @@ Deno.test("a run folder whose cells fit the DARTS form holds them in genotype.tx
     assert.deepEqual(shape(readDartsGenotype(text, "genotype.txt").ir!), shape(ir));
   });
 });
+
+Deno.test("the README's DARTS genotype examples are true: the command reads, the typo prints what it shows", () => {
+  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("### DARTS-format genotypes, both ways"));
+  const [command, file, printed] = [...section.matchAll(/```[a-z]*\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const published = /"(DARTS_V2 = Genotype\(.*\))"/.exec(command!)?.[1];
+  assert.ok(published && readDartsGenotype(published, "<genotype>").ir, command);
+  const { diagnostics } = readDartsGenotype(file!, "genotype.txt");
+  assert.equal(renderDiagnostics(diagnostics, file!), printed);
+});
