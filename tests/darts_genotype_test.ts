@@ -11,6 +11,7 @@ import { main as compileCli } from "../dsl/cli.ts";
 import { main as evaluate } from "../runtime/cli/evaluate.ts";
 import { writeFinalOutputs } from "../runtime/report/run_folder.ts";
 import { captureIo, withTempDir } from "./_helpers.ts";
+import { mutateSyntax, rng } from "./_fuzz.ts";
 
 /** DARTS_V2 as DARTS' genotypes.py publishes it. */
 const DARTS_V2 =
@@ -196,4 +197,22 @@ Deno.test("the README's DARTS genotype examples are true: the command reads, the
   assert.ok(published && readDartsGenotype(published, "<genotype>").ir, command);
   const { diagnostics } = readDartsGenotype(file!, "genotype.txt");
   assert.equal(renderDiagnostics(diagnostics, file!), printed);
+});
+
+Deno.test("parseDartsGenotype() never throws on 3,000 mutated genotypes, every diagnostic points into the text, and what it accepts compiles", () => {
+  const random = rng(20);
+  for (let n = 0; n < 3000; n++) {
+    const text = mutateSyntax(DARTS_V2, random);
+    const { genotype, diagnostics } = parseDartsGenotype(text, "fuzz");
+    assert.ok((genotype === null) === (diagnostics.length > 0), text);
+    // What the checks accept, the compiler accepts: no "internal-error" from the space it becomes.
+    if (genotype !== null) assert.ok(readDartsGenotype(text, "fuzz").ir, text);
+    for (const d of diagnostics) {
+      assert.ok(d.span.offset >= 0 && d.span.offset + d.span.length <= text.length, `${d.message}: ${text}`);
+      assert.ok(!d.message.includes("\n"), d.message);
+    }
+  }
+  const long =
+    parseDartsGenotype(DARTS_V2.replace("[2, 3, 4, 5]", "range(0, 1000000000)"), "g").diagnostics[0];
+  assert.match(long?.message ?? "", /is longer than a cell/);
 });
