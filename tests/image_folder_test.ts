@@ -5,6 +5,7 @@ import { assert } from "./deps.ts";
 import { captureIo, fastSpace, withTempDir } from "./_helpers.ts";
 import { main as evaluate } from "../runtime/cli/evaluate.ts";
 import { main as search } from "../runtime/cli/search.ts";
+import { main as compare } from "../runtime/cli/compare.ts";
 import { DataError } from "../runtime/data/datasets.ts";
 import { dataSourceOf, inputOf, loadSource } from "../runtime/data/sources.ts";
 import { encodePng, jpegJs } from "../runtime/deps_images.ts";
@@ -111,7 +112,7 @@ Deno.test("an image folder with a test class that train lacks, or without test/,
   });
 });
 
-Deno.test("search and evaluate train on an image folder and record its class names; a corrupt image is named before training", async () => {
+Deno.test("search, evaluate and compare read an image folder and record its class names; a corrupt image is named before training", async () => {
   await withTempDir(async (dir) => {
     const data = `${dir}/images`;
     await writeSplit(data, "train", 4);
@@ -134,6 +135,14 @@ Deno.test("search and evaluate train on an image folder and record its class nam
     assert.match(evaluated.stdout(), /test accuracy \d+\.\d\d% on 6 images/);
     const config = JSON.parse(await Deno.readTextFile(`${dir}/eval/eval.json`));
     assert.deepEqual(config.classNames, [...CLASSES]);
+
+    // compare reads the folder too; its evaluate block's batch (128) does not fit 12 images: said plainly.
+    const compared = captureIo();
+    const quick = ["--algorithms", "random", "--seeds", "0", "--eval-epochs", "1", "--steps-per-epoch", "1"];
+    assert.equal(await compare([space, "--data", data, ...quick, "--out", `${dir}/compare`], compared), 1);
+    assert.equal(compared.stderr(), "error: batch size 128 is larger than the training set (12 images)\n");
+    const settings = JSON.parse(await Deno.readTextFile(`${dir}/compare/settings.json`));
+    assert.deepEqual(settings.data.classNames, [...CLASSES]);
 
     // One corrupt file among good ones: evaluate exits 1 naming it, and writes no evaluation.
     const png = encodePng({ width: 8, height: 8, channels: 3, data: new Uint8Array(192).fill(90) });

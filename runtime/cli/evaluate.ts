@@ -9,6 +9,7 @@
  * @module
  */
 import { compileSpace } from "../../dsl/compile.ts";
+import { formatDartsGenotype, looksLikeDartsGenotype, readDartsGenotype } from "../../dsl/darts_genotype.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { inferEvaluation } from "../../dsl/infer.ts";
 import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../../dsl/ir.ts";
@@ -38,10 +39,13 @@ import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry }
 import { LIMITS } from "../../dsl/bounds.ts";
 import { evaluationFits } from "./_memory.ts";
 
-export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
+export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space | genotype> [options]
 
 Stacks the found cells into the evaluation network described by the space's evaluate block,
-trains it from scratch, reports its test accuracy and saves the trained weights.
+trains it from scratch, reports its test accuracy and saves the trained weights. A DARTS-format
+genotype, "Genotype(normal=[('sep_conv_3x3', 0), …], normal_concat=[2, 3, 4, 5], reduce=[…],
+reduce_concat=[…])", given as the argument or in a file (e.g. a run folder's genotype.txt), is
+evaluated in the DARTS space with the DARTS paper's settings (C = 36, 20 cells, 600 epochs).
 
 options:
   --data NAME|DIR        digits (default: the embedded MNIST digits; test: the 1,663 held-out
@@ -115,8 +119,46 @@ function readFlags(args: string[]): Flags {
   };
 }
 
-/** The found cells and their space, from a run folder, a genotype.json or a found.space. */
+/** A genotype of cells that are already fixed, with the DARTS form of its cells when they fit it. */
+async function foundGenotype(ir: SpaceIR, cells: GenotypeCell[], spaceText: string): Promise<Genotype> {
+  const darts = formatDartsGenotype(ir, cells);
+  // A found.space or a DARTS genotype does not record the search's seed or α.
+  return {
+    version: 1,
+    space: ir,
+    spaceHash: await spaceHash(spaceText),
+    seed: 0,
+    algorithm: ir.search.algorithm,
+    cells,
+    alpha: {},
+    versions: {},
+    ...("text" in darts ? { darts: darts.text } : {}),
+  };
+}
+
+/** The space of a DARTS-format genotype (darts_genotype.ts), or a failure after its diagnostics. */
+async function loadDartsGenotype(text: string, file: string, io: CliIo): Promise<Genotype> {
+  const { ir, spaceText, diagnostics } = readDartsGenotype(text, file);
+  if (diagnostics.length > 0) io.err(renderDiagnostics(diagnostics, text));
+  if (!ir || spaceText === null) {
+    throw new Failure(
+      `${file === GENOTYPE_ARGUMENT ? "the genotype" : `"${file}"`} is not a valid DARTS genotype`,
+    );
+  }
+  const fixed = fixedCells(ir);
+  if ("open" in fixed) throw new Failure(`the space of "${file}" is not a found cell`);
+  return await foundGenotype(ir, fixed.cells, spaceText);
+}
+
+/** What diagnostics call a genotype given on the command line. */
+const GENOTYPE_ARGUMENT = "<genotype>";
+
+/**
+ * The found cells and their space, from a run folder, a genotype.json, a found.space, or a DARTS
+ * genotype (`Genotype(normal=[…], …)`) given as the argument itself or in a file.
+ */
 async function loadFound(path: string, io: CliIo): Promise<Genotype> {
+  if (looksLikeDartsGenotype(path)) return await loadDartsGenotype(path, GENOTYPE_ARGUMENT, io);
   let file = path;
   try {
     if ((await Deno.stat(path)).isDirectory) file = `${path.replace(/\/+$/, "")}/genotype.json`;
@@ -125,6 +167,9 @@ async function loadFound(path: string, io: CliIo): Promise<Genotype> {
     throw error;
   }
   const text = await readText(file, file.endsWith(".space") ? "space file" : "genotype file");
+  if (!file.endsWith(".space") && looksLikeDartsGenotype(text)) {
+    return await loadDartsGenotype(text, file, io);
+  }
   if (file.endsWith(".space")) {
     const { ir, diagnostics } = compileSpace(text, file);
     if (diagnostics.length > 0) io.err(renderDiagnostics(diagnostics, text));
@@ -136,19 +181,7 @@ async function loadFound(path: string, io: CliIo): Promise<Genotype> {
           `${fixed.open.candidates} candidates; search it first (deno task search ${file})`,
       );
     }
-    const cells = fixed.cells;
-    // A found.space does not record the search's seed or α.
-    const hash = await spaceHash(text);
-    return {
-      version: 1,
-      space: ir,
-      spaceHash: hash,
-      seed: 0,
-      algorithm: ir.search.algorithm,
-      cells,
-      alpha: {},
-      versions: {},
-    };
+    return await foundGenotype(ir, fixed.cells, text);
   }
   let genotype: Genotype;
   try {
@@ -160,7 +193,10 @@ async function loadFound(path: string, io: CliIo): Promise<Genotype> {
     typeof genotype !== "object" || genotype === null || genotype.version !== 1 ||
     typeof genotype.space !== "object" || genotype.space === null || !Array.isArray(genotype.cells)
   ) {
-    throw new Failure(`"${file}" is not a genotype (a search writes one as genotype.json in its run folder)`);
+    throw new Failure(
+      `"${file}" is not a genotype (a search writes one as genotype.json in its run folder; a DARTS ` +
+        `genotype reads Genotype(normal=[…], normal_concat=[…], reduce=[…], reduce_concat=[…]))`,
+    );
   }
   if (genotype.space.version !== IR_VERSION) {
     throw new Failure(
