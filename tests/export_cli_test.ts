@@ -108,9 +108,10 @@ Deno.test("tiny search → evaluate → export (onnx, tfjs) → predict reports 
         await runner.dispose();
 
         const tfjs = await tfjsBundle();
+        const html = await readmePage();
         const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
           const path = new URL(request.url).pathname;
-          if (path === "/") return new Response(PAGE, { headers: { "content-type": "text/html" } });
+          if (path === "/") return new Response(html, { headers: { "content-type": "text/html" } });
           if (path === "/tf.min.js") {
             return new Response(tfjs, { headers: { "content-type": "text/javascript" } });
           }
@@ -122,27 +123,30 @@ Deno.test("tiny search → evaluate → export (onnx, tfjs) → predict reports 
         try {
           await cdp.send("Page.enable");
           await cdp.send("Page.navigate", { url: `http://127.0.0.1:${server.addr.port}/` });
-          const page = await cdp.send<
-            { result: { value?: { logits: number[]; backend: string }; description?: string } }
-          >(
-            "Runtime.evaluate",
-            {
-              expression: `(async () => {
-                while (typeof window.classify !== "function") await new Promise((r) => setTimeout(r, 50));
-                return await window.classify(${JSON.stringify(Array.from(pixels))});
-              })()`,
-              awaitPromise: true,
-              returnByValue: true,
-            },
-          );
+          const page = await cdp.send<{
+            result: {
+              value?: { className: string; probability: number; logits: number[]; backend: string };
+              description?: string;
+            };
+          }>("Runtime.evaluate", {
+            expression: `(async () => {
+              while (typeof classify !== "function") await new Promise((r) => setTimeout(r, 50));
+              const out = await classify(${JSON.stringify(Array.from(pixels))});
+              return { ...out, backend: tf.getBackend() };
+            })()`,
+            awaitPromise: true,
+            returnByValue: true,
+          });
           const value = page.result.value;
           assert.ok(value, `the page failed: ${page.result.description}`);
-          const best = value.logits.indexOf(Math.max(...value.logits));
-          assert.equal(String(best), label, `Chromium (${value.backend}) says ${best}, predict ${label}`);
+          assert.equal(
+            value.className,
+            label,
+            `Chromium (${value.backend}) says ${value.className}, predict ${label}`,
+          );
           const diff = Math.max(...value.logits.map((v, i) => Math.abs(v - expected[i]!)));
           assert.ok(diff <= 1e-4, `Chromium (${value.backend}) logits differ from predict's by ${diff}`);
-          const e = value.logits.map((v) => Math.exp(v - value.logits[best]!));
-          assert.equal((100 / e.reduce((a, b) => a + b, 0)).toFixed(1), percent);
+          assert.equal((100 * value.probability).toFixed(1), percent);
         } finally {
           await close();
           await server.shutdown();
@@ -152,16 +156,14 @@ Deno.test("tiny search → evaluate → export (onnx, tfjs) → predict reports 
   });
 });
 
-/** The page: stock tfjs from the same origin, and the README's snippet as a function of the pixels. */
-const PAGE = `<!doctype html><meta charset="utf-8"><script src="/tf.min.js"></script>
-<script>
-window.classify = async (pixels) => {
-  const model = await tf.loadGraphModel("/model/model.json");
-  const { height, width, channels } = model.metadata.asap.input;
-  const logits = model.predict(tf.tensor4d(pixels, [1, height, width, channels]));
-  return { logits: Array.from(await logits.data()), backend: tf.getBackend() };
-};
-</script>`;
+/** The page: the README's snippet ("Use what you found"), its tf.min.js and model/ served beside it. */
+async function readmePage(): Promise<string> {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("## Use what you found"));
+  const snippet = section.match(/```html\n([\s\S]*?)```/)?.[1];
+  assert.ok(snippet, 'the README\'s "Use what you found" has no html snippet');
+  return `<!doctype html><meta charset="utf-8">\n${snippet}`;
+}
 
 /** Stock tfjs' browser bundle (dist/tf.min.js of the pinned union package) from Deno's npm cache. */
 async function tfjsBundle(): Promise<string> {
