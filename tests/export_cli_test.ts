@@ -81,7 +81,7 @@ Deno.test("tiny search → evaluate → export (onnx, tfjs) → predict reports 
     const files = captureIo();
     assert.equal(await predict([evaluated, images, "--top", "3"], files), 1);
     assert.match(files.stderr(), /^error: ".*broken\.png" is a corrupt PNG/);
-    assert.match(files.stdout(), /7\/a\.png: \d \d+\.\d%, \d \d+\.\d%, \d \d+\.\d%  \(label 7/);
+    assert.match(files.stdout(), /7\/a\.png: \d \d+\.\d%, \d \d+\.\d%, \d \d+\.\d% {2}\(label 7/);
     assert.match(files.stdout(), /loose\.png: \d \d+\.\d%, /);
     assert.match(files.stdout(), /accuracy (0\.00|100\.00)% \(\d\/1\) on 1 labelled images/);
 

@@ -70,6 +70,16 @@ function classNames(data: DataSource, classes: number, recorded?: readonly strin
  * @param dir The folder `deno task evaluate` wrote (it holds eval.json and weights/).
  * @returns The network with its weights and what its export states.
  * @throws {RunReadError} When a file is missing, or the weights do not fit the network.
+ * @example
+ * ```ts
+ * import { readEvaluateRun, RunReadError } from "./from_run.ts";
+ * const dir = await Deno.makeTempDir(); // no eval.json: a search's folder, say
+ * await readEvaluateRun(dir).then(
+ *   () => Promise.reject(new Error("not an evaluate run folder")),
+ *   (error) => { if (!(error instanceof RunReadError) || !error.message.includes("eval.json")) throw error; },
+ * );
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function readEvaluateRun(dir: string): Promise<EvaluateRun> {
   const root = dir.replace(/\/+$/, "");

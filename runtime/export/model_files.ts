@@ -73,6 +73,27 @@ const KEY = "asap";
  * @param graph The inference graph.
  * @param metadata Embedded in the model.
  * @returns The paths written (model file first) and their total size in bytes.
+ * @example
+ * ```ts
+ * import { GraphBuilder } from "../nets/inference_graph.ts";
+ * import { type ExportMetadata, readExport, writeExport } from "./model_files.ts";
+ * const g = new GraphBuilder([4, 4, 1]);
+ * const graph = g.finish(g.dense(g.globalMean(g.input), { weight: Float32Array.of(1, -1), shape: [1, 2], bias: null }));
+ * const metadata: ExportMetadata = {
+ *   format: "asap-export", version: 1, space: "demo", spaceHash: "", genotype: [],
+ *   input: {
+ *     layout: "NHWC", height: 4, width: 4, channels: 1, range: [0, 1],
+ *     standardization: { mean: [0], std: [1], inModel: true },
+ *   },
+ *   output: { name: "logits", classes: 2 }, classNames: ["no", "yes"],
+ *   source: { run: "", testAccuracy: null, parameters: 2 }, exported: "",
+ * };
+ * const dir = await Deno.makeTempDir();
+ * const { files } = await writeExport(dir, "tfjs", graph, metadata);
+ * const back = await readExport(dir);
+ * if (back.format !== "tfjs" || back.metadata.classNames[1] !== "yes" || files.length !== 2) throw new Error("lost");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function writeExport(
   dir: string,
@@ -117,6 +138,16 @@ export interface ExportedModel {
  * @param path The file or folder.
  * @returns Its format, file and metadata.
  * @throws {ExportFileError} When no model is there, or it carries no asap metadata.
+ * @example
+ * ```ts
+ * import { ExportFileError, readExport } from "./model_files.ts";
+ * const dir = await Deno.makeTempDir();
+ * await readExport(dir).then(
+ *   () => Promise.reject(new Error("an empty folder holds no model")),
+ *   (error) => { if (!(error instanceof ExportFileError)) throw error; },
+ * );
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function readExport(path: string): Promise<ExportedModel> {
   let file = path;

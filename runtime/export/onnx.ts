@@ -73,6 +73,17 @@ function toOihw(weight: Float32Array, [k, , ci, co]: readonly number[]): Float32
  * @param graph The inference graph (NHWC); its input becomes `input` `[N, C, H, W]`.
  * @param options The producer name and metadata.
  * @returns The model's bytes (a `.onnx` file).
+ * @example
+ * ```ts
+ * import { GraphBuilder } from "../nets/inference_graph.ts";
+ * import { onnx } from "./deps.ts";
+ * import { encodeOnnx, ONNX_OPSET } from "./onnx.ts";
+ * const g = new GraphBuilder([2, 2, 3]);
+ * const model = onnx.ModelProto.decode(encodeOnnx(g.finish(g.relu(g.input)), { producer: "example" }));
+ * if (Number(model.opsetImport[0]!.version) !== ONNX_OPSET) throw new Error("opset");
+ * const op = model.graph?.node?.[0]?.opType;
+ * if (op !== "Relu") throw new Error(String(op));
+ * ```
  */
 export function encodeOnnx(graph: InferenceGraph, options: OnnxOptions): Uint8Array {
   const names = graph.nodes.map((_, i) => (i === 0 ? "input" : i === graph.output ? "logits" : `t${i}`));

@@ -42,6 +42,31 @@ function toNchw(x: Float32Array, n: number, h: number, w: number, c: number): Fl
  * @param path The file or folder.
  * @returns A runner; dispose it when done.
  * @throws {ExportFileError} When no exported model is there.
+ * @example
+ * ```ts
+ * import { GraphBuilder } from "../nets/inference_graph.ts";
+ * import { type ExportMetadata, writeExport } from "./model_files.ts";
+ * import { loadRunner } from "./run_model.ts";
+ * // logits = (mean pixel, −mean pixel), run by onnxruntime.
+ * const g = new GraphBuilder([4, 4, 1]);
+ * const graph = g.finish(g.dense(g.globalMean(g.input), { weight: Float32Array.of(1, -1), shape: [1, 2], bias: null }));
+ * const metadata: ExportMetadata = {
+ *   format: "asap-export", version: 1, space: "demo", spaceHash: "", genotype: [],
+ *   input: {
+ *     layout: "NCHW", height: 4, width: 4, channels: 1, range: [0, 1],
+ *     standardization: { mean: [0], std: [1], inModel: true },
+ *   },
+ *   output: { name: "logits", classes: 2 }, classNames: ["no", "yes"],
+ *   source: { run: "", testAccuracy: null, parameters: 2 }, exported: "",
+ * };
+ * const dir = await Deno.makeTempDir();
+ * await writeExport(dir, "onnx", graph, metadata);
+ * const runner = await loadRunner(dir);
+ * const logits = await runner.logits(new Float32Array(16).fill(0.5), 1);
+ * await runner.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * if (Math.abs(logits[0]! - 0.5) > 1e-6 || Math.abs(logits[1]! + 0.5) > 1e-6) throw new Error(String(logits));
+ * ```
  */
 export async function loadRunner(path: string): Promise<Runner> {
   const model = await readExport(path);

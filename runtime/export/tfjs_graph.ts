@@ -73,6 +73,16 @@ const INT = { type: "DT_INT32" };
  * @param metadata Stored as `userDefinedMetadata` (a GraphModel's `metadata`).
  * @returns `model.json` and its weight shards.
  * @throws {GraphError} For a grouped conv that is neither full nor depthwise.
+ * @example
+ * ```ts
+ * import { GraphBuilder } from "../nets/inference_graph.ts";
+ * import { encodeTfjsGraph } from "./tfjs_graph.ts";
+ * // A stride-2 max pool: PyTorch's padding of 1, −FLT_MAX, then a VALID pool.
+ * const g = new GraphBuilder([4, 4, 1]);
+ * const { modelJson } = encodeTfjsGraph(g.finish(g.pool("max_pool", g.input, 3, 2)), {});
+ * const ops = modelJson.modelTopology.node.map((n) => n.op).filter((op) => op !== "Const");
+ * if (ops.join() !== "Placeholder,PadV2,MaxPool,Identity") throw new Error(ops.join());
+ * ```
  */
 export function encodeTfjsGraph(
   graph: InferenceGraph,
