@@ -1,18 +1,25 @@
 // Export (runtime/export/) with the real runtimes, no mocks: a tiny evaluation network holding every
 // op of the shipped spaces and of the `.space` language (tests/_export_fixture.ts), exported as ONNX
-// and run by onnxruntime-node, and as a tfjs graph model run by stock tfjs-converter on the cpu and
-// wasm backends, gives the logits of our own forward pass on 32 images.
+// and run by onnxruntime-web (and onnxruntime-node where --allow-ffi is granted: the test task grants
+// it only for .asap-cache), and as a tfjs graph model run by stock tfjs-converter on the cpu and wasm
+// backends, gives the logits of our own forward pass on 32 images.
 import { assert } from "./deps.ts";
 import { tf } from "../runtime/deps.ts";
 import { useBackend } from "../runtime/kernels/backend.ts";
 import { GraphBuilder, GraphError } from "../runtime/nets/inference_graph.ts";
 import { encodeTfjsGraph } from "../runtime/export/tfjs_graph.ts";
 import { type ExportMetadata, readExport, writeExport } from "../runtime/export/model_files.ts";
-import { loadRunner } from "../runtime/export/run_model.ts";
+import { loadRunner, type OnnxRuntimeName } from "../runtime/export/run_model.ts";
 import { exportNetwork } from "./_export_fixture.ts";
 import { withTempDir } from "./_helpers.ts";
 
 await useBackend("cpu");
+
+/** onnxruntime-node loads a native addon: only with --allow-ffi for any path. */
+const nativeOnnx = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
+if (!nativeOnnx) {
+  console.warn("export_test: no --allow-ffi, so onnxruntime-node is not run (onnxruntime-web is)");
+}
 
 const SIZE = 8;
 const CHANNELS = 3;
@@ -57,7 +64,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 }
 
-Deno.test("an exported network of every op gives our logits in onnxruntime and in stock tfjs (cpu, wasm)", async () => {
+Deno.test("an exported network of every op gives our logits in onnxruntime (web, node) and in stock tfjs (cpu, wasm)", async () => {
   const net = exportNetwork(CHANNELS);
   try {
     const graph = net.inferenceGraph([SIZE, SIZE, CHANNELS], STANDARDIZE);
@@ -77,12 +84,21 @@ Deno.test("an exported network of every op gives our logits in onnxruntime and i
     await withTempDir(async (dir) => {
       await writeExport(`${dir}/onnx`, "onnx", graph, metadata("NCHW"));
       await writeExport(`${dir}/tfjs`, "tfjs", graph, metadata("NHWC"));
-      const runs: [string, string][] = [["onnx", "cpu"], ["tfjs", "cpu"], ["tfjs", "wasm"]];
+      const runs: [string, string][] = [
+        ["onnx", "web"],
+        ...(nativeOnnx ? [["onnx", "node"] as [string, string]] : []),
+        ["tfjs", "cpu"],
+        ["tfjs", "wasm"],
+      ];
       for (const [format, backend] of runs) {
-        await useBackend(backend as "cpu" | "wasm");
-        const runner = await loadRunner(`${dir}/${format}`);
+        if (format === "tfjs") await useBackend(backend as "cpu" | "wasm");
+        const runner = await loadRunner(
+          `${dir}/${format}`,
+          format === "onnx" ? backend as OnnxRuntimeName : "auto",
+        );
         try {
           assert.equal(runner.model.format, format);
+          assert.equal(runner.runtime, format === "onnx" ? `onnxruntime-${backend}` : "tfjs");
           assert.deepEqual(runner.model.metadata.classNames, ["a", "b", "c", "d", "e"]);
           const out = await runner.logits(images, 32);
           const diff = maxAbsDiff(out, logits);
@@ -108,7 +124,7 @@ Deno.test("a wrong export would be caught: a perturbed weight moves the logits b
     const { images, logits } = reference(net);
     await withTempDir(async (dir) => {
       await writeExport(dir, "onnx", graph, metadata("NCHW"));
-      const runner = await loadRunner(dir);
+      const runner = await loadRunner(dir, "web");
       try {
         assert.ok(maxAbsDiff(await runner.logits(images, 32), logits) > 1e-4);
       } finally {

@@ -1,17 +1,25 @@
 /**
- * Runs an exported model with the stock runtimes, not this library's network: onnxruntime-node for
- * `model.onnx`, TensorFlow.js's own graph-model loader (tfjs-converter) for `model.json`. Images go
+ * Runs an exported model with the stock runtimes, not this library's network: onnxruntime for
+ * `model.onnx` (onnxruntime-node where the process may load native addons, i.e. has --allow-ffi, else
+ * onnxruntime-web's WebAssembly build, single-threaded: 4.7 s for DARTS_V2 at batch 32 on
+ * 2 cores where onnxruntime-node takes 2.1 s), TensorFlow.js's own
+ * graph-model loader (tfjs-converter) on the current tfjs backend for `model.json`. Images go
  * in as NHWC values in [0, 1] (the ONNX model gets them transposed to NCHW); logits come out.
  *
  * @module
  */
 import { tf } from "../deps.ts";
-import { type GraphModel, loadGraphModel, loadOnnxRuntime } from "./deps.ts";
+import { type GraphModel, loadGraphModel, loadOnnxRuntimeNode, loadOnnxRuntimeWeb } from "./deps.ts";
 import { type ExportedModel, readExport } from "./model_files.ts";
+
+/** Which onnxruntime runs an ONNX model: `auto` is `node` when --allow-ffi is granted, else `web`. */
+export type OnnxRuntimeName = "auto" | "node" | "web";
 
 /** An exported model, ready to run. */
 export interface Runner {
   readonly model: ExportedModel;
+  /** What runs it: `onnxruntime-node`, `onnxruntime-web` or `tfjs`. */
+  readonly runtime: "onnxruntime-node" | "onnxruntime-web" | "tfjs";
   /**
    * The logits of a batch.
    *
@@ -40,6 +48,7 @@ function toNchw(x: Float32Array, n: number, h: number, w: number, c: number): Fl
  * Loads an exported model (a `.onnx` file, a `model.json`, or the folder of either).
  *
  * @param path The file or folder.
+ * @param onnxRuntime Which onnxruntime runs an ONNX model (default `auto`).
  * @returns A runner; dispose it when done.
  * @throws {ExportFileError} When no exported model is there.
  * @example
@@ -61,22 +70,26 @@ function toNchw(x: Float32Array, n: number, h: number, w: number, c: number): Fl
  * };
  * const dir = await Deno.makeTempDir();
  * await writeExport(dir, "onnx", graph, metadata);
- * const runner = await loadRunner(dir);
+ * const runner = await loadRunner(dir, "web");
  * const logits = await runner.logits(new Float32Array(16).fill(0.5), 1);
  * await runner.dispose();
  * await Deno.remove(dir, { recursive: true });
  * if (Math.abs(logits[0]! - 0.5) > 1e-6 || Math.abs(logits[1]! + 0.5) > 1e-6) throw new Error(String(logits));
  * ```
  */
-export async function loadRunner(path: string): Promise<Runner> {
+export async function loadRunner(path: string, onnxRuntime: OnnxRuntimeName = "auto"): Promise<Runner> {
   const model = await readExport(path);
   const { height: h, width: w, channels: c } = model.metadata.input;
   const classes = model.metadata.output.classes;
   if (model.format === "onnx") {
-    const ort = await loadOnnxRuntime();
+    const native = onnxRuntime === "node" ||
+      (onnxRuntime === "auto" && (await Deno.permissions.query({ name: "ffi" })).state === "granted");
+    const ort = native ? await loadOnnxRuntimeNode() : await loadOnnxRuntimeWeb();
+    if (!native) (ort as typeof ort & { env: { wasm: { numThreads: number } } }).env.wasm.numThreads = 1;
     const session = await ort.InferenceSession.create(await Deno.readFile(model.file));
     return {
       model,
+      runtime: native ? "onnxruntime-node" : "onnxruntime-web",
       async logits(images, n) {
         const input = new ort.Tensor("float32", toNchw(images, n, h, w, c), [n, c, h, w]);
         const out = await session.run({ input });
@@ -93,6 +106,7 @@ export async function loadRunner(path: string): Promise<Runner> {
   const graph: GraphModel = await loadGraphModel(filesHandler(model.file));
   return {
     model,
+    runtime: "tfjs",
     async logits(images, n) {
       const out = tf.tidy(() => graph.predict(tf.tensor4d(images, [n, h, w, c])) as tf.Tensor);
       const values = (await out.data()) as Float32Array;
