@@ -176,7 +176,7 @@ async function predict(
       say(
         `accuracy ${pct(correct)} (${correct}/${labelled}) on ${inputs.what}` +
           (k > 1 ? `; top-${k} accuracy ${pct(correctTop)}` : "") +
-          ` (${runner.model.format === "onnx" ? "onnxruntime" : "TensorFlow.js"}, ${runner.model.file})`,
+          ` (${runner.runtime === "tfjs" ? "TensorFlow.js" : runner.runtime}, ${runner.model.file})`,
       );
     }
     return inputs.failures.length > 0 ? EXIT_FAILURE : EXIT_OK;
