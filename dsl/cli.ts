@@ -1,10 +1,12 @@
 /**
- * `deno task compile <file.space> [--summary]`: the IR as JSON on stdout (exit 0), or the
- * diagnostics on stderr (exit 1). Usage errors exit 2.
+ * `deno task compile <file.space | genotype> [--summary]`: the IR as JSON on stdout (exit 0), or the
+ * diagnostics on stderr (exit 1). Usage errors exit 2. A DARTS-format genotype (`Genotype(normal=…)`),
+ * given as the argument or in a file, compiles as the DARTS space with its cells (darts_genotype.ts).
  *
  * @module
  */
 import { compileSpace } from "./compile.ts";
+import { looksLikeDartsGenotype, readDartsGenotype } from "./darts_genotype.ts";
 import { parseArgs } from "./deps.ts";
 import { renderDiagnostics } from "./diagnostics.ts";
 import { irToJson } from "./ir.ts";
@@ -46,7 +48,11 @@ export async function main(args: string[], out: CliOutput = consoleOutput): Prom
     return 2;
   }
   if (options.help) {
-    out.stdout(`${USAGE}\n  Prints the IR of the space as JSON, or with --summary its sizes.`);
+    out.stdout(
+      `${USAGE}\n  Prints the IR of the space as JSON, or with --summary its sizes. A DARTS-format genotype\n` +
+        "  (Genotype(normal=[('sep_conv_3x3', 0), …], normal_concat=[…], reduce=[…], reduce_concat=[…]))\n" +
+        "  compiles as the DARTS space holding its cells, with the DARTS paper's evaluation settings.",
+    );
     return 0;
   }
   const file = files[0];
@@ -58,7 +64,7 @@ export async function main(args: string[], out: CliOutput = consoleOutput): Prom
   }
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = looksLikeDartsGenotype(file) ? file : await Deno.readTextFile(file);
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound
       ? "no such file"
@@ -70,7 +76,9 @@ export async function main(args: string[], out: CliOutput = consoleOutput): Prom
     out.stderr(`error: cannot read "${file}": ${reason}`);
     return 1;
   }
-  const { ir, diagnostics } = compileSpace(text, file);
+  const { ir, diagnostics } = looksLikeDartsGenotype(text)
+    ? readDartsGenotype(text, text === file ? "<genotype>" : file)
+    : compileSpace(text, file);
   if (diagnostics.length > 0) out.stderr(renderDiagnostics(diagnostics, text));
   if (!ir) return 1;
   if (options.summary) {

@@ -473,4 +473,9 @@ export interface Genotype {
   /** Final α per cell type per edge (for the record and for the pictures). */
   readonly alpha: Readonly<Record<string, readonly (readonly number[])[]>>;
   readonly versions: Readonly<Record<string, string>>;
+  /**
+   * The cells as DARTS' codebases read them, `Genotype(normal=[…], normal_concat=[…], reduce=[…],
+   * reduce_concat=[…])`, when they fit that form (darts_genotype.ts: formatDartsGenotype).
+   */
+  readonly darts?: string;
 }

@@ -27,3 +27,11 @@ export * from "./ir.ts";
 export * from "./infer.ts";
 export * from "./stack.ts";
 export * from "./print.ts";
+export {
+  dartsGenotypeToSpace,
+  formatDartsGenotype,
+  looksLikeDartsGenotype,
+  parseDartsGenotype,
+  readDartsGenotype,
+} from "./darts_genotype.ts";
+export type { DartsEntry, DartsGenotype } from "./darts_genotype.ts";

@@ -19,6 +19,15 @@ export { clutter, CLUTTERED_DIGITS, loadClutteredDigits } from "./data/clutter.t
 export type { ClutterOptions } from "./data/clutter.ts";
 export { DATA_NAMES, dataSourceOf, loadSource } from "./data/sources.ts";
 export type { DataSource } from "./data/sources.ts";
+export { classNamesOf } from "./data/sources.ts";
+export { decodeImage, imageToInput, MAX_IMAGE_PIXELS } from "./data/image_decode.ts";
+export type { DecodedImage } from "./data/image_decode.ts";
+export {
+  IMAGE_FOLDER_INPUT,
+  imageFolderClasses,
+  isImageFolder,
+  loadImageFolder,
+} from "./data/image_folder.ts";
 export { search, SearchInterrupted, SearchRun } from "./loops/search.ts";
 export { NonFiniteLossError } from "./core/errors.ts";
 export type { EpochTelemetry, PruneEvent, SearchCheckpoint, SearchOptions } from "./loops/search.ts";

@@ -2,6 +2,7 @@
 // protocol (a WebSocket; no Playwright). Needs Debian's `chromium` (CHROMIUM names another binary);
 // without it this test is ignored and says so, and the route tests still run.
 import { assert } from "./deps.ts";
+import { Cdp, findChromium, sleep, until } from "./_browser.ts";
 import { fastSpace, withTempDir } from "./_helpers.ts";
 
 const SEARCH_CLI = new URL("../runtime/cli/search.ts", import.meta.url).pathname;
@@ -9,24 +10,6 @@ const SEARCH_CLI = new URL("../runtime/cli/search.ts", import.meta.url).pathname
 const OUTPUT = new URL("./output/", import.meta.url).pathname;
 
 const SPACE = fastSpace("live");
-
-async function findChromium(): Promise<string | null> {
-  const names = [Deno.env.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"];
-  for (const name of names) {
-    if (!name) continue;
-    try {
-      if (
-        (await new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).output())
-          .success
-      ) {
-        return name;
-      }
-    } catch {
-      // Not installed under this name.
-    }
-  }
-  return null;
-}
 
 const chromium = await findChromium();
 if (!chromium) {
@@ -60,61 +43,6 @@ async function waitForLine(
         return match;
       }
     }
-  }
-}
-
-/** A minimal DevTools protocol client: send a command, await its result. */
-class Cdp {
-  #next = 1;
-  readonly #pending = new Map<number, (message: { result?: unknown; error?: { message: string } }) => void>();
-  private constructor(readonly socket: WebSocket) {
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      this.#pending.get(message.id)?.(message);
-      this.#pending.delete(message.id);
-    };
-  }
-  static open(url: string): Promise<Cdp> {
-    const socket = new WebSocket(url);
-    return new Promise((resolve, reject) => {
-      socket.onopen = () => resolve(new Cdp(socket));
-      socket.onerror = () => reject(new Error(`cannot connect to ${url}`));
-    });
-  }
-  send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(
-        id,
-        (m) => m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result as T),
-      );
-      this.socket.send(JSON.stringify({ id, method, params }));
-    });
-  }
-  async evaluate<T>(expression: string): Promise<T> {
-    const r = await this.send<{ result: { value: T } }>("Runtime.evaluate", {
-      expression,
-      returnByValue: true,
-    });
-    return r.result.value;
-  }
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.socket.onclose = () => resolve();
-      this.socket.close();
-    });
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
   }
 }
 

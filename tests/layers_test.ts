@@ -6,7 +6,7 @@ import { assert } from "./deps.ts";
 const ROOT = new URL("../", import.meta.url);
 
 /** runtime/'s layers, lowest first; a module may import its own folder and the layers before it. */
-const LAYERS = ["core", "kernels|data", "nets", "loops", "io", "report|sweep|table", "cli"] as const;
+const LAYERS = ["core", "kernels|data", "nets", "loops", "io|export", "report|sweep|table", "cli"] as const;
 
 function rank(folder: string): number {
   return LAYERS.findIndex((names) => names.split("|").includes(folder));
@@ -73,7 +73,7 @@ function violation(from: string, to: string): string | null {
   return rank(toFolder) < rank(fromFolder) ? null : `${fromFolder}/ imports the layer ${toFolder}/ above it`;
 }
 
-Deno.test("every import follows the layer rule: dsl ← core ← kernels|data ← nets ← loops ← io ← report|sweep|table ← cli", async () => {
+Deno.test("every import follows the layer rule: dsl ← core ← kernels|data ← nets ← loops ← io|export ← report|sweep|table ← cli", async () => {
   const edges = await importGraph();
   const broken = edges.flatMap(([from, to]) => {
     const why = violation(from, to);
@@ -108,4 +108,10 @@ Deno.test("the layer rule catches an upward import, a CLI importing a CLI, and a
   );
   assert.deepEqual(violation("runtime/deps.ts", "npm:@tensorflow/tfjs@4.22.0"), null);
   assert.deepEqual(violation("runtime/loops/search.ts", "runtime/nets/supernet.ts"), null);
+  // export/ sits beside io/: it reads the nets' graphs; the nets never import their exporters.
+  assert.deepEqual(violation("runtime/export/onnx.ts", "runtime/nets/inference_graph.ts"), null);
+  assert.deepEqual(
+    violation("runtime/nets/evaluation_network.ts", "runtime/export/onnx.ts"),
+    "nets/ imports the layer export/ above it",
+  );
 });

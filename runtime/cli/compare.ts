@@ -62,6 +62,7 @@ options:
                          same digits with fragments of other digits over them: a harder task,
                          far from saturation), fashion-mnist (Debian's dataset-fashion-mnist), or
                          a folder of MNIST-format IDX files or of CIFAR-10's binary version
+                         or an image folder: train/<class>/*.png|jpg, test/<class>/… (read as 32×32 RGB)
   --steps-per-epoch N    cap the steps of every epoch (default: 50 on either digit task)
   --eval-channels N      initial channels of the evaluation network (evaluate block: channels)
   --eval-cells N         cells of the evaluation network (evaluate block: cells)
@@ -202,6 +203,20 @@ async function readResult(path: string): Promise<CompareRun | null> {
   }
 }
 
+/**
+ * A search or training run built from settings that may not fit the data (a batch larger than a small
+ * image folder's training set, an image too small for the network): their message as a failure, as
+ * `evaluate` reports it, not as an unexpected error.
+ */
+function fitting<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof RangeError) throw new Failure(error.message);
+    throw error;
+  }
+}
+
 /** One run: the search (or the random cell), then the training of the found cells. */
 async function runOne(
   ir: SpaceIR,
@@ -222,12 +237,14 @@ async function runOne(
     const epochs = plan.searchEpochs ?? ir.search.maxEpochs;
     const searchIr = { ...ir, search: searchSettingsFor(ir, algorithm, epochs) };
     const started = performance.now();
-    const run = new SearchRun(searchIr, {
-      data: data.data,
-      seed,
-      augment: { pad: 4, flip: flips(plan.data) },
-      ...stepsOption,
-    });
+    const run = fitting(() =>
+      new SearchRun(searchIr, {
+        data: data.data,
+        seed,
+        augment: { pad: 4, flip: flips(plan.data) },
+        ...stepsOption,
+      })
+    );
     try {
       cells = (await run.run()).cells;
     } finally {
@@ -236,18 +253,20 @@ async function runOne(
     searchSeconds = (performance.now() - started) / 1000;
   }
   const started = performance.now();
-  const train = new TrainRun(ir, cells, {
-    data: data.data,
-    test: data.test,
-    seed,
-    ...(plan.evalEpochs !== null ? { epochs: plan.evalEpochs } : {}),
-    ...(plan.evalChannels !== null ? { channels: plan.evalChannels } : {}),
-    ...(plan.evalCells !== null ? { cells: plan.evalCells } : {}),
-    ...stepsOption,
-    augment: { flip: flips(plan.data) },
-    // DARTS' auxiliary head needs 32×32 images; the synthetic test images are 8×8.
-    ...(plan.data.kind === "synthetic" ? { auxiliary: false } : {}),
-  });
+  const train = fitting(() =>
+    new TrainRun(ir, cells, {
+      data: data.data,
+      test: data.test,
+      seed,
+      ...(plan.evalEpochs !== null ? { epochs: plan.evalEpochs } : {}),
+      ...(plan.evalChannels !== null ? { channels: plan.evalChannels } : {}),
+      ...(plan.evalCells !== null ? { cells: plan.evalCells } : {}),
+      ...stepsOption,
+      augment: { flip: flips(plan.data) },
+      // DARTS' auxiliary head needs 32×32 images; the synthetic test images are 8×8.
+      ...(plan.data.kind === "synthetic" ? { auxiliary: false } : {}),
+    })
+  );
   try {
     while (!train.done) await train.runEpoch();
     return {

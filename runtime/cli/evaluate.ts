@@ -9,13 +9,14 @@
  * @module
  */
 import { compileSpace } from "../../dsl/compile.ts";
+import { formatDartsGenotype, looksLikeDartsGenotype, readDartsGenotype } from "../../dsl/darts_genotype.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { inferEvaluation } from "../../dsl/infer.ts";
 import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../../dsl/ir.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
-import { type DataSource, flips, inputOf, loadSource } from "../data/sources.ts";
+import { classNamesOf, type DataSource, flips, inputOf, loadSource } from "../data/sources.ts";
 import { formatDuration, Progress } from "../report/progress.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import { spaceHash } from "../report/run_folder.ts";
@@ -38,16 +39,20 @@ import { type TrainCheckpoint, TrainInterrupted, TrainRun, type TrainTelemetry }
 import { LIMITS } from "../../dsl/bounds.ts";
 import { evaluationFits } from "./_memory.ts";
 
-export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space> [options]
+export const USAGE = `usage: deno task evaluate <run dir | genotype.json | found.space | genotype> [options]
 
 Stacks the found cells into the evaluation network described by the space's evaluate block,
-trains it from scratch, reports its test accuracy and saves the trained weights.
+trains it from scratch, reports its test accuracy and saves the trained weights. A DARTS-format
+genotype, "Genotype(normal=[('sep_conv_3x3', 0), …], normal_concat=[2, 3, 4, 5], reduce=[…],
+reduce_concat=[…])", given as the argument or in a file (e.g. a run folder's genotype.txt), is
+evaluated in the DARTS space with the DARTS paper's settings (C = 36, 20 cells, 600 epochs).
 
 options:
   --data NAME|DIR        digits (default: the embedded MNIST digits; test: the 1,663 held-out
                          digits), cluttered-digits (the same digits with fragments of other digits
-                         over them), fashion-mnist (Debian's dataset-fashion-mnist), or a folder of
-                         MNIST-format IDX files or of CIFAR-10's binary version (data_batch_*.bin)
+                         over them), fashion-mnist (Debian's dataset-fashion-mnist), a folder of
+                         MNIST-format IDX files or of CIFAR-10's binary version (data_batch_*.bin),
+                         or an image folder: train/<class>/*.png|jpg, test/<class>/… (read as 32×32 RGB)
   --epochs N             override the evaluate block's epochs
   --channels N           initial channels C (evaluate block: channels)
   --cells N              cells in the stack (reductions at 1/3 and 2/3)
@@ -74,6 +79,8 @@ interface EvalConfig {
   readonly stepsPerEpoch: number | null;
   readonly backend: string;
   readonly data: DataSource;
+  /** The class names in label order (sources.ts: classNamesOf), for export and prediction. */
+  readonly classNames: readonly string[];
   readonly started: string;
 }
 
@@ -113,8 +120,46 @@ function readFlags(args: string[]): Flags {
   };
 }
 
-/** The found cells and their space, from a run folder, a genotype.json or a found.space. */
+/** A genotype of cells that are already fixed, with the DARTS form of its cells when they fit it. */
+async function foundGenotype(ir: SpaceIR, cells: GenotypeCell[], spaceText: string): Promise<Genotype> {
+  const darts = formatDartsGenotype(ir, cells);
+  // A found.space or a DARTS genotype does not record the search's seed or α.
+  return {
+    version: 1,
+    space: ir,
+    spaceHash: await spaceHash(spaceText),
+    seed: 0,
+    algorithm: ir.search.algorithm,
+    cells,
+    alpha: {},
+    versions: {},
+    ...("text" in darts ? { darts: darts.text } : {}),
+  };
+}
+
+/** The space of a DARTS-format genotype (darts_genotype.ts), or a failure after its diagnostics. */
+async function loadDartsGenotype(text: string, file: string, io: CliIo): Promise<Genotype> {
+  const { ir, spaceText, diagnostics } = readDartsGenotype(text, file);
+  if (diagnostics.length > 0) io.err(renderDiagnostics(diagnostics, text));
+  if (!ir || spaceText === null) {
+    throw new Failure(
+      `${file === GENOTYPE_ARGUMENT ? "the genotype" : `"${file}"`} is not a valid DARTS genotype`,
+    );
+  }
+  const fixed = fixedCells(ir);
+  if ("open" in fixed) throw new Failure(`the space of "${file}" is not a found cell`);
+  return await foundGenotype(ir, fixed.cells, spaceText);
+}
+
+/** What diagnostics call a genotype given on the command line. */
+const GENOTYPE_ARGUMENT = "<genotype>";
+
+/**
+ * The found cells and their space, from a run folder, a genotype.json, a found.space, or a DARTS
+ * genotype (`Genotype(normal=[…], …)`) given as the argument itself or in a file.
+ */
 async function loadFound(path: string, io: CliIo): Promise<Genotype> {
+  if (looksLikeDartsGenotype(path)) return await loadDartsGenotype(path, GENOTYPE_ARGUMENT, io);
   let file = path;
   try {
     if ((await Deno.stat(path)).isDirectory) file = `${path.replace(/\/+$/, "")}/genotype.json`;
@@ -123,6 +168,9 @@ async function loadFound(path: string, io: CliIo): Promise<Genotype> {
     throw error;
   }
   const text = await readText(file, file.endsWith(".space") ? "space file" : "genotype file");
+  if (!file.endsWith(".space") && looksLikeDartsGenotype(text)) {
+    return await loadDartsGenotype(text, file, io);
+  }
   if (file.endsWith(".space")) {
     const { ir, diagnostics } = compileSpace(text, file);
     if (diagnostics.length > 0) io.err(renderDiagnostics(diagnostics, text));
@@ -134,19 +182,7 @@ async function loadFound(path: string, io: CliIo): Promise<Genotype> {
           `${fixed.open.candidates} candidates; search it first (deno task search ${file})`,
       );
     }
-    const cells = fixed.cells;
-    // A found.space does not record the search's seed or α.
-    const hash = await spaceHash(text);
-    return {
-      version: 1,
-      space: ir,
-      spaceHash: hash,
-      seed: 0,
-      algorithm: ir.search.algorithm,
-      cells,
-      alpha: {},
-      versions: {},
-    };
+    return await foundGenotype(ir, fixed.cells, text);
   }
   let genotype: Genotype;
   try {
@@ -158,7 +194,10 @@ async function loadFound(path: string, io: CliIo): Promise<Genotype> {
     typeof genotype !== "object" || genotype === null || genotype.version !== 1 ||
     typeof genotype.space !== "object" || genotype.space === null || !Array.isArray(genotype.cells)
   ) {
-    throw new Failure(`"${file}" is not a genotype (a search writes one as genotype.json in its run folder)`);
+    throw new Failure(
+      `"${file}" is not a genotype (a search writes one as genotype.json in its run folder; a DARTS ` +
+        `genotype reads Genotype(normal=[…], normal_concat=[…], reduce=[…], reduce_concat=[…]))`,
+    );
   }
   if (genotype.space.version !== IR_VERSION) {
     throw new Failure(
@@ -258,6 +297,7 @@ async function planConfig(
       stepsPerEpoch: integer("steps-per-epoch", v["steps-per-epoch"], 1) ?? null,
       backend: v.backend ?? "auto",
       data,
+      classNames: classNamesOf(data),
       started: new Date().toISOString(),
     },
   };
@@ -398,6 +438,8 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
       testImages: test.labels.length,
       epochs: run.epoch,
       wallSeconds: seconds,
+      // The training set's per-channel statistics the network was trained on (export states them).
+      standardize: run.standardize,
     };
     await writeJsonAtomic(`${dir}/result.json`, result);
     say(

@@ -14,7 +14,7 @@ import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
-import { flips, isDigits, loadSource } from "../data/sources.ts";
+import { classNamesOf, flips, isDigits, loadSource } from "../data/sources.ts";
 import { candidateCounts, formatDuration, formatEpochLine, Progress } from "../report/progress.ts";
 import {
   createRunFolder,
@@ -67,6 +67,7 @@ options:
                          fashion-mnist (Debian's dataset-fashion-mnist: 60,000 + 10,000 images), or
                          a folder of MNIST-format IDX files (train-images-idx3-ubyte[.gz] …) or of
                          CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin)
+                         or an image folder: train/<class>/*.png|jpg, test/<class>/… (read as 32×32 RGB)
   --out DIR              run folder (default: runs/<space name>-<UTC time>)
   --epochs N             override the space's max_epochs
   --batch-size N         override the space's batch_size
@@ -211,6 +212,7 @@ async function planFresh(flags: Flags): Promise<Plan> {
       stepsPerEpoch: flags.stepsPerEpoch ?? (isDigits(data) ? DIGITS_STEPS_PER_EPOCH : null),
       backend: flags.backend ?? "auto",
       data,
+      classNames: classNamesOf(data),
       started: new Date().toISOString(),
     },
   };

@@ -57,8 +57,8 @@ export function datasetSize(dataset: Dataset): number {
  * ```
  */
 export class DataError extends Error {
-  /** `missing-file`, `wrong-size` or `bad-label`. */
-  readonly code: "missing-file" | "wrong-size" | "bad-label";
+  /** `missing-file`, `wrong-size`, `bad-label` or `bad-image` (an image file that does not decode). */
+  readonly code: "missing-file" | "wrong-size" | "bad-label" | "bad-image";
 
   constructor(code: DataError["code"], message: string) {
     super(message);

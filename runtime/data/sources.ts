@@ -5,8 +5,9 @@
  * `--data` takes a name of a task or a folder: `digits` (the default: the embedded MNIST digits),
  * `cluttered-digits` (the same digits with fragments of other digits over them, see clutter.ts),
  * `fashion-mnist` (Debian's `dataset-fashion-mnist`, see idx.ts), or any other value, read as a
- * folder: of MNIST-format IDX files when it holds `train-images-idx3-ubyte(.gz)`, else of CIFAR-10's
- * binary version (a folder named like a task is given as `./cluttered-digits`).
+ * folder (a folder named like a task is given as `./cluttered-digits`): an image folder when it has
+ * `train/` (torchvision's ImageFolder layout, see image_folder.ts), MNIST-format IDX files when it
+ * holds `train-images-idx3-ubyte(.gz)`, else CIFAR-10's binary version.
  *
  * @module
  */
@@ -14,7 +15,8 @@
 import { exists } from "../core/atomic.ts";
 import { loadClutteredDigits } from "./clutter.ts";
 import { DataError, type Dataset, loadCifar10, loadMnist, syntheticDataset } from "./datasets.ts";
-import { FASHION_MNIST_DIR, isIdxFolder, loadIdx } from "./idx.ts";
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, isIdxFolder, loadIdx } from "./idx.ts";
+import { IMAGE_FOLDER_INPUT, imageFolderClasses, isImageFolder, loadImageFolder } from "./image_folder.ts";
 
 /** Where the images came from. `mnist` is the embedded digits (the name run folders have kept). */
 export type DataSource =
@@ -23,6 +25,7 @@ export type DataSource =
   | { readonly kind: "fashion-mnist" }
   | { readonly kind: "idx"; readonly dir: string }
   | { readonly kind: "cifar10"; readonly dir: string }
+  | { readonly kind: "image-folder"; readonly dir: string; readonly classNames: readonly string[] }
   | { readonly kind: "synthetic"; readonly n: number };
 
 /** The kinds a `run.json` or `eval.json` may name. */
@@ -32,6 +35,7 @@ export const DATA_KINDS: readonly DataSource["kind"][] = [
   "fashion-mnist",
   "idx",
   "cifar10",
+  "image-folder",
   "synthetic",
 ];
 
@@ -44,9 +48,11 @@ export const SYNTHETIC = { height: 8, width: 8, channels: 3, classes: 4, seed: 7
 /**
  * Reads `--data` and `--synthetic` into a source.
  *
- * @param data The `--data` value: a task's name or a folder; undefined for the digits.
+ * @param data The `--data` value: a task's name, or an image, IDX or CIFAR-10 folder; undefined for
+ *   the digits.
  * @param synthetic The `--synthetic` image count, if given (it wins over `data`).
  * @returns The source.
+ * @throws {DataError} When an image folder has no `test/` or too few classes (image_folder.ts).
  * @example
  * ```ts
  * import { dataSourceOf } from "./sources.ts";
@@ -60,6 +66,7 @@ export function dataSourceOf(data: string | undefined, synthetic: number | undef
   if (data === "cluttered-digits") return { kind: "cluttered-digits" };
   if (data === "fashion-mnist") return { kind: "fashion-mnist" };
   if (isIdxFolder(data)) return { kind: "idx", dir: data };
+  if (isImageFolder(data)) return { kind: "image-folder", dir: data, classNames: imageFolderClasses(data) };
   return { kind: "cifar10", dir: data };
 }
 
@@ -101,10 +108,12 @@ export async function loadSource(source: DataSource, split: "train" | "test"): P
         throw new DataError(
           "missing-file",
           `--data "${source.dir}" is neither an embedded task (${DATA_NAMES.join(", ")}) ` +
-            `nor an existing folder (of CIFAR-10's binary version)`,
+            `nor an existing folder (of CIFAR-10's binary version, or images in train/<class>/ and test/<class>/)`,
         );
       }
       return await loadCifar10(source.dir, split);
+    case "image-folder":
+      return await loadImageFolder(source.dir, split, source.classNames);
     case "synthetic": {
       const n = split === "train" ? source.n : Math.max(SYNTHETIC.classes, Math.ceil(source.n / 4));
       return syntheticDataset({ n, ...SYNTHETIC });
@@ -132,6 +141,12 @@ export function inputOf(source: DataSource): { inputSize: number; inputChannels:
       return { inputSize: 32, inputChannels: 1, classes: 10 };
     case "cifar10":
       return { inputSize: 32, inputChannels: 3, classes: 10 };
+    case "image-folder":
+      return {
+        inputSize: IMAGE_FOLDER_INPUT.size,
+        inputChannels: IMAGE_FOLDER_INPUT.channels,
+        classes: source.classNames.length,
+      };
     case "synthetic":
       return { inputSize: SYNTHETIC.height, inputChannels: SYNTHETIC.channels, classes: SYNTHETIC.classes };
   }
@@ -160,6 +175,8 @@ export function describeSource(source: DataSource): string {
       return `the IDX files in "${source.dir}"`;
     case "cifar10":
       return `CIFAR-10 from "${source.dir}"`;
+    case "image-folder":
+      return `the ${source.classNames.length} classes of images in "${source.dir}"`;
     case "synthetic":
       return `${source.n} synthetic images`;
   }
@@ -167,7 +184,8 @@ export function describeSource(source: DataSource): string {
 
 /**
  * Whether the source's images may be flipped left to right when augmented: CIFAR-10's photographs
- * can, digits cannot (a flipped 2 is not a 2).
+ * can, digits cannot (a flipped 2 is not a 2), and an image folder's are not, as what they show is
+ * not known (text and digits must not flip).
  *
  * @param source The source.
  * @returns True for CIFAR-10.
@@ -195,4 +213,50 @@ export function flips(source: DataSource): boolean {
  */
 export function isDigits(source: DataSource): boolean {
   return source.kind === "mnist" || source.kind === "cluttered-digits";
+}
+
+/** CIFAR-10's classes in label order (its `batches.meta.txt`). */
+const CIFAR10_CLASSES = [
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+] as const;
+
+/**
+ * The source's class names in label order, as `eval.json` and `run.json` record them for export and
+ * prediction: an image folder's class folders, CIFAR-10's ten names, the digits "0" to "9".
+ *
+ * @param source The source.
+ * @returns One name per class.
+ * @example
+ * ```ts
+ * import { classNamesOf } from "./sources.ts";
+ * if (classNamesOf({ kind: "mnist" })[7] !== "7") throw new Error("digit 7");
+ * if (classNamesOf({ kind: "image-folder", dir: "x", classNames: ["cat", "dog"] }).join() !== "cat,dog") {
+ *   throw new Error("not the folder's");
+ * }
+ * ```
+ */
+export function classNamesOf(source: DataSource): readonly string[] {
+  switch (source.kind) {
+    case "mnist":
+    case "cluttered-digits":
+    case "idx":
+      return Array.from({ length: 10 }, (_, i) => String(i));
+    case "fashion-mnist":
+      return FASHION_MNIST_CLASSES;
+    case "cifar10":
+      return CIFAR10_CLASSES;
+    case "image-folder":
+      return source.classNames;
+    case "synthetic":
+      return Array.from({ length: SYNTHETIC.classes }, (_, i) => `pattern ${i}`);
+  }
 }

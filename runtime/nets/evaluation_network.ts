@@ -34,6 +34,7 @@ import {
   stem,
 } from "./ops.ts";
 import { Rng } from "../core/rng.ts";
+import { GraphBuilder, type InferenceGraph, type Value } from "./inference_graph.ts";
 
 /** How the evaluation network is built; the stack's shape defaults to the space's `evaluate` block. */
 export interface EvaluationNetworkOptions {
@@ -382,6 +383,56 @@ export class EvaluationNetwork {
     const flat = tf.reshape(hidden, [n, 1, 1, 4 * hiddenChannels]) as tf.Tensor4D;
     const features = tf.relu(head.expand.apply(flat, true));
     return head.classifier.apply(tf.reshape(features, [n, featureCount]) as tf.Tensor2D);
+  }
+
+  /**
+   * The network as an inference graph for export (runtime/export/): batch norms with their running
+   * statistics (folded into the convs before them), no drop-path, no auxiliary head; the same
+   * cells, edges and outputs as {@linkcode forward} computes with `training` false.
+   *
+   * @param inputShape `[H, W, C]` of the images.
+   * @param standardize The per-channel mean and std subtracted and divided before the stem (the
+   *   training set's, as training applied them), or null when the graph takes standardized images.
+   * @returns The graph; its input is `[N, H, W, C]`, its output the logits.
+   * @throws {GraphError} When a shape does not fit (e.g. an odd size before a factorized reduce).
+   */
+  inferenceGraph(
+    inputShape: readonly [number, number, number],
+    standardize: { readonly mean: readonly number[]; readonly std: readonly number[] } | null,
+  ): InferenceGraph {
+    const g = new GraphBuilder(inputShape);
+    let x: Value = g.input;
+    if (standardize) {
+      const c = inputShape[2];
+      const scale = Float32Array.from({ length: c }, (_, i) => 1 / standardize.std[i]!);
+      const shift = Float32Array.from({ length: c }, (_, i) => -standardize.mean[i]! / standardize.std[i]!);
+      x = g.scaleShift(x, scale, shift);
+    }
+    const states: Value[] = [this.#stem.emit(g, x)];
+    for (const cell of this.#cells) {
+      const inputs = cell.sources.map((s, j) => cell.preprocess[j]!.emit(g, states[s]!));
+      const nodes: (Value | null)[] = [];
+      cell.type.nodes.forEach((_, n) => {
+        const terms: Value[] = [];
+        let zeroFrom: { x: Value; stride: 1 | 2 } | null = null;
+        for (const edge of cell.edges) {
+          if (edge.to !== n) continue;
+          const from = edge.from.kind === "input" ? inputs[edge.from.index]! : nodes[edge.from.index]!;
+          if (edge.module) terms.push(edge.module.emit(g, from));
+          else zeroFrom ??= { x: from, stride: edge.stride };
+        }
+        if (terms.length > 0) nodes.push(g.add(terms));
+        else if (zeroFrom) {
+          const { x: from, stride } = zeroFrom;
+          const c = g.shape(from)[2]!;
+          const source = stride === 1 ? from : g.subsample(from, 0);
+          nodes.push(g.scaleShift(source, new Float32Array(c), new Float32Array(c)));
+        } else nodes.push(null);
+      });
+      const out = g.concat(cell.type.output.nodes.map((n) => nodes[n]!));
+      states.push(cell.project ? cell.project.emit(g, out) : out);
+    }
+    return g.finish(this.#classifier.emit(g, g.globalMean(states.at(-1)!)));
   }
 
   /** Every trainable weight (the auxiliary head's included when built). */

@@ -12,6 +12,7 @@
 import { tf } from "../deps.ts";
 import type { StridedStep } from "../../dsl/ir.ts";
 import { conv, conv1x1, matMul2d, normalize } from "../kernels/composite.ts";
+import type { GraphBuilder, Value } from "./inference_graph.ts";
 import { isReplay, weightGradientsWanted } from "../kernels/grad_scope.ts";
 import { momentumStep } from "../kernels/array_kernels.ts";
 import {
@@ -37,6 +38,8 @@ export interface Module {
    * computes one ReLU for all of its candidates that start with one.
    */
   readonly afterRelu?: (r: tf.Tensor4D, training: boolean) => tf.Tensor4D;
+  /** Emits the module's inference form (batch norms with running statistics) into an export graph. */
+  readonly emit: (g: GraphBuilder, x: Value) => Value;
 }
 
 /** What a module is built in. */
@@ -55,6 +58,8 @@ export interface Linear {
   readonly state: readonly tf.Variable[];
   /** `[N, cIn]` → `[N, cOut]`. */
   apply(x: tf.Tensor2D): tf.Tensor2D;
+  /** Emits the layer into an export graph. */
+  emit(g: GraphBuilder, x: Value): Value;
   dispose(): void;
 }
 
@@ -83,18 +88,37 @@ function kaimingUniform(ctx: BuildContext, suffix: string, shape: number[], fanI
   );
 }
 
+/** A copy of a variable's values (for an export graph). */
+function valuesOf(v: tf.Variable): Float32Array {
+  return (v.dataSync() as Float32Array).slice();
+}
+
+/** The weight `[k, k, Cin/groups, Cout]` (or one that reshapes to it) as a graph conv's filter. */
+function filterOf(
+  w: tf.Variable,
+  shape: readonly [number, number, number, number],
+): { weight: Float32Array; shape: readonly [number, number, number, number] } {
+  return { weight: valuesOf(w), shape };
+}
+
 function disposeAll(variables: readonly tf.Variable[]): void {
   for (const v of variables) v.dispose();
 }
 
 /** A module without variables. */
-function stateless(fn: (x: tf.Tensor4D) => tf.Tensor4D): Module {
-  return { weights: [], state: [], apply: (x) => tf.tidy(() => fn(x)), dispose: () => {} };
+function stateless(fn: (x: tf.Tensor4D) => tf.Tensor4D, emit: Module["emit"]): Module {
+  return { weights: [], state: [], apply: (x) => tf.tidy(() => fn(x)), emit, dispose: () => {} };
 }
 
 /** A module whose variables are all trainable weights and whose forward does not depend on `training`. */
-function weighted(weights: tf.Variable[], fn: (x: tf.Tensor4D) => tf.Tensor4D): Module {
-  return { weights, state: [], apply: (x) => tf.tidy(() => fn(x)), dispose: () => disposeAll(weights) };
+function weighted(weights: tf.Variable[], fn: (x: tf.Tensor4D) => tf.Tensor4D, emit: Module["emit"]): Module {
+  return {
+    weights,
+    state: [],
+    apply: (x) => tf.tidy(() => fn(x)),
+    emit,
+    dispose: () => disposeAll(weights),
+  };
 }
 
 /**
@@ -137,6 +161,14 @@ export function batchNorm(channels: number, affine: boolean, ctx: BuildContext):
         const y = batchNormTrainNative(x, BN_EPS, gamma, beta, update);
         return y;
       }),
+    emit: (g, x) =>
+      g.batchNorm(x, {
+        mean: valuesOf(runningMean),
+        variance: valuesOf(runningVar),
+        eps: BN_EPS,
+        gamma: weights[0] ? valuesOf(weights[0]) : null,
+        beta: weights[1] ? valuesOf(weights[1]) : null,
+      }),
     dispose: () => disposeAll([...weights, runningMean, runningVar]),
   };
 }
@@ -152,6 +184,7 @@ export function sequential(modules: readonly Module[]): Module {
     weights: modules.flatMap((m) => m.weights),
     state: modules.flatMap((m) => m.state),
     apply: (x, training) => tf.tidy(() => modules.reduce((acc, m) => m.apply(acc, training), x)),
+    emit: (g, x) => modules.reduce((acc, m) => m.emit(g, acc), x),
     dispose: () => modules.forEach((m) => m.dispose()),
   };
 }
@@ -179,6 +212,15 @@ export function factorizedReduce(cIn: number, cOut: number, ctx: BuildContext): 
   const convs: Module = weighted([w1, w2], (r) => {
     assertEven(r, "factorized reduce");
     return tf.concat([conv1x1(r, w1 as tf.Tensor2D, 2, 0), conv1x1(r, w2 as tf.Tensor2D, 2, 1)], 3);
+  }, (g, r) => {
+    const [h, w] = g.shape(r);
+    if (h! % 2 !== 0 || w! % 2 !== 0) {
+      throw new Error(`factorized reduce needs an even height and width, got ${h}×${w}`);
+    }
+    // Each path: the pixels of one phase, then a 1×1 conv (the batch norm folds into both).
+    const path = (weight: tf.Variable, offset: 0 | 1, c: number) =>
+      g.conv(g.subsample(r, offset), { ...filterOf(weight, [1, 1, cIn, c]), stride: 1 });
+    return g.concat([path(w1, 0, half), path(w2, 1, cOut - half)]);
   });
   return withReluFirst(sequential([convs, bn]));
 }
@@ -189,6 +231,7 @@ function withReluFirst(rest: Module): Module {
     ...rest,
     apply: (x, training) => tf.tidy(() => rest.apply(reluNative(x), training)),
     afterRelu: (r, training) => rest.apply(r, training),
+    emit: (g, x) => rest.emit(g, g.relu(x)),
   };
 }
 
@@ -210,7 +253,11 @@ export function reluConvBn(
   ctx: BuildContext,
 ): Module {
   const w = kaimingUniform(ctx, "conv", [kernel, kernel, cIn, cOut], cIn * kernel * kernel);
-  const convs = weighted([w], (x) => conv(reluNative(x), w as tf.Tensor4D, stride));
+  const convs = weighted(
+    [w],
+    (x) => conv(reluNative(x), w as tf.Tensor4D, stride),
+    (g, x) => g.conv(g.relu(x), { ...filterOf(w, [kernel, kernel, cIn, cOut]), stride }),
+  );
   return sequential([convs, batchNorm(cOut, ctx.affine, childContext(ctx, "bn"))]);
 }
 
@@ -224,7 +271,11 @@ export function reluConvBn(
  */
 export function stem(cIn: number, cOut: number, ctx: BuildContext): Module {
   const w = kaimingUniform(ctx, "conv", [3, 3, cIn, cOut], cIn * 9);
-  const convs = weighted([w], (x) => conv(x, w as tf.Tensor4D, 1));
+  const convs = weighted(
+    [w],
+    (x) => conv(x, w as tf.Tensor4D, 1),
+    (g, x) => g.conv(x, { ...filterOf(w, [3, 3, cIn, cOut]), stride: 1 }),
+  );
   return sequential([convs, batchNorm(cOut, true, childContext(ctx, "bn"))]);
 }
 
@@ -243,6 +294,7 @@ export function linear(cIn: number, cOut: number, ctx: BuildContext): Linear {
     weights: [w, b],
     state: [],
     apply: (x) => tf.tidy(() => tf.add(matMul2d(x, w as tf.Tensor2D), b)),
+    emit: (g, x) => g.dense(x, { weight: valuesOf(w), shape: [cIn, cOut], bias: valuesOf(b) }),
     dispose: () => disposeAll([w, b]),
   };
 }
@@ -253,39 +305,58 @@ function stepModule(step: StridedStep, channels: number, ctx: BuildContext): Mod
   const s = step.stride;
   switch (step.kind) {
     case "relu":
-      return stateless((x) => reluNative(x));
+      return stateless((x) => reluNative(x), (g, x) => g.relu(x));
     case "conv": {
       const { kernel: k, dilation, groups } = step;
       if (c % groups !== 0) throw new Error(`${ctx.name}: ${groups} groups do not divide ${c} channels`);
       const w = kaimingUniform(ctx, "weight", [k, k, c / groups, c], (c / groups) * k * k);
-      return weighted([w], (x) => conv(x, w as tf.Tensor4D, s, dilation, groups));
+      return weighted(
+        [w],
+        (x) => conv(x, w as tf.Tensor4D, s, dilation, groups),
+        (g, x) => g.conv(x, { ...filterOf(w, [k, k, c / groups, c]), stride: s, dilation, groups }),
+      );
     }
     case "dw_conv": {
       const { kernel: k, dilation } = step;
       const w = kaimingUniform(ctx, "weight", [k, k, c], k * k);
-      return weighted([w], (x) => depthwiseConvNative(x, w as tf.Tensor3D, s, dilation));
+      // [k, k, C] is the layout of a [k, k, 1, C] filter with C groups.
+      return weighted(
+        [w],
+        (x) => depthwiseConvNative(x, w as tf.Tensor3D, s, dilation),
+        (g, x) => g.conv(x, { ...filterOf(w, [k, k, 1, c]), stride: s, dilation, groups: c }),
+      );
     }
     case "conv_1x1": {
       const w = kaimingUniform(ctx, "weight", [c, c], c);
-      return weighted([w], (x) => conv1x1(x, w as tf.Tensor2D, s));
+      return weighted(
+        [w],
+        (x) => conv1x1(x, w as tf.Tensor2D, s),
+        (g, x) => g.conv(x, { ...filterOf(w, [1, 1, c, c]), stride: s }),
+      );
     }
     case "batch_norm":
       return batchNorm(c, step.affine ?? ctx.affine, ctx);
     case "max_pool":
-      return stateless((x) => maxPoolNative(x, step.kernel, s));
+      return stateless(
+        (x) => maxPoolNative(x, step.kernel, s),
+        (g, x) => g.pool("max_pool", x, step.kernel, s),
+      );
     case "avg_pool":
-      return stateless((x) => avgPoolNative(x, step.kernel, s));
+      return stateless(
+        (x) => avgPoolNative(x, step.kernel, s),
+        (g, x) => g.pool("avg_pool", x, step.kernel, s),
+      );
     case "identity":
-      return s === 1 ? stateless((x) => tf.clone(x)) : factorizedReduce(c, c, ctx);
+      return s === 1 ? stateless((x) => tf.clone(x), (_, x) => x) : factorizedReduce(c, c, ctx);
     case "zero":
       return stateless((x) => {
         const [n, h, w] = x.shape;
         return s === 1 ? tf.zerosLike(x) : tf.zeros([n, Math.ceil(h / 2), Math.ceil(w / 2), c]);
-      });
+      }, (g, x) => g.scaleShift(s === 1 ? x : g.subsample(x, 0), new Float32Array(c), new Float32Array(c)));
     case "factorized_reduce":
       if (s === 2) return factorizedReduce(c, c, ctx);
       return sequential([
-        stateless((x) => reluNative(x)),
+        stateless((x) => reluNative(x), (g, x) => g.relu(x)),
         stepModule({ kind: "conv_1x1", stride: 1 }, c, childContext(ctx, "conv")),
         batchNorm(c, ctx.affine, childContext(ctx, "bn")),
       ]);

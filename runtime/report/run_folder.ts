@@ -9,6 +9,7 @@
 import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
 import { printFoundSpace } from "../../dsl/print.ts";
+import { formatDartsGenotype } from "../../dsl/darts_genotype.ts";
 import { DATA_KINDS, type DataSource } from "../data/sources.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { sha256Hex } from "../io/checkpoint_io.ts";
@@ -33,6 +34,8 @@ export interface RunConfig {
   readonly stepsPerEpoch: number | null;
   readonly backend: string;
   readonly data: DataSource;
+  /** The class names in label order (sources.ts: classNamesOf); absent in runs started before it. */
+  readonly classNames?: readonly string[];
   /** When the run was started, ISO 8601. */
   readonly started: string;
 }
@@ -153,7 +156,8 @@ export async function writeEpochOutputs(dir: string, run: SearchRun, temperature
 
 /**
  * What a run folder holds once the search is over: `genotype.json`, `found.space` (the space with
- * the found cells: it compiles), and `cell-<type>.svg` and `cell-<type>.dot` per cell type.
+ * the found cells: it compiles), `genotype.txt` (the cells in DARTS' `Genotype(…)` form, when they fit
+ * it; also `genotype.json`'s `darts`), and `cell-<type>.svg` and `cell-<type>.dot` per cell type.
  *
  * @param dir The run folder.
  * @param genotype The found architecture.
@@ -162,7 +166,15 @@ export async function writeEpochOutputs(dir: string, run: SearchRun, temperature
 export async function writeFinalOutputs(dir: string, genotype: Genotype): Promise<string[]> {
   const ir: SpaceIR = genotype.space;
   const written = ["genotype.json", "found.space"];
-  await writeJsonAtomic(`${dir}/genotype.json`, genotype);
+  const darts = formatDartsGenotype(ir, genotype.cells);
+  await writeJsonAtomic(
+    `${dir}/genotype.json`,
+    "text" in darts ? { ...genotype, darts: darts.text } : genotype,
+  );
+  if ("text" in darts) {
+    await writeFileAtomic(`${dir}/genotype.txt`, `${darts.text}\n`);
+    written.push("genotype.txt");
+  }
   await writeFileAtomic(
     `${dir}/found.space`,
     printFoundSpace(ir, genotype.cells, {
