@@ -183,7 +183,7 @@ Deno.test("search writes a complete run folder whose found.space compiles", asyn
     const telemetry = (await Deno.readTextFile(`${out}/telemetry.jsonl`)).trimEnd().split("\n").map((l) =>
       JSON.parse(l)
     );
-    assert.deepEqual(telemetry.map((t) => t.epoch), [0, 1]);
+    assert.deepEqual(telemetry.map((t) => t.epoch), [1, 2]);
     for (const cell of genotype.cells) {
       const svg = await Deno.readTextFile(`${out}/cell-${cell.cellType}.svg`);
       const dot = await Deno.readTextFile(`${out}/cell-${cell.cellType}.dot`);

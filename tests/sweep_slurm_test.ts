@@ -325,7 +325,7 @@ Deno.test({
       assert.match(text, /^resuming .*seed-5 at epoch [2-8], step 1$/m);
       assert.match(text, /^done in .* \(8 epochs\); found cells:$/m);
       const epochs = (await Deno.readTextFile(`${runDir}/telemetry.jsonl`)).trimEnd().split("\n");
-      assert.deepEqual(epochs.map((l) => JSON.parse(l).epoch), [0, 1, 2, 3, 4, 5, 6, 7]);
+      assert.deepEqual(epochs.map((l) => JSON.parse(l).epoch), [1, 2, 3, 4, 5, 6, 7, 8]);
       const status = JSON.parse(await Deno.readTextFile(`${ROOT}/${long}/status/task-0.json`));
       assert.deepEqual([status.state, status.attempts], ["done", 2]);
     } finally {

@@ -171,7 +171,7 @@ function formatTrainLine(t: TrainTelemetry, epochs: number): string {
   const pct = (v: number) => Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : "-";
   const num = (v: number) => Number.isFinite(v) ? v.toFixed(3) : "-";
   return [
-    `epoch ${t.epoch + 1}/${epochs}`,
+    `epoch ${t.epoch}/${epochs}`,
     `lr ${t.lr.toPrecision(3)}`,
     `drop-path ${t.dropPath.toFixed(3)}`,
     `train ${num(t.trainLoss)} ${pct(t.trainAccuracy)}`,

@@ -32,6 +32,7 @@ export interface PruneEvent {
   readonly cellType: string;
   readonly edge: number;
   readonly op: string;
+  /** The epoch it happened in, counted from 1. */
   readonly epoch: number;
   readonly step: number;
   readonly phi: number;
@@ -39,6 +40,7 @@ export interface PruneEvent {
 
 /** What one epoch did, as plain data (telemetry.jsonl holds one per line). */
 export interface EpochTelemetry {
+  /** The epoch, counted from 1. */
   readonly epoch: number;
   readonly temperature: number;
   readonly threshold: number;
@@ -405,7 +407,8 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
       const names = this.net.prune({ cellType, edge }, candidate);
       this.#sgd.forget(names);
       const op = cellTypeOf(this.ir, cellType).edges[edge]!.candidates[candidate]!;
-      this.#acc.pruned.push({ cellType, edge, op, epoch: this.epoch, step: this.step, phi });
+      // Epochs count from 1 wherever a user reads them (this.epoch is the 0-based position).
+      this.#acc.pruned.push({ cellType, edge, op, epoch: this.epoch + 1, step: this.step, phi });
     }
   }
 
@@ -449,7 +452,7 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
     const acc = this.#acc;
     const memory = tf.memory();
     return {
-      epoch: this.epoch,
+      epoch: this.epoch + 1, // from 1, as the paper, the terminal and the dashboard count
       temperature: this.temperature,
       threshold: this.threshold(this.#maxCandidates),
       lr: cosineLr(
@@ -566,7 +569,11 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
     for (const [type, acc] of Object.entries(cp.accumulated)) {
       this.#accumulated.set(type, acc.map((x) => [...x]));
     }
-    this.#acc = { ...cp.epochProgress, pruned: [...cp.epochProgress.pruned] };
+    // The epoch in progress is cp.epoch + 1 counted from 1 (a checkpoint from before that count says cp.epoch).
+    this.#acc = {
+      ...cp.epochProgress,
+      pruned: cp.epochProgress.pruned.map((p) => ({ ...p, epoch: cp.epoch + 1 })),
+    };
     this.restorePosition(cp);
   }
 
@@ -625,7 +632,7 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
  */
 export class SearchInterrupted extends Error {
   constructor(readonly epoch: number, readonly step: number) {
-    super(`search interrupted at epoch ${epoch}, step ${step}`);
+    super(`search interrupted at epoch ${epoch + 1}, before step ${step + 1}`); // 0-based fields, counted from 1
     this.name = "SearchInterrupted";
   }
 }
@@ -660,7 +667,7 @@ export class SearchInterrupted extends Error {
  *   batchSize: 4,
  *   onEpoch: (t) => void epochs.push(t.epoch),
  * });
- * if (epochs.join() !== "0" || genotype.cells.map((c) => c.cellType).join() !== "normal,reduction") {
+ * if (epochs.join() !== "1" || genotype.cells.map((c) => c.cellType).join() !== "normal,reduction") {
  *   throw new Error(JSON.stringify(genotype.cells));
  * }
  * ```
