@@ -380,7 +380,7 @@ Deno.test("Progress draws a bar with an ETA only on a terminal, and one line per
   const { compileSpace } = await import("../dsl/compile.ts");
   const ir = compileSpace(FAST_SPACE).ir!;
   const telemetry = {
-    epoch: 0,
+    epoch: 1,
     temperature: 0.5,
     threshold: 0.4 / 3,
     lr: 0.025,

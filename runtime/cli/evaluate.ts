@@ -13,7 +13,7 @@ import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { inferEvaluation } from "../../dsl/infer.ts";
 import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../../dsl/ir.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
-import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
+import { backendDevice, type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
 import { type DataSource, flips, inputOf, loadSource } from "../data/sources.ts";
 import { formatDuration, Progress } from "../report/progress.ts";
@@ -72,6 +72,8 @@ interface EvalConfig {
   readonly batchSize: number | null;
   readonly stepsPerEpoch: number | null;
   readonly backend: string;
+  /** Where it computes, in words (backendDevice(); absent in older folders). */
+  readonly device?: string;
   readonly data: DataSource;
   readonly started: string;
 }
@@ -374,7 +376,7 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
     } else {
       await Deno.mkdir(dir, { recursive: true });
       await writeJsonAtomic(`${dir}/genotype.json`, genotype);
-      await writeJsonAtomic(`${dir}/eval.json`, config);
+      await writeJsonAtomic(`${dir}/eval.json`, { ...config, device: backendDevice() });
       say(`training "${ir.name}": ${shape}, ${epochs} epochs of ${run.stepsPerEpoch} steps on ${data.name}`);
     }
     while (!run.done) {
@@ -397,6 +399,7 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
       testImages: test.labels.length,
       epochs: run.epoch,
       wallSeconds: seconds,
+      device: backendDevice(),
     };
     await writeJsonAtomic(`${dir}/result.json`, result);
     say(

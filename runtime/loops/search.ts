@@ -23,6 +23,7 @@ import { assignTensors, EpochRun, readTensors, type RunHooks } from "./epoch_run
 import { type Decide, PRUNING_POLICIES, type PruningPolicy } from "./pruning.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import { withoutAlphaGradients, withoutWeightGradients } from "../kernels/grad_scope.ts";
+import { backendDevice } from "../kernels/backend.ts";
 import { Rng, type RngState } from "../core/rng.ts";
 import { type Dataset, splitTrainVal } from "../data/datasets.ts";
 import { type BatchOptions, channelStats, makeBatch } from "../data/augment.ts";
@@ -511,7 +512,13 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
       algorithm: this.ir.search.algorithm,
       cells: await this.derive(),
       alpha,
-      versions: { asap: "0.1.0", tfjs: tf.version_core, backend: tf.getBackend(), deno: Deno.version.deno },
+      versions: {
+        asap: "0.1.0",
+        tfjs: tf.version_core,
+        backend: tf.getBackend(),
+        device: backendDevice(),
+        deno: Deno.version.deno,
+      },
     };
   }
 

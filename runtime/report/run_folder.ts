@@ -32,6 +32,8 @@ export interface RunConfig {
   readonly batchSize: number;
   readonly stepsPerEpoch: number | null;
   readonly backend: string;
+  /** Where it computes, in words (kernels/backend.ts' backendDevice(); absent in older run folders). */
+  readonly device?: string;
   readonly data: DataSource;
   /** When the run was started, ISO 8601. */
   readonly started: string;

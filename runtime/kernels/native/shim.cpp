@@ -107,6 +107,8 @@ std::pair<at::Tensor, at::Tensor> tf_max_pool(const at::Tensor& x, std::vector<i
                                               int64_t top, int64_t left, int64_t ho, int64_t wo);
 at::Tensor tf_max_pool_grad(const at::Tensor& dy, const at::Tensor& idx, int64_t h, int64_t w);
 void add_gap_ops(std::unordered_map<std::string, Op>& m);
+void sgd_update_aten(const at::Tensor& w, const at::Tensor& g, const at::Tensor& buf, const at::Tensor& scale,
+                     float lr, float m, float decay, bool nesterov, Out& o);
 
 /** A float32 matrix [rows, cols] as a channels-last 1×1 image [1, cols, rows, 1] (a view, no copy). */
 at::Tensor as_pixels(const at::Tensor& m) {
@@ -724,6 +726,7 @@ std::unordered_map<std::string, Op> make_ops() {
     const bool nesterov = a.f() != 0;
     if (w.scalar_type() != at::kFloat || g.sizes() != w.sizes() || buf.sizes() != w.sizes())
       throw std::runtime_error("AsapSgdUpdate: w, g and buf must be float32 tensors of one shape");
+    if (!w.device().is_cpu()) return sgd_update_aten(w, g, buf, scale, lr, m, decay, nesterov, o);
     const float s = scale.item<float>();
     at::Tensor w2 = at::empty_like(w), buf2 = at::empty_like(buf);
     const float *pw = w.data_ptr<float>(), *pg = g.data_ptr<float>(), *pb = buf.data_ptr<float>();
@@ -965,6 +968,17 @@ at::Tensor tf_max_pool_grad(const at::Tensor& dy_, const at::Tensor& idx_, int64
         if (at_ >= 0) px[(b * h * w + at_) * c + ch] += pd[e];
       }
   return dx.to(dy_.device());
+}
+
+/** AsapSgdUpdate off the CPU (a CUDA build): the same steps as ATen ops on the tensors' device. */
+void sgd_update_aten(const at::Tensor& w, const at::Tensor& g, const at::Tensor& buf, const at::Tensor& scale,
+                     float lr, float m, float decay, bool nesterov, Out& o) {
+  at::Tensor gi = g * scale;
+  if (decay != 0) gi = gi + w * decay;
+  at::Tensor b = buf * m + gi;
+  at::Tensor d = nesterov ? gi + b * m : b;
+  o.put(w - d * lr);
+  o.put(b);
 }
 
 void add_gap_ops(std::unordered_map<std::string, Op>& m) {
