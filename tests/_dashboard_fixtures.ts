@@ -12,15 +12,19 @@ export const SPACE = `space fixture {
 }
 `;
 
-/** Three epochs; max_pool_3x3 on the first edge is pruned in epoch 1. */
-export function telemetryRecords(withPhi = true): Record<string, unknown>[] {
+/**
+ * Three epochs, counted from 1 (`countFromZero`: as run folders written before 2026-12-05 count them);
+ * max_pool_3x3 on the first edge is pruned in the second.
+ */
+export function telemetryRecords(withPhi = true, countFromZero = false): Record<string, unknown>[] {
   const phis = [
     [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]],
     [[1, null], [0.6, 0.4], [0.45, 0.55]],
     [[1, null], [0.7, 0.3], [0.4, 0.6]],
   ];
+  const first = countFromZero ? 0 : 1;
   return phis.map((phi, epoch) => ({
-    epoch,
+    epoch: first + epoch,
     temperature: 1.3 * 0.95 ** epoch,
     threshold: 0.2,
     lr: 0.025,
@@ -29,7 +33,7 @@ export function telemetryRecords(withPhi = true): Record<string, unknown>[] {
     sparsity: epoch === 0 ? 0 : 1 / 6,
     entropy: { normal: 1 - 0.2 * epoch },
     pruned: epoch === 1
-      ? [{ cellType: "normal", edge: 0, op: "max_pool_3x3", epoch: 1, step: 3, phi: 0.1 }]
+      ? [{ cellType: "normal", edge: 0, op: "max_pool_3x3", epoch: first + 1, step: 3, phi: 0.1 }]
       : [],
     steps: 4,
     epochMs: 1000 + epoch,

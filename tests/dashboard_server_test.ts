@@ -70,18 +70,19 @@ Deno.test("GET /api/run returns a run's telemetry with Φ, its cell types and fo
 
 Deno.test("GET /api/supernet.svg draws the supernet cell at each recorded epoch, without pruned ops", async () => {
   await withRoot(async (_root, get) => {
-    const first = await get("/api/supernet.svg?id=done&type=normal&epoch=0");
+    const first = await get("/api/supernet.svg?id=done&type=normal&epoch=1");
     assert.equal(first.status, 200);
     assert.equal(first.headers.get("content-type"), "image/svg+xml");
     const svg0 = await first.text();
-    const svg2 = await (await get("/api/supernet.svg?id=done&type=normal&epoch=2")).text();
+    const svg2 = await (await get("/api/supernet.svg?id=done&type=normal&epoch=3")).text();
     assert.match(svg0, /^<svg/);
     assert.notEqual(svg0, svg2);
-    // Epoch 0: 6 candidates drawn; epoch 2: max_pool_3x3 of the first edge is gone.
+    // Epoch 1: 6 candidates drawn; epoch 3: max_pool_3x3 of the first edge is gone.
     const paths = (svg: string) => (svg.match(/<path /g) ?? []).length;
     assert.equal(paths(svg0) - paths(svg2), 1);
     assert.equal((await get("/api/supernet.svg?id=done&type=normal&epoch=9")).status, 404);
-    assert.equal((await get("/api/supernet.svg?id=done&type=reduction&epoch=0")).status, 404);
+    assert.equal((await get("/api/supernet.svg?id=done&type=normal&epoch=0")).status, 404);
+    assert.equal((await get("/api/supernet.svg?id=done&type=reduction&epoch=1")).status, 404);
   });
 });
 

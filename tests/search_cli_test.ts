@@ -183,7 +183,7 @@ Deno.test("search writes a complete run folder whose found.space compiles", asyn
     const telemetry = (await Deno.readTextFile(`${out}/telemetry.jsonl`)).trimEnd().split("\n").map((l) =>
       JSON.parse(l)
     );
-    assert.deepEqual(telemetry.map((t) => t.epoch), [0, 1]);
+    assert.deepEqual(telemetry.map((t) => t.epoch), [1, 2]);
     for (const cell of genotype.cells) {
       const svg = await Deno.readTextFile(`${out}/cell-${cell.cellType}.svg`);
       const dot = await Deno.readTextFile(`${out}/cell-${cell.cellType}.dot`);
@@ -380,7 +380,7 @@ Deno.test("Progress draws a bar with an ETA only on a terminal, and one line per
   const { compileSpace } = await import("../dsl/compile.ts");
   const ir = compileSpace(FAST_SPACE).ir!;
   const telemetry = {
-    epoch: 0,
+    epoch: 1,
     temperature: 0.5,
     threshold: 0.4 / 3,
     lr: 0.025,

@@ -203,7 +203,7 @@ Deno.test("a task stopped by SIGTERM checkpoints, exits 143, and resumes from it
     assert.match(second.text, /^resuming .*seed-4 at epoch [2-6], step 1$/m);
     assert.ok(await exists(`${run}/genotype.json`));
     const telemetry = (await Deno.readTextFile(`${run}/telemetry.jsonl`)).trimEnd().split("\n");
-    assert.deepEqual(telemetry.map((l) => JSON.parse(l).epoch), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(telemetry.map((l) => JSON.parse(l).epoch), [1, 2, 3, 4, 5, 6]);
     const done = JSON.parse(await Deno.readTextFile(`${dir}/status/task-0.json`));
     assert.deepEqual([done.state, done.attempts], ["done", 2]);
   });

@@ -300,16 +300,23 @@ Deno.test({
       assert.equal(signalled.code, 0, signalled.err);
       const pending = async () => (await run(found.squeue!, ["-h", "-j", task, "-o", "%T"], env)).out.trim();
       assert.ok(await until(60, async () => await pending() === "PENDING"), "the task was requeued");
-      // Slurm holds a requeued job back for a while (BeginTime); let it start now.
-      const update = await run(found.scontrol!, ["update", `JobId=${task}`, "StartTime=now"], env);
+      // Slurm holds a requeued job back (BeginTime, its credential lifetime, 2 min): the node revoked the
+      // first run's job credential when it was killed, and a credential made in the same second as that
+      // revocation is refused ("Killing non-startable batch job: Job credential revoked"; the job fails
+      // and leaves the queue). StartTime=now, as this test set before, started it within that second
+      // whenever the requeue was quick; a few seconds later every new credential postdates it.
+      const update = await run(found.scontrol!, ["update", `JobId=${task}`, "StartTime=now+3"], env);
       assert.equal(update.code, 0, update.err);
       const log = () => Deno.readTextFile(`${ROOT}/${long}/logs/task-0.log`).catch(() => "");
       // Wait for the resumed run's last line, not for the queue to empty: squeue may list nothing for a
       // moment between the requeue and the restart.
       const resumedDone = async () => /^done in .* \(8 epochs\); found cells:$/m.test(await log());
+      const ctldLog = async () =>
+        (await Deno.readTextFile(`${dir}/slurmctld.log`).catch(() => "")).trimEnd().split("\n").slice(-8)
+          .join("\n");
       assert.ok(
         await until(300, resumedDone),
-        `the requeued task did not finish (${await pending()}):\n${await log()}`,
+        `the requeued task did not finish (${await pending()}):\n${await log()}\nslurmctld.log:\n${await ctldLog()}`,
       );
       assert.ok(await until(60, async () => await pending() === ""), "the task left the queue");
       const text = await log();
@@ -318,7 +325,7 @@ Deno.test({
       assert.match(text, /^resuming .*seed-5 at epoch [2-8], step 1$/m);
       assert.match(text, /^done in .* \(8 epochs\); found cells:$/m);
       const epochs = (await Deno.readTextFile(`${runDir}/telemetry.jsonl`)).trimEnd().split("\n");
-      assert.deepEqual(epochs.map((l) => JSON.parse(l).epoch), [0, 1, 2, 3, 4, 5, 6, 7]);
+      assert.deepEqual(epochs.map((l) => JSON.parse(l).epoch), [1, 2, 3, 4, 5, 6, 7, 8]);
       const status = JSON.parse(await Deno.readTextFile(`${ROOT}/${long}/status/task-0.json`));
       assert.deepEqual([status.state, status.attempts], ["done", 2]);
     } finally {

@@ -15,16 +15,25 @@ const lines = (records: unknown[]) => records.map((r) => JSON.stringify(r) + "\n
 Deno.test("parseTelemetry() keeps every complete line and reports a truncated last line", () => {
   const text = lines(telemetryRecords().slice(0, 2)) + JSON.stringify(telemetryRecords()[2]).slice(0, 40);
   const { points, problems } = parseTelemetry(text);
-  assert.deepEqual(points.map((p) => p.epoch), [0, 1]);
+  assert.deepEqual(points.map((p) => p.epoch), [1, 2]);
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /line 3 is not valid JSON \(a truncated last line\?\)/);
 });
 
 Deno.test("parseTelemetry() reports records without an epoch and epochs out of order, by line", () => {
-  const text = lines([{ epoch: 0 }, { temperature: 1 }, { epoch: 0 }, "text", { epoch: 1 }]);
+  const text = lines([{ epoch: 1 }, { temperature: 1 }, { epoch: 1 }, "text", { epoch: 2 }]);
   const { points, problems } = parseTelemetry(text);
-  assert.deepEqual(points.map((p) => p.epoch), [0, 1]);
+  assert.deepEqual(points.map((p) => p.epoch), [1, 2]);
   assert.deepEqual(problems.map((p) => p.match(/line (\d)/)?.[1]), ["2", "3", "4"]);
+});
+
+Deno.test("parseTelemetry() counts an old run folder's epochs (from 0) from 1, its pruning events' too", () => {
+  const old = parseTelemetry(lines(telemetryRecords(true, true)));
+  const now = parseTelemetry(lines(telemetryRecords()));
+  assert.deepEqual(old.problems, []);
+  assert.deepEqual(old.points.map((p) => p.epoch), [1, 2, 3]);
+  assert.deepEqual(old.points, now.points);
+  assert.deepEqual(old.points[1]!.pruned.map((e) => e.epoch), [2]);
 });
 
 Deno.test("telemetryPoint() keeps well-typed fields and drops the rest", () => {

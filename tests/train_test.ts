@@ -148,7 +148,7 @@ Deno.test("TrainRun reports a NaN loss as a NonFiniteLossError naming the epoch 
     assert.ok(error instanceof NonFiniteLossError);
     assert.equal(error.epoch, 0);
     assert.equal(error.step, 0);
-    assert.match(error.message, /epoch 0, step 0/);
+    assert.match(error.message, /epoch 1, step 1$/);
     assert.equal(tf.memory().numTensors, held);
   } finally {
     run.dispose();

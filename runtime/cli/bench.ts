@@ -11,7 +11,7 @@ import { parseArgs } from "../../dsl/deps.ts";
 import { compileSpace } from "../../dsl/compile.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { cpuUsage, resourceUsage, tf } from "../deps.ts";
-import { type BackendName, isBackendName, useBackend } from "../kernels/backend.ts";
+import { backendDevice, type BackendName, isBackendName, useBackend } from "../kernels/backend.ts";
 import { countKernels } from "../kernels/kernel_count.ts";
 import { openMpWaitPolicy, setNativeThreads } from "../kernels/native/load.ts";
 import { syntheticDataset } from "../data/datasets.ts";
@@ -221,6 +221,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
     setNativeThreads(threads);
     if (!values.json) log(`native: ${threads} threads, OpenMP waits: ${openMpWaitPolicy()}`);
   }
+  if (!values.json) log(`device: ${backendDevice()}`);
   const size = 32;
   const data = syntheticDataset({
     n: 4 * batch,
@@ -372,6 +373,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       loadAverage: { before: loadBefore, after: loadAverage() },
       ours: {
         backend: tf.getBackend(),
+        device: backendDevice(),
         threads: backend === "native" ? threads : 1,
         ...(backend === "native" ? { openMpWait: openMpWaitPolicy() } : {}),
         batch,

@@ -14,7 +14,7 @@ import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import { inferEvaluation } from "../../dsl/infer.ts";
 import { fixedCells, type Genotype, type GenotypeCell, IR_VERSION, type SpaceIR } from "../../dsl/ir.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
-import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
+import { backendDevice, type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
 import { classNamesOf, type DataSource, flips, inputOf, loadSource } from "../data/sources.ts";
 import { formatDuration, Progress } from "../report/progress.ts";
@@ -78,6 +78,8 @@ interface EvalConfig {
   readonly batchSize: number | null;
   readonly stepsPerEpoch: number | null;
   readonly backend: string;
+  /** Where it computes, in words (backendDevice(); absent in older folders). */
+  readonly device?: string;
   readonly data: DataSource;
   /** The class names in label order (sources.ts: classNamesOf), for export and prediction. */
   readonly classNames: readonly string[];
@@ -211,7 +213,7 @@ function formatTrainLine(t: TrainTelemetry, epochs: number): string {
   const pct = (v: number) => Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : "-";
   const num = (v: number) => Number.isFinite(v) ? v.toFixed(3) : "-";
   return [
-    `epoch ${t.epoch + 1}/${epochs}`,
+    `epoch ${t.epoch}/${epochs}`,
     `lr ${t.lr.toPrecision(3)}`,
     `drop-path ${t.dropPath.toFixed(3)}`,
     `train ${num(t.trainLoss)} ${pct(t.trainAccuracy)}`,
@@ -415,7 +417,7 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
     } else {
       await Deno.mkdir(dir, { recursive: true });
       await writeJsonAtomic(`${dir}/genotype.json`, genotype);
-      await writeJsonAtomic(`${dir}/eval.json`, config);
+      await writeJsonAtomic(`${dir}/eval.json`, { ...config, device: backendDevice() });
       say(`training "${ir.name}": ${shape}, ${epochs} epochs of ${run.stepsPerEpoch} steps on ${data.name}`);
     }
     while (!run.done) {
@@ -440,6 +442,7 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
       wallSeconds: seconds,
       // The training set's per-channel statistics the network was trained on (export states them).
       standardize: run.standardize,
+      device: backendDevice(),
     };
     await writeJsonAtomic(`${dir}/result.json`, result);
     say(

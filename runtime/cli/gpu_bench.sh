@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU benchmark: the DARTS supernet's first-order search step on an NVIDIA machine with no network,
-# ours on webgpu (and on the native backend with CUDA, where it exists) against the PyTorch peer on the
+# ours on webgpu and on the native backend (its shim built against the PyTorch found there, with CUDA when
+# that torch has it; needs g++ there) against the PyTorch peer on the
 # same GPU, in one command, into one JSON file.
 #
 #   runtime/cli/gpu_bench.sh pack [--bundle DIR]            # here, with npm reachable: fill DIR
@@ -142,12 +143,18 @@ run() {
     --device "$peer_device" --batch "$batch" --steps "$steps"
   local usage=""
   [[ $dry == 1 ]] || usage="$("$deno" run "${bench_flags[@]}" "$root/runtime/cli/bench.ts" --help 2>&1 || true)"
+  export ASAP_LIBTORCH="python:$python"
   for backend in $backends; do
     if [[ $backend != webgpu && $dry == 0 ]] && ! grep -q "\b$backend\b" <<<"$usage"; then
       echo "bench.ts has no backend '$backend' here" >"$stages/$backend.err"
       continue
     fi
-    stage "$backend" 300 "$deno" run "${bench_flags[@]}" "$root/runtime/cli/bench.ts" \
+    # The native backend builds its shim (g++, into .asap-cache) against the peer's PyTorch: CUDA when
+    # that torch has it (ASAP_LIBTORCH=python:<interpreter>, runtime/kernels/native/build.ts).
+    local flags=("${bench_flags[@]}")
+    [[ $backend == native ]] && flags+=(--allow-write=.asap-cache --allow-ffi=.asap-cache "--allow-run=g++,$python"
+      --allow-env=OMP_WAIT_POLICY,ASAP_LIBTORCH --allow-sys=loadavg,cpus,systemMemoryInfo)
+    stage "$backend" 300 "$deno" run "${flags[@]}" "$root/runtime/cli/bench.ts" \
       --backend "$backend" --batch "$batch" --steps "$steps" --peer --peer-device "$peer_device" \
       --python "$python" --json
   done

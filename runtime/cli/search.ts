@@ -12,7 +12,7 @@ import { compileSpace } from "../../dsl/compile.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
 import type { Genotype, SpaceIR } from "../../dsl/ir.ts";
 import { cellTypeOf } from "../../dsl/ir.ts";
-import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
+import { backendDevice, type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from "../io/checkpoint_io.ts";
 import { classNamesOf, flips, isDigits, loadSource } from "../data/sources.ts";
 import { candidateCounts, formatDuration, formatEpochLine, Progress } from "../report/progress.ts";
@@ -362,7 +362,7 @@ async function search(flags: Flags, io: CliIo, args: readonly string[]): Promise
         say(`${dir} has no checkpoint yet: starting it from the beginning`);
       }
     } else {
-      await createRunFolder(dir, plan.spaceText, config);
+      await createRunFolder(dir, plan.spaceText, { ...config, device: backendDevice() });
       say(
         `searching "${ir.name}" (${ir.search.algorithm}) on ${data.name}, ${backend}, seed ${config.seed}, ` +
           `up to ${config.epochs} epochs of ${run.stepsPerEpoch} steps; run folder ${dir}`,

@@ -44,7 +44,8 @@ export class NonFiniteLossError extends Error {
     readonly phase: string,
     readonly loss: number,
   ) {
-    super(`the ${phase} loss became ${loss} at epoch ${epoch}, step ${step}`);
+    // epoch and step are 0-based positions; the message counts from 1, as the terminal does.
+    super(`the ${phase} loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}`);
     this.name = "NonFiniteLossError";
   }
 }

@@ -144,6 +144,8 @@ export async function writeCheckpoint(
     }
   }
   const bytes = new Uint8Array(values.buffer);
+  // e0003-s0000: after epoch 3 (epochs count from 1; checkpoint.epoch is the number finished), no step of
+  // the next; e0003-s0012: 12 steps into epoch 4.
   const data = `e${pad(checkpoint.epoch)}-s${pad(checkpoint.step)}-${uniqueSuffix()}.bin`;
   await writeFileAtomic(`${dir}/${data}`, bytes);
   const manifest: Manifest = {

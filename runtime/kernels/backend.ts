@@ -16,9 +16,9 @@
  * @module
  */
 import "./chained_ops.ts";
-import { loadWebgpuBackend, tf, TFJS_NODE_SPECIFIERS } from "../deps.ts";
+import { cpus, loadWebgpuBackend, tf, TFJS_NODE_SPECIFIERS } from "../deps.ts";
 import { INSTALL_HINT, NativeUnavailableError } from "./native/build.ts";
-import { loadNative as loadAten } from "./native/load.ts";
+import { loadNative as loadAten, nativeDevice } from "./native/load.ts";
 
 /** The backends `useBackend` accepts, the default first. */
 export const BACKENDS = ["auto", "native", "wasm", "webgpu", "cpu", "tensorflow", "tensorflow-gpu"] as const;
@@ -196,6 +196,10 @@ async function registerWebgpu(): Promise<void> {
   tf.removeBackend("webgpu");
   // deno-lint-ignore no-explicit-any
   tf.registerBackend("webgpu", () => new WebGPUBackend(device as any, adapter.info as any), 1);
+  const info = adapter.info;
+  webgpuAdapter =
+    [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(" ") ||
+    "an unnamed adapter";
   // Measured under Deno 2.9 (lavapipe and llvmpipe): with tfjs' default batching of 15 programs per
   // queue submit, tensors created after a gradient computation read back wrong values (an AddN of
   // fills off by whole inputs); submitting every program gives the cpu results.
@@ -218,4 +222,29 @@ async function loadNative(name: "tensorflow" | "tensorflow-gpu"): Promise<void> 
       EXIT_UNAVAILABLE,
     );
   }
+}
+
+let webgpuAdapter: string | undefined;
+
+/**
+ * Where the active backend computes, in words, for run folders and benchmarks: the native backend's
+ * device (`cuda`, or `cpu` with ATen's threads, and its libtorch), webgpu's adapter, or the CPU's model
+ * for wasm and cpu (when `--allow-sys=cpus` lets it be read).
+ *
+ * @returns e.g. `native: cpu, 2 threads (libtorch 1.13.0, Debian's libtorch-dev)` or `wasm: cpu (AMD EPYC 7B13)`.
+ * @example
+ * ```ts
+ * import { backendDevice, useBackend } from "./backend.ts";
+ * await useBackend("cpu");
+ * if (!backendDevice().startsWith("cpu: cpu")) throw new Error(backendDevice());
+ * ```
+ */
+export function backendDevice(): string {
+  const name = tf.getBackend();
+  if (name === "native") return `native: ${nativeDevice() ?? "not loaded"}`;
+  if (name === "webgpu") return `webgpu: ${webgpuAdapter ?? "an adapter"}`;
+  const model = Deno.permissions.querySync({ name: "sys", kind: "cpus" }).state === "granted"
+    ? cpus()[0]?.model.trim()
+    : undefined;
+  return `${name}: cpu${model ? ` (${model})` : ""}`;
 }

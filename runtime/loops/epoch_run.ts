@@ -17,7 +17,7 @@ export interface RunHooks {
 }
 
 /** A run of epochs of steps, each epoch ending with its telemetry `T`. */
-export abstract class EpochRun<T> {
+export abstract class EpochRun<T extends { readonly epoch: number }> {
   /** The next epoch to run (0-based), and the next step within it. */
   epoch = 0;
   step = 0;
@@ -67,11 +67,11 @@ export abstract class EpochRun<T> {
     }
   }
 
-  /** Restores the position and the telemetry of a checkpoint. */
+  /** Restores the position and the telemetry of a checkpoint (one written before epochs counted from 1, too). */
   protected restorePosition(
     cp: { readonly epoch: number; readonly step: number; readonly telemetry: readonly T[] },
   ) {
-    this.telemetry.splice(0, this.telemetry.length, ...cp.telemetry);
+    this.telemetry.splice(0, this.telemetry.length, ...countedFromOne(cp.telemetry));
     this.epoch = cp.epoch;
     this.step = cp.step;
   }
@@ -109,4 +109,32 @@ export function assignTensors(named: Readonly<Record<string, tf.Variable>>, valu
     }
     tf.tidy(() => v.assign(tf.tensor(saved.values, [...saved.shape])));
   }
+}
+
+/**
+ * Telemetry with epochs counted from 1, as the paper, the terminal, telemetry.jsonl, the dashboard and
+ * checkpoints' names count them: records written before 2026-12-05 counted from 0, and a first record of
+ * epoch 0 marks such a list, whose epochs (and those of its pruning events) are moved up by one.
+ *
+ * @param telemetry One record per finished epoch, in order.
+ * @returns The same records counted from 1 (the same array when they already are).
+ * @example
+ * ```ts
+ * import { countedFromOne } from "./epoch_run.ts";
+ * const old = [{ epoch: 0, pruned: [{ epoch: 0 }] }, { epoch: 1, pruned: [] }];
+ * if (countedFromOne(old).map((t) => t.epoch).join() !== "1,2") throw new Error("not counted from 1");
+ * ```
+ */
+export function countedFromOne<T extends { readonly epoch: number }>(telemetry: readonly T[]): T[] {
+  if (telemetry[0]?.epoch !== 0) return [...telemetry];
+  return telemetry.map((t) => {
+    const pruned = (t as { pruned?: unknown }).pruned;
+    return {
+      ...t,
+      epoch: t.epoch + 1,
+      ...(Array.isArray(pruned)
+        ? { pruned: pruned.map((p: { epoch: number }) => ({ ...p, epoch: p.epoch + 1 })) }
+        : {}),
+    };
+  });
 }

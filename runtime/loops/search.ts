@@ -23,6 +23,7 @@ import { assignTensors, EpochRun, readTensors, type RunHooks } from "./epoch_run
 import { type Decide, PRUNING_POLICIES, type PruningPolicy } from "./pruning.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import { withoutAlphaGradients, withoutWeightGradients } from "../kernels/grad_scope.ts";
+import { backendDevice } from "../kernels/backend.ts";
 import { Rng, type RngState } from "../core/rng.ts";
 import { type Dataset, splitTrainVal } from "../data/datasets.ts";
 import { type BatchOptions, channelStats, makeBatch } from "../data/augment.ts";
@@ -32,6 +33,7 @@ export interface PruneEvent {
   readonly cellType: string;
   readonly edge: number;
   readonly op: string;
+  /** The epoch it happened in, counted from 1. */
   readonly epoch: number;
   readonly step: number;
   readonly phi: number;
@@ -39,6 +41,7 @@ export interface PruneEvent {
 
 /** What one epoch did, as plain data (telemetry.jsonl holds one per line). */
 export interface EpochTelemetry {
+  /** The epoch, counted from 1. */
   readonly epoch: number;
   readonly temperature: number;
   readonly threshold: number;
@@ -405,7 +408,8 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
       const names = this.net.prune({ cellType, edge }, candidate);
       this.#sgd.forget(names);
       const op = cellTypeOf(this.ir, cellType).edges[edge]!.candidates[candidate]!;
-      this.#acc.pruned.push({ cellType, edge, op, epoch: this.epoch, step: this.step, phi });
+      // Epochs count from 1 wherever a user reads them (this.epoch is the 0-based position).
+      this.#acc.pruned.push({ cellType, edge, op, epoch: this.epoch + 1, step: this.step, phi });
     }
   }
 
@@ -449,7 +453,7 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
     const acc = this.#acc;
     const memory = tf.memory();
     return {
-      epoch: this.epoch,
+      epoch: this.epoch + 1, // from 1, as the paper, the terminal and the dashboard count
       temperature: this.temperature,
       threshold: this.threshold(this.#maxCandidates),
       lr: cosineLr(
@@ -508,7 +512,13 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
       algorithm: this.ir.search.algorithm,
       cells: await this.derive(),
       alpha,
-      versions: { asap: "0.1.0", tfjs: tf.version_core, backend: tf.getBackend(), deno: Deno.version.deno },
+      versions: {
+        asap: "0.1.0",
+        tfjs: tf.version_core,
+        backend: tf.getBackend(),
+        device: backendDevice(),
+        deno: Deno.version.deno,
+      },
     };
   }
 
@@ -566,7 +576,11 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
     for (const [type, acc] of Object.entries(cp.accumulated)) {
       this.#accumulated.set(type, acc.map((x) => [...x]));
     }
-    this.#acc = { ...cp.epochProgress, pruned: [...cp.epochProgress.pruned] };
+    // The epoch in progress is cp.epoch + 1 counted from 1 (a checkpoint from before that count says cp.epoch).
+    this.#acc = {
+      ...cp.epochProgress,
+      pruned: cp.epochProgress.pruned.map((p) => ({ ...p, epoch: cp.epoch + 1 })),
+    };
     this.restorePosition(cp);
   }
 
@@ -625,7 +639,7 @@ export class SearchRun extends EpochRun<EpochTelemetry> {
  */
 export class SearchInterrupted extends Error {
   constructor(readonly epoch: number, readonly step: number) {
-    super(`search interrupted at epoch ${epoch}, step ${step}`);
+    super(`search interrupted at epoch ${epoch + 1}, before step ${step + 1}`); // 0-based fields, counted from 1
     this.name = "SearchInterrupted";
   }
 }
@@ -660,7 +674,7 @@ export class SearchInterrupted extends Error {
  *   batchSize: 4,
  *   onEpoch: (t) => void epochs.push(t.epoch),
  * });
- * if (epochs.join() !== "0" || genotype.cells.map((c) => c.cellType).join() !== "normal,reduction") {
+ * if (epochs.join() !== "1" || genotype.cells.map((c) => c.cellType).join() !== "normal,reduction") {
  *   throw new Error(JSON.stringify(genotype.cells));
  * }
  * ```

@@ -27,7 +27,7 @@ import { assignTensors, EpochRun, readTensors, type RunHooks } from "./epoch_run
 
 /** What one epoch of training did, as plain data (one line of a telemetry file). */
 export interface TrainTelemetry {
-  /** The 0-based epoch. */
+  /** The epoch, counted from 1. */
   readonly epoch: number;
   /** The learning rate of this epoch. */
   readonly lr: number;
@@ -190,7 +190,7 @@ export interface TrainResult {
  */
 export class TrainInterrupted extends Error {
   constructor(readonly epoch: number, readonly step: number) {
-    super(`training interrupted at epoch ${epoch}, step ${step}`);
+    super(`training interrupted at epoch ${epoch + 1}, before step ${step + 1}`); // 0-based fields, counted from 1
     this.name = "TrainInterrupted";
   }
 }
@@ -497,7 +497,7 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
     const p = this.#progress;
     const memory = tf.memory();
     const telemetry: TrainTelemetry = {
-      epoch: this.epoch,
+      epoch: this.epoch + 1, // from 1, as the terminal and the search's telemetry count
       lr: this.lr,
       dropPath: this.dropPathProb,
       steps: p.steps,

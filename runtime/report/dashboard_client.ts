@@ -124,23 +124,24 @@ function heatMap(run, cell) {
   cell.edges.forEach(function (edge, e) {
     edge.candidates.forEach(function (op, o) { rows.push({ e: e, o: o, op: op, label: edge.from + " → " + edge.to, first: o === 0 }); });
   });
+  // Epochs count from 1 (telemetry_read.ts moves an old run's up): column ep − 1 is epoch ep.
   var lastEpoch = points[points.length - 1].epoch;
-  var cw = Math.max(4, Math.min(22, Math.floor(520 / (lastEpoch + 1)))), rh = 11, L = 200, T = 18;
-  var W = Math.max(L + cw * (lastEpoch + 1) + 60, L + 300), H = T + rows.length * rh + 26;
+  var cw = Math.max(4, Math.min(22, Math.floor(520 / lastEpoch))), rh = 11, L = 200, T = 18;
+  var W = Math.max(L + cw * lastEpoch + 60, L + 300), H = T + rows.length * rh + 26;
   var svg = '<svg class="heat" data-cell="' + esc(cell.name) + '" width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + " " + H + '">';
   var byEpoch = {};
   points.forEach(function (p) { byEpoch[p.epoch] = p.phi[cell.name]; });
   rows.forEach(function (r, i) {
     var y = T + i * rh;
     if (r.first) {
-      svg += '<line x1="0" x2="' + (L + cw * (lastEpoch + 1)) + '" y1="' + y + '" y2="' + y + '" stroke="#bbb"/>';
+      svg += '<line x1="0" x2="' + (L + cw * lastEpoch) + '" y1="' + y + '" y2="' + y + '" stroke="#bbb"/>';
       svg += '<text x="2" y="' + (y + 9) + '" font-size="9" font-weight="bold">' + esc(r.label) + "</text>";
     }
     svg += '<text x="' + (L - 4) + '" y="' + (y + 9) + '" text-anchor="end" font-size="9">' + esc(r.op) + "</text>";
-    for (var ep = 0; ep <= lastEpoch; ep++) {
+    for (var ep = 1; ep <= lastEpoch; ep++) {
       var row = byEpoch[ep] && byEpoch[ep][r.e];
       var v = row ? row[r.o] : undefined;
-      var x = L + ep * cw;
+      var x = L + (ep - 1) * cw;
       if (v === undefined) continue;
       var fill = v === null ? "#eee" : viridis(Math.sqrt(v)); // √: contrast among the small Φ of many ops
       svg += '<rect x="' + x + '" y="' + (y + 1) + '" width="' + (cw - 0.5) + '" height="' + (rh - 1) + '" fill="' + fill + '"><title>' +
@@ -148,13 +149,13 @@ function heatMap(run, cell) {
     }
     var p = prunedAt[r.e + "/" + r.op];
     if (p) {
-      var px = L + p.epoch * cw + cw / 2;
+      var px = L + (p.epoch - 1) * cw + cw / 2;
       svg += '<text x="' + px + '" y="' + (y + 9) + '" text-anchor="middle" font-size="10" font-weight="bold" fill="#e15759">×<title>' +
         esc(r.op + " pruned in epoch " + p.epoch + (p.phi !== null ? " at Φ = " + fmt(p.phi, 4) : "")) + "</title></text>";
     }
   });
-  for (var ep = 0; ep <= lastEpoch; ep += Math.max(1, Math.ceil(30 / cw))) {
-    svg += '<text x="' + (L + ep * cw + cw / 2) + '" y="' + (T - 4) + '" text-anchor="middle" font-size="9" fill="#666">' + ep + "</text>";
+  for (var ep = 1; ep <= lastEpoch; ep += Math.max(1, Math.ceil(30 / cw))) {
+    svg += '<text x="' + (L + (ep - 1) * cw + cw / 2) + '" y="' + (T - 4) + '" text-anchor="middle" font-size="9" fill="#666">' + ep + "</text>";
   }
   var ly = T + rows.length * rh + 8;
   for (var k = 0; k <= 20; k++) svg += '<rect x="' + (L + k * 6) + '" y="' + ly + '" width="6" height="8" fill="' + viridis(k / 20) + '"/>';

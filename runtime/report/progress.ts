@@ -87,7 +87,7 @@ export function formatEpochLine(
   const perType = types.map((type) => `${type} ${left(type)}/${totals[type] ?? "?"}`).join(", ");
   const entropy = Object.entries(t.entropy).map(([type, h]) => `${type} ${fixed(h, 2)}`).join(" ");
   return [
-    `epoch ${t.epoch + 1}/${maxEpochs}`,
+    `epoch ${t.epoch}/${maxEpochs}`,
     `T ${fixed(t.temperature, 3)}`,
     `θ ${fixed(t.threshold, 3)}${t.grace ? " (grace)" : ""}`,
     `ops ${sumLeft}/${sumTotal} (${perType})`,

@@ -33,6 +33,8 @@ export interface RunConfig {
   readonly batchSize: number;
   readonly stepsPerEpoch: number | null;
   readonly backend: string;
+  /** Where it computes, in words (kernels/backend.ts' backendDevice(); absent in older run folders). */
+  readonly device?: string;
   readonly data: DataSource;
   /** The class names in label order (sources.ts: classNamesOf); absent in runs started before it. */
   readonly classNames?: readonly string[];

@@ -164,15 +164,29 @@ export function telemetryPoint(value: unknown): TelemetryPoint | null {
 }
 
 /**
+ * Epochs counted from 1: a run folder written before 2026-12-05 counted from 0 (its first record is epoch
+ * 0), and its epochs, pruning events' and Φ points' included, move up by one.
+ */
+function fromOne(points: TelemetryPoint[]): TelemetryPoint[] {
+  if (points[0]?.epoch !== 0) return points;
+  return points.map((p) => ({
+    ...p,
+    epoch: p.epoch + 1,
+    pruned: p.pruned.map((e) => ({ ...e, epoch: e.epoch + 1 })),
+  }));
+}
+
+/**
  * Parses `telemetry.jsonl`: one record per line; a line that is not JSON (a truncated last line),
- * not a record, or out of epoch order becomes a problem naming the line.
+ * not a record, or out of epoch order becomes a problem naming the line. Epochs count from 1 (an old
+ * file's, from 0, are moved up).
  *
  * @param text The file's content.
  * @returns The records that parse, and the problems.
  * @example
  * ```ts
  * import { parseTelemetry } from "./telemetry_read.ts";
- * const { points, problems } = parseTelemetry('{"epoch":0}\n{"epoch":1,"tempe');
+ * const { points, problems } = parseTelemetry('{"epoch":1}\n{"epoch":2,"tempe');
  * if (!(points.length === 1 && problems.length === 1)) throw new Error("the example's claim does not hold");
  * ```
  */
@@ -201,7 +215,7 @@ export function parseTelemetry(text: string): { points: TelemetryPoint[]; proble
       points.push(point);
     }
   });
-  return { points, problems };
+  return { points: fromOne(points), problems };
 }
 
 /** A cell type of the IR as names only. */

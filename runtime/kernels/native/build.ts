@@ -23,7 +23,21 @@ export interface Libtorch {
   readonly version: string;
   /** Link the CUDA libraries too (a pip/conda PyTorch built with CUDA); Debian's is CPU only. */
   readonly cuda: boolean;
+  /**
+   * The C++ ABI it was built with (`_GLIBCXX_USE_CXX11_ABI`), when it says: pip's wheels used the old one
+   * until PyTorch 2.7; undefined keeps the compiler's default (Debian's, the CXX11 one).
+   */
+  readonly cxx11Abi?: boolean;
+  /** Where it was found, for messages: "Debian's libtorch-dev", a folder, or a Python's torch. */
+  readonly source?: string;
 }
+
+/**
+ * The environment variable that names the libtorch to build against: a folder holding `include/` and
+ * `lib/` (a pip or conda PyTorch's `torch/` folder, or an unpacked libtorch), or `python` (or
+ * `python:/path/to/python3`) to ask that Python's torch where it is.
+ */
+export const LIBTORCH_ENV = "ASAP_LIBTORCH";
 
 /** Why the shim cannot be built or loaded here, with the one line that gets the fast path. */
 export class NativeUnavailableError extends Error {
@@ -65,7 +79,127 @@ export function findLibtorch(): Libtorch | undefined {
     const part = (name: string) => new RegExp(`TORCH_VERSION_${name}\\s+(\\d+)`).exec(text)?.[1] ?? "?";
     version = `${part("MAJOR")}.${part("MINOR")}.${part("PATCH")}`;
   } catch { /* headers without version.h: the key still has the source */ }
-  return { includeDirs: [include, `${include}/torch/csrc/api/include`], libDir, version, cuda: false };
+  return {
+    includeDirs: [include, `${include}/torch/csrc/api/include`],
+    libDir,
+    version,
+    cuda: false,
+    source: "Debian's libtorch-dev",
+  };
+}
+
+/**
+ * A libtorch in a folder with `include/ATen/ATen.h` and `lib/libtorch_cpu.so`: a pip or conda PyTorch's
+ * `torch/` folder, or an unpacked libtorch. CUDA when `lib/libtorch_cuda.so` is there; the ABI from
+ * `share/cmake/Torch/TorchConfig.cmake`; the version from `version.py` or the headers.
+ *
+ * @param dir The folder.
+ * @param source How it was named, for messages (default: the folder).
+ * @returns The install.
+ * @throws {NativeUnavailableError} When the folder lacks the headers or the libraries.
+ * @example
+ * ```ts
+ * import { libtorchAt, NativeUnavailableError } from "./build.ts";
+ * try {
+ *   libtorchAt("/nonexistent");
+ *   throw new Error("a folder without headers was accepted");
+ * } catch (error) {
+ *   if (!(error instanceof NativeUnavailableError)) throw error;
+ * }
+ * ```
+ */
+export function libtorchAt(dir: string, source = dir): Libtorch {
+  const root = dir.replace(/\/+$/, "");
+  if (!exists(`${root}/include/ATen/ATen.h`)) {
+    throw new NativeUnavailableError(
+      `${source} has no include/ATen/ATen.h: name a PyTorch install's torch folder ` +
+        `(python3 -c "import torch, os; print(os.path.dirname(torch.__file__))") or an unpacked libtorch`,
+    );
+  }
+  if (!exists(`${root}/lib/libtorch_cpu.so`)) {
+    throw new NativeUnavailableError(`${source} has headers but no lib/libtorch_cpu.so`);
+  }
+  const read = (path: string) => {
+    try {
+      return Deno.readTextFileSync(`${root}/${path}`);
+    } catch {
+      return "";
+    }
+  };
+  const header = read("include/torch/csrc/api/include/torch/version.h");
+  const part = (name: string) => new RegExp(`TORCH_VERSION_${name}\\s+(\\d+)`).exec(header)?.[1];
+  const version = /__version__\s*=\s*['"]([^'"]+)['"]/.exec(read("version.py"))?.[1] ??
+    (part("MAJOR") ? `${part("MAJOR")}.${part("MINOR")}.${part("PATCH")}` : "unknown");
+  const abi = /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(read("share/cmake/Torch/TorchConfig.cmake"))?.[1];
+  return {
+    includeDirs: [`${root}/include`, `${root}/include/torch/csrc/api/include`],
+    libDir: `${root}/lib`,
+    version,
+    cuda: exists(`${root}/lib/libtorch_cuda.so`),
+    ...(abi !== undefined ? { cxx11Abi: abi === "1" } : {}),
+    source,
+  };
+}
+
+/**
+ * Asks a Python's torch where it is installed (its `torch/` folder), with its ABI flag.
+ *
+ * @param python The interpreter (default `python3`).
+ * @returns The install, or undefined when that Python cannot be run or has no torch.
+ */
+export async function pythonLibtorch(python = "python3"): Promise<Libtorch | undefined> {
+  const code = "import os, torch; print(os.path.dirname(torch.__file__)); " +
+    "print(int(torch._C._GLIBCXX_USE_CXX11_ABI))";
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(python, { args: ["-c", code], stdout: "piped", stderr: "null" }).output();
+  } catch {
+    return undefined; // not installed, or not allowed to run
+  }
+  if (!output.success) return undefined;
+  const [dir, abi] = new TextDecoder().decode(output.stdout).trim().split("\n");
+  if (!dir) return undefined;
+  try {
+    const found = libtorchAt(dir.trim(), `${python}'s torch (${dir.trim()})`);
+    return { ...found, cxx11Abi: abi?.trim() === "1" };
+  } catch {
+    return undefined; // a torch without headers (some slim installs)
+  }
+}
+
+/** Whether this process may read `name` from the environment (asked without a prompt). */
+function envGranted(name: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+}
+
+/**
+ * The libtorch to build against: the one {@linkcode LIBTORCH_ENV} names; else Debian's `libtorch-dev`;
+ * else the torch of `python3` (a pip or conda PyTorch, possibly with CUDA) where running it is allowed.
+ *
+ * @returns The install, or undefined when there is none.
+ * @throws {NativeUnavailableError} When the variable names a folder without a libtorch, or a Python
+ * without torch.
+ */
+export async function resolveLibtorch(): Promise<Libtorch | undefined> {
+  const named = envGranted(LIBTORCH_ENV) ? Deno.env.get(LIBTORCH_ENV)?.trim() : undefined;
+  if (named) {
+    const python = /^python(?::(.+))?$/.exec(named);
+    if (python) {
+      const interpreter = python[1] ?? "python3";
+      const found = await pythonLibtorch(interpreter);
+      if (!found) {
+        throw new NativeUnavailableError(
+          `${LIBTORCH_ENV}=${named}: ${interpreter} could not be run (--allow-run=${interpreter}) or has no torch`,
+        );
+      }
+      return found;
+    }
+    return libtorchAt(named, `${LIBTORCH_ENV}=${named}`);
+  }
+  const debian = findLibtorch();
+  if (debian) return debian;
+  if (Deno.permissions.querySync({ name: "run", command: "python3" }).state !== "granted") return undefined;
+  return await pythonLibtorch("python3");
 }
 
 /**
@@ -91,6 +225,7 @@ export function compileArgs(torch: Libtorch, source: string, output: string): st
     "-shared",
     "-fPIC",
     "-std=c++17",
+    ...(torch.cxx11Abi !== undefined ? [`-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`] : []),
     ...torch.includeDirs.map((d) => `-I${d}`),
     source,
     "-o",
@@ -128,7 +263,7 @@ async function hash(text: string): Promise<string> {
 export async function buildShim(
   options: { torch?: Libtorch; cacheDir?: string; log?: (line: string) => void } = {},
 ): Promise<string> {
-  const torch = options.torch ?? findLibtorch();
+  const torch = options.torch ?? await resolveLibtorch();
   if (!torch) throw new NativeUnavailableError(`libtorch is not installed (${INSTALL_HINT})`);
   const source = await Deno.readTextFile(SHIM_URL);
   const dir = options.cacheDir ?? CACHE_DIR;
@@ -141,7 +276,12 @@ export async function buildShim(
     const sourcePath = `${dir}/${key}/shim.cpp`;
     const temporary = `${target}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     await Deno.writeTextFile(sourcePath, source);
-    options.log?.(`building the native backend's shim against libtorch ${torch.version} (once) …`);
+    options.log?.(
+      `building the native backend's shim against libtorch ${torch.version}${
+        torch.cuda ? " with CUDA" : ""
+      }` +
+        `${torch.source && torch.source !== "Debian's libtorch-dev" ? ` (${torch.source})` : ""} (once) …`,
+    );
     const result = await new Deno.Command("g++", {
       args: compileArgs(torch, sourcePath, temporary),
       stdout: "piped",

@@ -20,6 +20,7 @@ const SYMBOLS = {
   asap_set_threads: { parameters: ["i32"], result: "void" },
   asap_get_threads: { parameters: [], result: "i32" },
   asap_cuda_available: { parameters: [], result: "i32" },
+  asap_storage_nbytes: { parameters: ["u64"], result: "i64" },
 } as const;
 
 /** Dtype codes of the shim. */
@@ -123,6 +124,11 @@ export class Shim {
   /** Releases a handle. */
   free(handle: Handle): void {
     this.#lib.symbols.asap_free(BigInt(handle));
+  }
+
+  /** Bytes of the storage behind a tensor: more than {@linkcode nbytes} when it is a view of a larger one. */
+  storageBytes(handle: Handle): number {
+    return Number(this.#lib.symbols.asap_storage_nbytes(BigInt(handle)));
   }
 
   /** Handles alive in the shim. */

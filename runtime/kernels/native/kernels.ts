@@ -10,6 +10,7 @@ import { tf } from "../../deps.ts";
 import { type Info, one, register, run } from "./pack.ts";
 import { registerConvKernels } from "./conv_kernels.ts";
 import { registerNativeArrayKernels } from "./array_kernels.ts";
+import { gatherBatch, registerGapKernels } from "./gap_kernels.ts";
 
 const BOOL_UNARY = ["IsNan", "IsInf", "IsFinite", "LogicalNot"];
 const FLOAT_UNARY = [
@@ -239,7 +240,7 @@ export function registerNativeKernels(): void {
       one(b, "Reverse", x!.dtype, (p) => p.t(x!).list(tf.util.parseAxisParam(dims, x!.shape))),
   );
   register("GatherV2", ({ x, indices }, b, { axis, batchDims }) => {
-    if (batchDims) throw new Error("native backend: GatherV2 with batchDims > 0 is not implemented");
+    if (batchDims) return gatherBatch(b, x!, indices!, axis, batchDims);
     const $axis = tf.util.parseAxisParam(axis, x!.shape)[0]!;
     return one(b, "GatherV2", x!.dtype, (p) => p.t(x!).t(indices!).n($axis));
   });
@@ -283,4 +284,5 @@ export function registerNativeKernels(): void {
 
   registerConvKernels();
   registerNativeArrayKernels();
+  registerGapKernels();
 }

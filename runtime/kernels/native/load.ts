@@ -5,24 +5,32 @@
  * @module
  */
 import { cpus, tf } from "../../deps.ts";
-import { buildShim, findLibtorch, type Libtorch, slowBlasWarning } from "./build.ts";
+import {
+  buildShim,
+  type Libtorch,
+  NativeUnavailableError,
+  resolveLibtorch,
+  slowBlasWarning,
+} from "./build.ts";
 import { Shim } from "./ffi.ts";
 import { NATIVE, NativeBackend } from "./backend.ts";
 import { registerNativeKernels } from "./kernels.ts";
 
 let shim: Shim | undefined;
+let loadedOn: { torch: Libtorch; device: 0 | 1 } | undefined;
 
 /** Options of {@linkcode loadNative}. */
 export interface LoadOptions {
-  /** Another libtorch than Debian's (e.g. a CUDA one). */
+  /** Another libtorch than the one found (ASAP_LIBTORCH, Debian's, then python3's torch: build.ts). */
   readonly torch?: Libtorch;
   /** Where to say that the shim is being built (tens of seconds, once) or that the BLAS is slow. */
   readonly log?: (line: string) => void;
 }
 
 /**
- * Builds and loads the shim and registers the `native` backend (once per process); tensors live on
- * the CPU (device 0). The thread count is set to every core (`navigator.hardwareConcurrency`).
+ * Builds and loads the shim and registers the `native` backend (once per process). Tensors live on the
+ * GPU when the libtorch has CUDA and ATen sees a device, else on the CPU. The thread count is set to every
+ * core (`navigator.hardwareConcurrency`).
  *
  * @returns The loaded shim.
  * @throws {NativeUnavailableError} (from build.ts) when libtorch, g++ or a permission is missing.
@@ -34,16 +42,26 @@ export interface LoadOptions {
  */
 export async function loadNative(options: LoadOptions = {}): Promise<Shim> {
   if (shim) return shim;
-  const path = await buildShim(options);
+  const torch = options.torch ?? await resolveLibtorch();
+  if (!torch) {
+    throw new NativeUnavailableError("libtorch is not installed (apt-get install libtorch-dev g++)");
+  }
+  const path = await buildShim({ ...options, torch });
   await chooseOpenMpWaitPolicy();
-  const torch = options.torch ?? findLibtorch();
-  const blas = torch && slowBlasWarning(torch);
+  const blas = slowBlasWarning(torch);
   if (blas) (options.log ?? console.error)(blas);
   const loaded = new Shim(path);
   loaded.setThreads(navigator.hardwareConcurrency);
+  const device = torch.cuda && loaded.cudaAvailable() ? 1 : 0;
+  if (torch.cuda && device === 0) {
+    (options.log ?? console.error)(
+      `libtorch ${torch.version} has CUDA but ATen sees no GPU: native runs on the CPU`,
+    );
+  }
   registerNativeKernels();
-  tf.registerBackend(NATIVE, () => new NativeBackend(loaded, 0), 0);
+  tf.registerBackend(NATIVE, () => new NativeBackend(loaded, device), 0);
   shim = loaded;
+  loadedOn = { torch, device };
   return loaded;
 }
 
@@ -125,4 +143,15 @@ export function setNativeThreads(n: number): void {
 /** ATen's intra-op thread count, or undefined when the native backend is not loaded. */
 export function nativeThreads(): number | undefined {
   return shim?.threads();
+}
+
+/**
+ * Where the native backend computes, for run folders and benchmarks: `cuda` or `cpu`, the libtorch's
+ * version and where it came from, and ATen's threads on the CPU; undefined before it is loaded.
+ */
+export function nativeDevice(): string | undefined {
+  if (!loadedOn || !shim) return undefined;
+  const { torch, device } = loadedOn;
+  const where = device === 1 ? "cuda" : `cpu, ${shim.threads()} thread${shim.threads() === 1 ? "" : "s"}`;
+  return `${where} (libtorch ${torch.version}${torch.source ? `, ${torch.source}` : ""})`;
 }

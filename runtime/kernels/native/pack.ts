@@ -50,6 +50,20 @@ export function run(backend: NativeBackend, op: string, dtype: tf.DataType, args
   return backend.shim.run(backend.shim.code(op), op).map((o) => backend.output(o, dtype));
 }
 
+/** {@linkcode run} for an op whose outputs differ in dtype: `dtypes[i]` is output i's (the first, the op's). */
+export function runTyped(
+  backend: NativeBackend,
+  op: string,
+  dtypes: readonly tf.DataType[],
+  args: (p: Pack) => void,
+): Info[] {
+  const p = new Pack(backend, backend.shim.args, dtypes[0]!);
+  args(p);
+  return backend.shim.run(backend.shim.code(op), op).map((o, i) =>
+    backend.output(o, dtypes[i] ?? dtypes[0]!)
+  );
+}
+
 /** {@linkcode run} for an op with one output. */
 export function one(backend: NativeBackend, op: string, dtype: tf.DataType, args: (p: Pack) => void): Info {
   return run(backend, op, dtype, args)[0]!;

@@ -88,6 +88,9 @@ struct Out {
   void put(at::Tensor r) {
     if (r.scalar_type() != dtype) r = r.to(dtype);
     r = r.contiguous();
+    // A view into a larger storage (a leading-axis Slice, SplitV, Unpack) would keep all of it alive
+    // for as long as tfjs holds the result: copy what it shows.
+    if (r.storage().nbytes() > r.nbytes()) r = r.clone();
     if (at + 2 + r.dim() > 256) throw std::runtime_error("too many outputs");
     outs[at++] = static_cast<double>(reinterpret_cast<uintptr_t>(handle(r)));
     outs[at++] = static_cast<double>(r.dim());
@@ -97,6 +100,15 @@ struct Out {
 };
 
 using Op = std::function<void(Args&, Out&)>;
+
+// Defined in the block at the end of this file (gaps closed after the first version).
+bool nonfinite(const at::Tensor& t);
+std::pair<at::Tensor, at::Tensor> tf_max_pool(const at::Tensor& x, std::vector<int64_t> k, std::vector<int64_t> s,
+                                              int64_t top, int64_t left, int64_t ho, int64_t wo);
+at::Tensor tf_max_pool_grad(const at::Tensor& dy, const at::Tensor& idx, int64_t h, int64_t w);
+void add_gap_ops(std::unordered_map<std::string, Op>& m);
+void sgd_update_aten(const at::Tensor& w, const at::Tensor& g, const at::Tensor& buf, const at::Tensor& scale,
+                     float lr, float m, float decay, bool nesterov, Out& o);
 
 /** A float32 matrix [rows, cols] as a channels-last 1×1 image [1, cols, rows, 1] (a view, no copy). */
 at::Tensor as_pixels(const at::Tensor& m) {
@@ -327,8 +339,12 @@ void pool(Args& a, Out& o) {
   if (mode == 0 || mode == 1) {
     at::Tensor x = nchw(a.t());
     if (mode == 0) {
+      at::Tensor input = x;
       if (!sym) x = pad_hw(x, p, neg_inf);
-      o.put(nhwc(at::max_pool2d(x, k, s, pad)));
+      at::Tensor y = nhwc(at::max_pool2d(x, k, s, pad));
+      // ATen's maximum is NaN when the window holds one; tfjs skips NaNs: redo such outputs its way.
+      if (nonfinite(y)) y = tf_max_pool(nhwc(input), k, s, p[0], p[2], y.size(1), y.size(2)).first;
+      o.put(y);
       return;
     }
     if (sym) {
@@ -344,6 +360,11 @@ void pool(Args& a, Out& o) {
   at::Tensor dy = nchw(a.t()), x = nchw(a.t());
   int64_t h = x.size(2), w = x.size(3);
   if (mode == 2) {
+    if (nonfinite(x)) {  // tfjs' maxima: NaNs skipped, a window of no number passes no gradient
+      auto idx = tf_max_pool(nhwc(x), k, s, p[0], p[2], dy.size(2), dy.size(3)).second;
+      o.put(tf_max_pool_grad(nhwc(dy), idx, h, w));
+      return;
+    }
     if (!sym) x = pad_hw(x, p, neg_inf);
     auto [y, idx] = at::max_pool2d_with_indices(x, k, s, pad);
     at::Tensor dx = at::max_pool2d_with_indices_backward(dy, x, k, s, pad, {1, 1}, false, idx);
@@ -705,6 +726,7 @@ std::unordered_map<std::string, Op> make_ops() {
     const bool nesterov = a.f() != 0;
     if (w.scalar_type() != at::kFloat || g.sizes() != w.sizes() || buf.sizes() != w.sizes())
       throw std::runtime_error("AsapSgdUpdate: w, g and buf must be float32 tensors of one shape");
+    if (!w.device().is_cpu()) return sgd_update_aten(w, g, buf, scale, lr, m, decay, nesterov, o);
     const float s = scale.item<float>();
     at::Tensor w2 = at::empty_like(w), buf2 = at::empty_like(buf);
     const float *pw = w.data_ptr<float>(), *pg = g.data_ptr<float>(), *pb = buf.data_ptr<float>();
@@ -743,6 +765,12 @@ std::unordered_map<std::string, Op> make_ops() {
     at::Tensor x = nchw(a.t());
     int64_t k = a.n(), s = a.n(), p = a.n();
     auto [y, idx] = at::max_pool2d_with_indices(x, {k, k}, {s, s}, {p, p});
+    if (nonfinite(y)) {  // tfjs' semantics (see pool()); -1: the window passes no gradient
+      auto r = tf_max_pool(nhwc(x), {k, k}, {s, s}, p, p, y.size(2), y.size(3));
+      o.put(r.first);
+      o.put(r.second);
+      return;
+    }
     o.put(nhwc(y));
     o.put(nhwc(idx));
   };
@@ -768,6 +796,7 @@ std::unordered_map<std::string, Op> make_ops() {
   };
   m["Conv"] = conv;
   m["Pool"] = pool;
+  add_gap_ops(m);
   return m;
 }
 
@@ -880,4 +909,107 @@ int32_t asap_get_threads() { return at::get_num_threads(); }
 /** 1 when ATen sees a CUDA device (only in a build linked with torch_cuda). */
 int32_t asap_cuda_available() { return at::hasCUDA() ? 1 : 0; }
 
+}  // extern "C"
+
+// ---------------------------------------------------------------------------------------------------
+// Gaps closed after the first version: tfjs' max pooling semantics for NaN and infinities, TopK, GatherV2
+// with batch dimensions, and the storage size of a handle (for the tests of views).
+namespace {
+
+/** Whether `t` holds a NaN or an infinity (or sums past float's range: then the slow path is merely exact). */
+bool nonfinite(const at::Tensor& t) { return t.numel() > 0 && !std::isfinite(t.sum().item<double>()); }
+
+/**
+ * Max pooling as tfjs' cpu backend computes it, on a float NHWC tensor: each window's first value greater
+ * than all before it, starting from −∞ (so NaNs are skipped and a window of NaNs or −∞ gives −∞), over the
+ * pixels inside the image only. Returns the output and each maximum's index in its input plane (y·W + x) as
+ * float32, or −1 where no value exceeded −∞. Only called when a window holds a non-finite value.
+ */
+std::pair<at::Tensor, at::Tensor> tf_max_pool(const at::Tensor& x_, std::vector<int64_t> k, std::vector<int64_t> s,
+                                              int64_t top, int64_t left, int64_t ho, int64_t wo) {
+  at::Tensor x = x_.to(at::kCPU).to(at::kFloat).contiguous();
+  int64_t n = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
+  at::Tensor y = at::empty({n, ho, wo, c}, x.options()), idx = at::empty({n, ho, wo, c}, x.options());
+  const float* px = x.data_ptr<float>();
+  float *py = y.data_ptr<float>(), *pi = idx.data_ptr<float>();
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t b = 0; b < n; b++)
+    for (int64_t r = 0; r < ho; r++)
+      for (int64_t q = 0; q < wo; q++)
+        for (int64_t ch = 0; ch < c; ch++) {
+          float best = neg_inf;
+          int64_t at_ = -1;
+          for (int64_t i = std::max<int64_t>(0, r * s[0] - top); i < std::min(h, r * s[0] - top + k[0]); i++)
+            for (int64_t j = std::max<int64_t>(0, q * s[1] - left); j < std::min(w, q * s[1] - left + k[1]); j++) {
+              float v = px[((b * h + i) * w + j) * c + ch];
+              if (v > best) {
+                best = v;
+                at_ = i * w + j;
+              }
+            }
+          int64_t o = ((b * ho + r) * wo + q) * c + ch;
+          py[o] = best;
+          pi[o] = static_cast<float>(at_);
+        }
+  return {y.to(x_.device()), idx.to(x_.device())};
+}
+
+/** The gradient of {@link tf_max_pool}: dy [N, Ho, Wo, C] added at each window's index (none at −1). */
+at::Tensor tf_max_pool_grad(const at::Tensor& dy_, const at::Tensor& idx_, int64_t h, int64_t w) {
+  at::Tensor dy = dy_.to(at::kCPU).to(at::kFloat).contiguous(), idx = idx_.to(at::kCPU).contiguous();
+  int64_t n = dy.size(0), ho = dy.size(1), wo = dy.size(2), c = dy.size(3);
+  at::Tensor dx = at::zeros({n, h, w, c}, dy.options());
+  const float *pd = dy.data_ptr<float>(), *pi = idx.data_ptr<float>();
+  float* px = dx.data_ptr<float>();
+  for (int64_t b = 0; b < n; b++)
+    for (int64_t o = 0; o < ho * wo; o++)
+      for (int64_t ch = 0; ch < c; ch++) {
+        int64_t e = (b * ho * wo + o) * c + ch, at_ = static_cast<int64_t>(pi[e]);
+        if (at_ >= 0) px[(b * h * w + at_) * c + ch] += pd[e];
+      }
+  return dx.to(dy_.device());
+}
+
+/** AsapSgdUpdate off the CPU (a CUDA build): the same steps as ATen ops on the tensors' device. */
+void sgd_update_aten(const at::Tensor& w, const at::Tensor& g, const at::Tensor& buf, const at::Tensor& scale,
+                     float lr, float m, float decay, bool nesterov, Out& o) {
+  at::Tensor gi = g * scale;
+  if (decay != 0) gi = gi + w * decay;
+  at::Tensor b = buf * m + gi;
+  at::Tensor d = nesterov ? gi + b * m : b;
+  o.put(w - d * lr);
+  o.put(b);
+}
+
+void add_gap_ops(std::unordered_map<std::string, Op>& m) {
+  // The k largest values along the last axis, largest first, equal values in index order (tfjs' cpu order),
+  // and their indices.
+  m["TopK"] = [](Args& a, Out& o) {  // x, k
+    at::Tensor x = a.t();
+    int64_t k = a.n();
+    auto [values, indices] = at::sort(x, /*stable=*/true, /*dim=*/-1, /*descending=*/true);
+    o.put(values.narrow(-1, 0, k));
+    o.dtype = at::kInt;
+    o.put(indices.narrow(-1, 0, k));
+  };
+  // GatherV2 with batch dimensions: x seen as [B, O, D, S] (batches, the axes before the gathered one, it,
+  // the axes after), indices as [B, I] -> [B, O, I, S].
+  m["GatherBatch"] = [](Args& a, Out& o) {  // x [B, O, D, S], indices [B, I]
+    at::Tensor x = a.t(), idx = a.t().to(at::kLong);
+    int64_t d = x.size(2);
+    if (idx.numel() > 0 && (idx.min().item<int64_t>() < 0 || idx.max().item<int64_t>() >= d)) {
+      throw std::runtime_error("GatherV2: an index is not in [0, " + std::to_string(d - 1) + "]");
+    }
+    at::Tensor where = idx.view({idx.size(0), 1, idx.size(1), 1}).expand({x.size(0), x.size(1), idx.size(1), x.size(3)});
+    o.put(at::gather(x, 2, where));
+  };
+}
+
+}  // namespace
+
+extern "C" {
+/** Bytes of the storage behind a handle (more than asap_nbytes when the tensor is a view of a larger one). */
+int64_t asap_storage_nbytes(uint64_t h) {
+  return static_cast<int64_t>(reinterpret_cast<at::Tensor*>(h)->storage().nbytes());
+}
 }  // extern "C"
