@@ -1,6 +1,8 @@
 // A clean first run: Deno downloads every npm package that deno.lock lists (not only those the program
 // imports) and prints a yellow "Ignored build scripts for packages: …" box for each one with an install
 // script. So the lockfile may list only what the code imports, and none of that may have install scripts.
+// export and predict (onnxruntime, onnx-proto: install scripts) and the tests use deploy.lock instead
+// (deno.json's tasks pass --lock=deploy.lock), so deno.lock stays the default path's.
 // (.ci/run also runs `deno task search` with an empty DENO_DIR and fails on any warning.)
 import { assert } from "./deps.ts";
 
