@@ -43,6 +43,13 @@ export interface TrainTelemetry {
   readonly testAccuracy: number;
   /** Wall time of the epoch's training steps and its test evaluation. */
   readonly epochMs: number;
+  /**
+   * Wall time of the training steps alone (each from its batch's augmentation to its weight update):
+   * steps × batch ÷ this is the training throughput that `deno task bench --eval` compares with.
+   */
+  readonly trainMs: number;
+  /** Images per training step (the batch). */
+  readonly batchSize: number;
   /** tfjs memory after the epoch. */
   readonly tfBytes: number;
   readonly tfTensors: number;
@@ -524,6 +531,8 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
       testLoss: test.loss,
       testAccuracy: test.accuracy,
       epochMs: p.ms + performance.now() - started,
+      trainMs: p.ms,
+      batchSize: this.settings.batchSize,
       tfBytes: memory.numBytes,
       tfTensors: memory.numTensors,
     };
