@@ -5,6 +5,7 @@ import { DEFAULT_PYTHONS, parsePeerReport, ratios, runPeer } from "../runtime/cl
 import { main } from "../runtime/cli/bench.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { summarize } from "../dsl/infer.ts";
+import { useBackend } from "../runtime/kernels/backend.ts";
 
 /** The first interpreter that imports torch, or null (then the peer tests say so and are ignored). */
 function pythonWithTorch(): string | null {
@@ -136,4 +137,82 @@ Deno.test({
     assert.equal(round.ratio, round.oursMs / round.peerMs);
     assert.equal(report.paired.medianRatio, round.ratio);
   },
+});
+
+Deno.test({
+  name: "the PyTorch peer's evaluation network has DARTS_V2's 3,349,342 weights, as ours (C = 36, 20 cells)",
+  ignore: !python,
+  fn: async () => {
+    const { prepareEvaluation } = await import("../runtime/cli/_bench_eval.ts");
+    await useBackend("cpu");
+    const prepared = await prepareEvaluation("darts_v2", 1);
+    try {
+      const ours = prepared.run.net.parameterCount();
+      assert.equal(ours, 3349342);
+      const peer = await runPeer({
+        batch: 1,
+        steps: 1,
+        threads: 1,
+        keep: "sep_conv_3x3",
+        device: "cpu",
+        memoryFormat: "contiguous",
+        pythons: [python!],
+        paramsOnly: true,
+        evaluation: prepared.spec,
+      });
+      assert.equal(peer.weightParams, ours);
+      assert.equal(
+        (peer as unknown as { weightParamsWithAuxiliary: number }).weightParamsWithAuxiliary,
+        prepared.run.net.parameterCount({ auxiliary: true }),
+      );
+    } finally {
+      prepared.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the PyTorch peer times the quickstart evaluation network's training step, with the same weights as ours",
+  ignore: !python,
+  fn: async () => {
+    const { prepareEvaluation } = await import("../runtime/cli/_bench_eval.ts");
+    await useBackend("cpu");
+    const prepared = await prepareEvaluation("quickstart", 2);
+    try {
+      const peer = await runPeer({
+        batch: 2,
+        steps: 1,
+        threads: 1,
+        keep: "sep_conv_3x3",
+        device: "cpu",
+        memoryFormat: "channels_last",
+        pythons: [python!],
+        evaluation: prepared.spec,
+      });
+      assert.equal(peer.weightParams, prepared.run.net.parameterCount());
+      const [result] = peer.results;
+      assert.equal(peer.results.length, 1);
+      assert.ok(result!.stepMs > 0 && result!.cpuMs > 0 && result!.peakRssBytes > 2 ** 20);
+    } finally {
+      prepared.dispose();
+    }
+  },
+});
+
+Deno.test("evaluationSpec() refuses a cell type the peer cannot build, naming it", async () => {
+  const { evaluationSpec } = await import("../runtime/cli/_bench_peer.ts");
+  const { ir } = compileSpace(`space one_input {
+    operation skip = identity
+    cell normal { inputs: prev  nodes: 1 candidates: skip }
+    cell reduction extends normal { reduction: true }
+    supernet { channels: 4 cells: 3 reductions: [1] }
+  }`);
+  const edges = [{ from: { kind: "input" as const, index: 0 }, to: 0, op: "skip" }];
+  const cells = [{ cellType: "normal", edges }, { cellType: "reduction", edges }];
+  assert.throws(
+    () =>
+      evaluationSpec(ir!, cells, { name: "x", inputChannels: 3, imageSize: 32, classes: 10, dropPath: 0 }),
+    /DARTS-style cells .*"normal"/,
+  );
 });

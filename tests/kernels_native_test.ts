@@ -381,3 +381,49 @@ for (const backend of NUMERIC_BACKENDS) {
     );
   }
 }
+
+Deno.test(
+  onBackend(
+    "native: an affine batch norm is one kernel forward and one backward, a relu's gradient one, and they match cpu",
+    "native",
+  ),
+  async () => {
+    // relu → affine batch norm, as every edge of the evaluation network ends; the loss weighs each output.
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      batchNormTrainNative(reluNative(a as tf.Tensor4D), 1e-5, g as tf.Tensor1D, b as tf.Tensor1D);
+    const run = async () => {
+      const x = tf.randomNormal([4, 6, 6, 36], 0.5, 2, "float32", 60);
+      const gamma = tf.randomNormal([36], 1, 0.5, "float32", 61);
+      const beta = tf.randomNormal([36], 0, 1, "float32", 62);
+      const r = tf.randomNormal([4, 6, 6, 36], 0, 1, "float32", 63);
+      const counted = await countKernels(() =>
+        tf.tidy(() => [
+          f(x, gamma, beta),
+          ...tf.grads((a, g, b) => tf.sum(tf.mul(f(a, g, b), r)))([x, gamma, beta]),
+        ])
+      );
+      const values = await Promise.all(counted.result.map(async (t) => Array.from(await t.data())));
+      tf.dispose([x, gamma, beta, r, ...counted.result]);
+      return { values, byName: counted.byName };
+    };
+    await useBackend("cpu");
+    const reference = await run();
+    await useBackend("native");
+    try {
+      const native = await run();
+      // Forward twice (the value, then inside grads), backward once.
+      assert.equal(native.byName["AsapBatchNormAffineTrain"]?.calls, 2);
+      assert.equal(native.byName["AsapBatchNormAffineGrad"]?.calls, 1);
+      assert.equal(native.byName["AsapReluGrad"]?.calls, 1);
+      assert.equal(native.byName["Step"], undefined, "the relu's gradient takes no Step");
+      reference.values.forEach((ref, i) =>
+        ref.forEach((v, j) => {
+          const w = native.values[i]![j]!;
+          assert.ok(Math.abs(v - w) <= 1e-4 * (1 + Math.abs(v)), `output ${i} [${j}]: native ${w}, cpu ${v}`);
+        })
+      );
+    } finally {
+      await useBackend("cpu");
+    }
+  },
+);

@@ -1,9 +1,13 @@
 /**
  * The PyTorch peer of `deno task bench`: runs `runtime/cli/peer_torch.py` (the same DARTS supernet and
- * first-order step in PyTorch) as a subprocess, reads its JSON, and compares it with ours.
+ * first-order step in PyTorch, or with an {@linkcode EvaluationSpec} the same evaluation network and
+ * training step) as a subprocess, reads its JSON, and compares it with ours.
  *
  * @module
  */
+import type { GenotypeCell, SpaceIR, StridedStep } from "../../dsl/ir.ts";
+import { cellTypeOf, operationOf, stepsAt } from "../../dsl/ir.ts";
+import { evaluationCellTypes, evaluationStack } from "../../dsl/stack.ts";
 
 /** One configuration as the peer measured it. */
 export interface PeerResult {
@@ -47,6 +51,151 @@ export interface PeerOptions {
   readonly paramsOnly?: boolean;
   /** Time one configuration only: all ops, or one op per edge. */
   readonly only?: "all" | "one";
+  /** Time this evaluation network's training step instead of the supernet (sent on the peer's stdin). */
+  readonly evaluation?: EvaluationSpec;
+}
+
+/** One cell type of an {@linkcode EvaluationSpec}, in DARTS' numbering. */
+export interface EvaluationCellSpec {
+  readonly nodes: number;
+  /** The nodes concatenated into the cell's output. */
+  readonly concat: readonly number[];
+  /** Each kept edge: `from` 0 = prev_prev, 1 = prev, 2 + n = node n; its op as strided steps. */
+  readonly edges: readonly {
+    readonly from: number;
+    readonly to: number;
+    readonly steps: readonly StridedStep[];
+  }[];
+}
+
+/** What the peer needs to build an evaluation network and its training step (peer_torch_eval.py). */
+export interface EvaluationSpec {
+  readonly name: string;
+  readonly channels: number;
+  readonly stemMultiplier: number;
+  readonly cells: number;
+  readonly reductions: readonly number[];
+  readonly auxiliary: boolean;
+  readonly auxiliaryAfter: number;
+  readonly auxiliaryWeight: number;
+  readonly dropPath: number;
+  readonly labelSmoothing: number;
+  readonly inputChannels: number;
+  readonly imageSize: number;
+  readonly classes: number;
+  readonly sgd: {
+    readonly lr: number;
+    readonly momentum: number;
+    readonly weightDecay: number;
+    readonly nesterov: boolean;
+    readonly gradClip: number;
+  };
+  readonly normal: EvaluationCellSpec;
+  readonly reduction: EvaluationCellSpec;
+}
+
+/** How the evaluation network of a spec is sized and trained (defaults: the space's `evaluate` block). */
+export interface EvaluationSpecOptions {
+  readonly name: string;
+  readonly inputChannels: number;
+  readonly imageSize: number;
+  readonly classes: number;
+  readonly channels?: number;
+  readonly cells?: number;
+  readonly auxiliary?: boolean;
+  /** The drop-path probability of the timed step (train.ts ramps it; the bench fixes it). */
+  readonly dropPath: number;
+}
+
+/**
+ * The peer's description of the evaluation network that runtime/nets/evaluation_network.ts builds from
+ * `cells`: DARTS-style cell types only (two inputs, the nodes concatenated, no output projection).
+ *
+ * @param ir The space the cells were found in.
+ * @param cells The found cells.
+ * @param options Name, input, and the overrides the bench uses.
+ * @returns The spec, plain JSON data.
+ * @throws {Error} When a cell type is not DARTS-style, or a found cell misses one the stack needs.
+ * @example
+ * ```ts
+ * import { compileSpace } from "../../dsl/compile.ts";
+ * import { fixedCells } from "../../dsl/ir.ts";
+ * import { evaluationSpec } from "./_bench_peer.ts";
+ * const text = await Deno.readTextFile(new URL("../../spaces/darts_v2.space", import.meta.url));
+ * const { ir } = compileSpace(text);
+ * const fixed = fixedCells(ir!);
+ * if (!("cells" in fixed)) throw new Error("darts_v2.space holds found cells");
+ * const spec = evaluationSpec(ir!, fixed.cells, {
+ *   name: "darts_v2", inputChannels: 3, imageSize: 32, classes: 10, dropPath: 0.2,
+ * });
+ * // 20 cells, the head after the second reduction (cell 13), 8 edges per cell type.
+ * if (spec.cells !== 20 || spec.auxiliaryAfter !== 13 || spec.normal.edges.length !== 8) {
+ *   throw new Error(JSON.stringify(spec));
+ * }
+ * ```
+ */
+export function evaluationSpec(
+  ir: SpaceIR,
+  cells: readonly GenotypeCell[],
+  options: EvaluationSpecOptions,
+): EvaluationSpec {
+  const stack = evaluationStack(ir, {
+    ...(options.channels === undefined ? {} : { channels: options.channels }),
+    ...(options.cells === undefined ? {} : { cells: options.cells }),
+  });
+  const types = evaluationCellTypes(ir, stack.positions.length, stack.reductions);
+  const cellSpec = (name: string | undefined): EvaluationCellSpec => {
+    const type = cellTypeOf(ir, name ?? types[0]!);
+    if (type.inputs.length !== 2 || type.output.project) {
+      throw new Error(
+        `the PyTorch peer builds DARTS-style cells (two inputs, concatenated nodes), not cell type "${type.name}"`,
+      );
+    }
+    const found = cells.find((c) => c.cellType === type.name);
+    if (!found) throw new Error(`the found cells have no cell of type "${type.name}"`);
+    return {
+      nodes: type.nodes.length,
+      concat: [...type.output.nodes],
+      edges: found.edges.map((g) => {
+        const searched = type.edges.find((e) =>
+          e.from.kind === g.from.kind && e.from.index === g.from.index && e.to === g.to
+        );
+        if (!searched) throw new Error(`cell type "${type.name}" has no edge into node ${g.to} like ${g.op}`);
+        return {
+          from: g.from.kind === "input" ? g.from.index : 2 + g.from.index,
+          to: g.to,
+          steps: stepsAt(operationOf(ir, g.op), searched.stride),
+        };
+      }),
+    };
+  };
+  const e = ir.evaluate;
+  const reductionType = types.find((_, i) => stack.reductions.includes(i));
+  const normalType = types.find((_, i) => !stack.reductions.includes(i));
+  return {
+    name: options.name,
+    channels: stack.channels,
+    stemMultiplier: ir.supernet.stemMultiplier,
+    cells: stack.positions.length,
+    reductions: [...stack.reductions],
+    auxiliary: options.auxiliary ?? e.auxiliaryWeight > 0,
+    auxiliaryAfter: stack.auxiliaryAfter,
+    auxiliaryWeight: e.auxiliaryWeight,
+    dropPath: options.dropPath,
+    labelSmoothing: e.labelSmoothing,
+    inputChannels: options.inputChannels,
+    imageSize: options.imageSize,
+    classes: options.classes,
+    sgd: {
+      lr: e.weightOptimizer.lr,
+      momentum: e.weightOptimizer.momentum,
+      weightDecay: e.weightOptimizer.weightDecay,
+      nesterov: e.weightOptimizer.nesterov,
+      gradClip: e.weightOptimizer.gradClip,
+    },
+    normal: cellSpec(normalType),
+    reduction: cellSpec(reductionType ?? normalType),
+  };
 }
 
 /** Interpreters tried when none is given: PATH's python3, then Debian's (which python3-torch serves). */
@@ -76,6 +225,7 @@ export async function runPeer(options: PeerOptions): Promise<PeerReport> {
     peerScript(),
     ...(options.paramsOnly ? ["--params-only"] : []),
     ...(options.only ? [`--only=${options.only}`] : []),
+    ...(options.evaluation ? ["--eval=-"] : []),
     `--batch=${options.batch}`,
     `--steps=${options.steps}`,
     `--threads=${options.threads}`,
@@ -87,7 +237,22 @@ export async function runPeer(options: PeerOptions): Promise<PeerReport> {
   for (const python of options.pythons) {
     let out: Deno.CommandOutput;
     try {
-      out = await new Deno.Command(python, { args, stdout: "piped", stderr: "piped" }).output();
+      const child = new Deno.Command(python, {
+        args,
+        stdin: options.evaluation ? "piped" : "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      if (options.evaluation) {
+        const writer = child.stdin.getWriter();
+        try {
+          await writer.write(new TextEncoder().encode(JSON.stringify(options.evaluation)));
+          await writer.close();
+        } catch {
+          // An interpreter without torch exits before reading: its exit code says so below.
+        }
+      }
+      out = await child.output();
     } catch (e) {
       if (e instanceof Deno.errors.NotCapable) {
         failures.push(`${python}: not allowed (run with --allow-run=${python})`);

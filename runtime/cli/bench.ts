@@ -3,7 +3,9 @@
  * candidate alive, and of the same supernet with one op left per edge, in one run, with their ratio,
  * tfjs kernel calls per step, process CPU time, peak RSS and tfjs memory; with `--peer`, the same
  * supernet and step in PyTorch (runtime/cli/peer_torch.py) right after, and ours ÷ PyTorch's; with
- * `--eval`, a training step of the DARTS_V2 evaluation network too. `--json` prints one object.
+ * `--eval`, the training step of two evaluation networks too (DARTS_V2 at the paper's size and the
+ * quickstart's, _bench_eval.ts), each against the same network in PyTorch with `--peer`, and with
+ * `--rounds N` paired rounds of each. `--json` prints one object.
  *
  * @module
  */
@@ -16,12 +18,12 @@ import { countKernels } from "../kernels/kernel_count.ts";
 import { openMpWaitPolicy, setNativeThreads } from "../kernels/native/load.ts";
 import { syntheticDataset } from "../data/datasets.ts";
 import { SearchRun } from "../loops/search.ts";
-import { EvaluationNetwork } from "../nets/evaluation_network.ts";
-import { fixedCells } from "../../dsl/ir.ts";
+import { EVALUATION_NETWORKS, prepareEvaluation } from "./_bench_eval.ts";
 import {
   DEFAULT_PYTHONS,
   medianRatio,
   type PairedRound,
+  type PeerOptions,
   type PeerReport,
   type Ratio,
   ratios,
@@ -38,19 +40,26 @@ const USAGE =
   --batch    batch size (default 32)
   --steps    timed steps per configuration, after one warm-up step (default 2)
   --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
-  --eval     also time a training step of the evaluation network of spaces/darts_v2.space (C=36,
-             20 cells, auxiliary head); --eval-only: only that (a fresh wasm heap)
+  --eval     also time the training step (augmentation, drop-path 0.2, auxiliary head, clipping, SGD
+             Nesterov) of two evaluation networks: spaces/darts_v2.space's cells at C=36, 20 cells, at
+             --batch; and the quickstart's (spaces/quickstart.space's evaluate block: C=16, 8 cells,
+             batch 64, 1-channel images); --eval-only: only those
   --peer     then run the same supernet and step in PyTorch (runtime/cli/peer_torch.py, darts.space
-             only) at the same batch, and print ours ÷ PyTorch's
+             only) at the same batch, and print ours ÷ PyTorch's; with --eval, the same evaluation
+             networks and steps too (runtime/cli/peer_torch_eval.py)
   --threads  threads of both sides: ATen's for the native backend and PyTorch's for the peer (default:
              every core); wasm and cpu run on one
-  --rounds   with --peer: N more rounds of our all-ops step and the peer's, timed back to back, and
-             the median of their ratios (the host's speed drifts between runs; default 0)
+  --rounds   with --peer: N more rounds of our all-ops step and the peer's (and of each evaluation
+             step with --eval), timed back to back, and the median of their ratios (the host's speed
+             drifts between runs; default 0)
   --threads-scan  the peer at 1 thread and at every core, both compared
-  --peer-device   cpu (default) or cuda;  --peer-format channels_last (default) or contiguous
+  --peer-device   cpu (default) or cuda
+  --peer-format   auto (default: the supernet channels_last; each evaluation network in both formats,
+                  the faster one for its rounds), channels_last or contiguous
   --python   the interpreter with torch (default: python3, then /usr/bin/python3)
   --json     one JSON object: {"command","date","cpus","loadAverage","ours":{…,"results":[…]},
-             "peers":[…],"ratios":[…]}; each result has stepMs, cpuMs, kernels, peakRssBytes, tfBytes`;
+             "peers":[…],"ratios":[…],"paired":…,"evaluation":[…]}; each result has stepMs, cpuMs,
+             kernels, peakRssBytes, tfBytes`;
 
 /** One measured configuration. */
 export interface BenchResult {
@@ -159,7 +168,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
         "threads-scan": { type: "boolean", default: false },
         rounds: { type: "string", default: "0" },
         "peer-device": { type: "string", default: "cpu" },
-        "peer-format": { type: "string", default: "channels_last" },
+        "peer-format": { type: "string", default: "auto" },
         python: { type: "string" },
         help: { type: "boolean", default: false },
       },
@@ -193,12 +202,16 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
     fail(`--peer-device takes cpu or cuda, not "${values["peer-device"]}"\n${USAGE}`);
     return 2;
   }
-  if (!["channels_last", "contiguous"].includes(values["peer-format"])) {
+  if (!["auto", "channels_last", "contiguous"].includes(values["peer-format"])) {
     fail(
-      `--peer-format takes channels_last or contiguous, not "${values["peer-format"]}"\n${USAGE}`,
+      `--peer-format takes auto, channels_last or contiguous, not "${values["peer-format"]}"\n${USAGE}`,
     );
     return 2;
   }
+  const supernetFormat = values["peer-format"] === "auto" ? "channels_last" : values["peer-format"];
+  const evalFormats = values["peer-format"] === "auto"
+    ? ["contiguous", "channels_last"]
+    : [values["peer-format"]];
   let text: string;
   try {
     text = await Deno.readTextFile(values.space);
@@ -282,7 +295,6 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
     }
   }
   const supernet = [...results];
-  if (values.eval || values["eval-only"]) report(await timeEvaluation(batch, steps));
   const [all, one] = supernet;
   if (all && one && !values.json) {
     log(
@@ -307,7 +319,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
           threads: t,
           keep: values.keep,
           device: values["peer-device"],
-          memoryFormat: values["peer-format"],
+          memoryFormat: supernetFormat,
           pythons: values.python ? [values.python] : DEFAULT_PYTHONS,
         });
       } catch (e) {
@@ -335,7 +347,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
         threads,
         keep: values.keep,
         device: values["peer-device"],
-        memoryFormat: values["peer-format"],
+        memoryFormat: supernetFormat,
         pythons: values.python ? [values.python] : DEFAULT_PYTHONS,
         only: "all" as const,
       };
@@ -365,6 +377,31 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       log(`median ratio over ${rounds} paired rounds (all ops): ${medianRatio(paired).toFixed(2)}×`);
     }
   }
+  const evaluation: EvaluationReport[] = [];
+  if (values.eval || values["eval-only"]) {
+    for (const which of EVALUATION_NETWORKS) {
+      try {
+        const r = await benchEvaluation(which, which === "darts_v2" ? batch : 64, {
+          steps,
+          rounds,
+          peer: values.peer,
+          formats: evalFormats,
+          peerOptions: {
+            steps,
+            threads,
+            keep: values.keep,
+            device: values["peer-device"],
+            pythons: values.python ? [values.python] : DEFAULT_PYTHONS,
+          },
+        }, values.json ? () => {} : log);
+        results.push(r.ours);
+        evaluation.push(r);
+      } catch (e) {
+        fail((e as Error).message);
+        return 1;
+      }
+    }
+  }
   if (values.json) {
     log(JSON.stringify({
       command: `deno task bench ${args.join(" ")}`.trim(),
@@ -382,6 +419,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
       peers,
       ratios: compared,
       ...(paired.length > 0 ? { paired: { rounds: paired, medianRatio: medianRatio(paired) } } : {}),
+      ...(evaluation.length > 0 ? { evaluation } : {}),
     }));
   }
   return 0;
@@ -417,47 +455,49 @@ function printPeer(peer: PeerReport, r: readonly Ratio[], log: (text: string) =>
   }
 }
 
-/**
- * One training step (forward + backward with the auxiliary head, drop-path 0.2) of the DARTS_V2
- * evaluation network at the paper's size: C = 36, 20 cells, 32×32×3 inputs.
- */
-async function timeEvaluation(batch: number, steps: number): Promise<BenchResult> {
-  const file = new URL("../../spaces/darts_v2.space", import.meta.url).pathname;
-  const { ir } = compileSpace(await Deno.readTextFile(file), file);
-  if (!ir) throw new Error(`${file} does not compile`);
-  const fixed = fixedCells(ir);
-  if (!("cells" in fixed)) throw new Error(`${file} is not a found cell`);
-  const cells = fixed.cells;
-  let seed = 0;
-  const net = new EvaluationNetwork(ir, cells, {
-    inputChannels: 3,
-    classes: 10,
-    auxiliary: true,
-    nextSeed: () => seed++,
-  });
-  net.recompute = true;
-  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, "float32", 1) as tf.Tensor4D;
-  const labels = tf.oneHot(
-    tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"),
-    10,
-  ) as tf.Tensor2D;
-  let bytes = 0;
-  const step = async () => {
-    const { value, grads } = tf.variableGrads(() => {
-      const { logits, auxLogits } = net.forward(x, true, 0.2);
-      bytes = tf.memory().numBytes;
-      const aux = tf.mul(tf.losses.softmaxCrossEntropy(labels, auxLogits!), ir.evaluate.auxiliaryWeight);
-      return tf.add(tf.losses.softmaxCrossEntropy(labels, logits), aux) as tf.Scalar;
-    }, net.weights());
-    await value.data();
-    tf.dispose([value, ...Object.values(grads)]);
+/** One evaluation network as the bench measured it, with its peer and paired rounds when asked. */
+export interface EvaluationReport {
+  readonly network: string;
+  readonly ours: BenchResult;
+  /** The peer in each memory format timed, the faster first. */
+  readonly peers: readonly PeerReport[];
+  /** Ours ÷ the faster peer's, from the single timing above. */
+  readonly ratio?: number;
+  readonly paired?: {
+    readonly memoryFormat: string;
+    readonly rounds: PairedRound[];
+    readonly medianRatio: number;
   };
+}
+
+interface EvaluationBenchOptions {
+  readonly steps: number;
+  readonly rounds: number;
+  readonly peer: boolean;
+  /** The peer's memory formats to time; the faster one runs the rounds. */
+  readonly formats: readonly string[];
+  readonly peerOptions: Omit<PeerOptions, "batch" | "memoryFormat" | "evaluation">;
+}
+
+/**
+ * Times one evaluation network's training step, then (with a peer) the same step in PyTorch in each
+ * memory format, then `rounds` paired rounds against the faster format.
+ */
+async function benchEvaluation(
+  which: typeof EVALUATION_NETWORKS[number],
+  batch: number,
+  options: EvaluationBenchOptions,
+  log: (text: string) => void,
+): Promise<EvaluationReport> {
+  const prepared = await prepareEvaluation(which, batch);
   try {
-    const timing = await timeSteps(step, steps);
-    return {
-      name: `darts_v2 evaluation network, C=36, 20 cells (${
-        (net.parameterCount({ auxiliary: false }) / 1e6).toFixed(2)
-      }M)`,
+    let bytes = 0;
+    const timing = await timeSteps(async () => {
+      await prepared.step();
+      bytes = Math.max(bytes, tf.memory().numBytes);
+    }, options.steps);
+    const ours: BenchResult = {
+      name: prepared.name,
       backend: tf.getBackend(),
       batch,
       opsPerEdge: 1,
@@ -465,9 +505,51 @@ async function timeEvaluation(batch: number, steps: number): Promise<BenchResult
       peakRssBytes: peakRssNow(),
       tfBytes: bytes,
     };
+    log(formatResult(ours));
+    if (!options.peer) return { network: which, ours, peers: [] };
+    const peers: PeerReport[] = [];
+    for (const memoryFormat of options.formats) {
+      const peer = await runPeer({ ...options.peerOptions, batch, memoryFormat, evaluation: prepared.spec });
+      peers.push(peer);
+      printPeer(peer, [], log);
+    }
+    peers.sort((a, b) => a.results[0]!.stepMs - b.results[0]!.stepMs);
+    const fastest = peers[0]!;
+    const ratio = ours.stepMs / fastest.results[0]!.stepMs;
+    log(
+      `ours ÷ PyTorch (${which}, PyTorch ${fastest.memoryFormat}): ${ratio.toFixed(2)}× time, ${
+        (ours.cpuMs / fastest.results[0]!.cpuMs).toFixed(2)
+      }× cpu`,
+    );
+    if (options.rounds === 0) return { network: which, ours, peers, ratio };
+    const rounds: PairedRound[] = [];
+    for (let r = 0; r < options.rounds; r++) {
+      const oursMs = (await timeSteps(() => prepared.step(), options.steps, false)).stepMs;
+      const peerMs = (await runPeer({
+        ...options.peerOptions,
+        batch,
+        memoryFormat: fastest.memoryFormat,
+        evaluation: prepared.spec,
+      })).results[0]!.stepMs;
+      rounds.push({ oursMs, peerMs, ratio: oursMs / peerMs });
+      log(
+        `${which} round ${r + 1}: ours ${(oursMs / 1000).toFixed(2)} s, PyTorch ${
+          (peerMs / 1000).toFixed(2)
+        } s, ` +
+          `ratio ${(oursMs / peerMs).toFixed(2)}×`,
+      );
+    }
+    const median = medianRatio(rounds);
+    log(`median ratio over ${options.rounds} paired rounds (${which}): ${median.toFixed(2)}×`);
+    return {
+      network: which,
+      ours,
+      peers,
+      ratio,
+      paired: { memoryFormat: fastest.memoryFormat, rounds, medianRatio: median },
+    };
   } finally {
-    tf.dispose([x, labels]);
-    net.dispose();
+    prepared.dispose();
   }
 }
 

@@ -219,6 +219,8 @@ function formatTrainLine(t: TrainTelemetry, epochs: number): string {
     `train ${num(t.trainLoss)} ${pct(t.trainAccuracy)}`,
     `test ${num(t.testLoss)} ${pct(t.testAccuracy)}`,
     `${(t.epochMs / 1000).toFixed(1)} s`,
+    // Training throughput (the test pass excluded); an epoch checkpointed by an older version has no trainMs.
+    ...(t.trainMs > 0 ? [`${Math.round((t.steps * t.batchSize * 1000) / t.trainMs)} img/s`] : []),
   ].join("  ");
 }
 

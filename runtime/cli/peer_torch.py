@@ -14,6 +14,10 @@ Prints one JSON object on stdout. Runs on PyTorch 1.13 (Debian python3-torch) an
 
     python3 runtime/cli/peer_torch.py --batch 8 --threads 2 --json
     python3 runtime/cli/peer_torch.py --params-only
+    python3 runtime/cli/peer_torch.py --eval spec.json --batch 32   # an evaluation network's training step
+
+With `--eval SPEC` it times the training step of an evaluation network instead (peer_torch_eval.py; the
+spec is the JSON file runtime/cli/_bench_peer.ts writes), reporting its weights without the auxiliary head.
 """
 
 import argparse
@@ -264,6 +268,7 @@ def main(argv=None):
                         help="channels_last (default: NHWC like ours, and ATen's faster CPU path) or contiguous (NCHW)")
     parser.add_argument("--only", choices=["all", "one"], help="time one configuration only")
     parser.add_argument("--params-only", action="store_true", help="print the weight count and exit")
+    parser.add_argument("--eval", metavar="SPEC", help="time an evaluation network's training step (a JSON spec file, - for stdin)")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.steps < 1 or args.threads < 1:
         parser.error("--batch, --steps and --threads take positive integers")
@@ -275,6 +280,8 @@ def main(argv=None):
     device = torch.device(args.device)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
+    if args.eval:
+        return main_eval(args, device)
 
     net = Supernet()
     out = {
@@ -310,6 +317,43 @@ def main(argv=None):
             "peakRssBytes": peak_rss_bytes(),
             "losses": losses,
         }
+        if device.type == "cuda":
+            result["peakCudaBytes"] = torch.cuda.max_memory_allocated()
+        out["results"].append(result)
+    print(json.dumps(out))
+    return 0
+
+
+def main_eval(args, device):
+    """--eval SPEC: the evaluation network's training step, one result."""
+    from peer_torch_eval import EvaluationNetwork, Training  # beside this file (sys.path[0])
+
+    if args.eval == "-":
+        spec = json.load(sys.stdin)
+    else:
+        with open(args.eval) as f:
+            spec = json.load(f)
+    net = EvaluationNetwork(spec)
+    out = {
+        "peer": "pytorch",
+        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(),
+        "batch": args.batch,
+        "memoryFormat": args.memory_format,
+        "weightParams": net.parameter_count(auxiliary=False),
+        "weightParamsWithAuxiliary": net.parameter_count(auxiliary=True),
+        "results": [],
+    }
+    if not args.params_only:
+        memory_format = FORMATS[args.memory_format]
+        net.to(device, memory_format=memory_format)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        step_ms, cpu_ms, losses = time_steps(Training(net, spec, args.batch, device, memory_format), args.steps,
+                                             device)
+        result = {"name": spec["name"], "opsPerEdge": 1, "stepMs": step_ms, "cpuMs": cpu_ms,
+                  "peakRssBytes": peak_rss_bytes(), "losses": losses}
         if device.type == "cuda":
             result["peakCudaBytes"] = torch.cuda.max_memory_allocated()
         out["results"].append(result)

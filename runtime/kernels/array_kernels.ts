@@ -17,7 +17,9 @@
  * The native backend registers these too (native/array_kernels.ts), and two of its own:
  * `AsapMaxPoolIndices` (max pooling that also returns where each maximum was, as float32 plane indices)
  * and `AsapMaxPoolIndicesGrad` (dy scattered back to those indices), so that backpropagation keeps the
- * indices and need not pool again.
+ * indices and need not pool again; and, for the evaluation network, `AsapBatchNormAffineTrain` and
+ * `AsapBatchNormAffineGrad` (an affine batch norm's forward and its gradient with γ's and β's, one kernel
+ * each instead of three and six) and `AsapReluGrad` (dy where y > 0: one kernel instead of two).
  *
  * @module
  */
@@ -34,6 +36,10 @@ export const MOMENTUM_UPDATE = "AsapMomentumUpdate";
 export const SGD_UPDATE = "AsapSgdUpdate";
 export const WEIGHTED_SUM = "AsapWeightedSum";
 export const WEIGHTED_SUM_GRAD = "AsapWeightedSumGrad";
+/** Native only (native/array_kernels.ts): an affine batch norm's forward and its gradient, a relu's gradient. */
+export const BATCH_NORM_AFFINE_TRAIN = "AsapBatchNormAffineTrain";
+export const BATCH_NORM_AFFINE_GRAD = "AsapBatchNormAffineGrad";
+export const RELU_GRAD = "AsapReluGrad";
 
 /** Window attributes of the pooling and convolution kernels. */
 export interface WindowAttrs {

@@ -20,6 +20,8 @@ import { inverseWindowCounts, samePadding, subsample2, sumTensors, windowTaps } 
 import { shareCopies } from "./shared_data.ts";
 import { freeWhileBackpropagating } from "./lean_backprop.ts";
 import {
+  BATCH_NORM_AFFINE_GRAD,
+  BATCH_NORM_AFFINE_TRAIN,
   BATCH_NORM_GRAD,
   BATCH_NORM_TRAIN,
   DEPTHWISE_FILTER_GRAD,
@@ -27,6 +29,7 @@ import {
   MAX_POOL_GRAD,
   MAX_POOL_INDICES,
   MAX_POOL_INDICES_GRAD,
+  RELU_GRAD,
   runArrayKernel,
   WEIGHTED_SUM,
   WEIGHTED_SUM_GRAD,
@@ -321,6 +324,9 @@ export function batchNormTrainNative(
   onStatistics?: StatisticsSink,
 ): tf.Tensor4D {
   const axes = [0, 1, 2];
+  if (gamma && beta && hasArrayKernel(BATCH_NORM_AFFINE_TRAIN)) {
+    return affineBatchNorm(x, eps, gamma, beta, onStatistics);
+  }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b] = args as [tf.Tensor4D, tf.Tensor1D | undefined, tf.Tensor1D | undefined];
     const arrays = hasArrayKernel(BATCH_NORM_TRAIN);
@@ -366,6 +372,39 @@ export function batchNormTrainNative(
     };
   });
   return (gamma && beta ? f(x, gamma, beta) : f(x)) as tf.Tensor4D;
+}
+
+/**
+ * The affine batch norm in two kernels (native): the forward returns y and the statistics, the gradient
+ * dx, dγ and dβ at once. Backpropagation keeps x, the mean and 1/σ (x̂ is recomputed inside the gradient).
+ */
+function affineBatchNorm(
+  x: tf.Tensor4D,
+  eps: number,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  onStatistics?: StatisticsSink,
+): tf.Tensor4D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+    const [y, mean, variance, rstd] = runArrayKernel(
+      BATCH_NORM_AFFINE_TRAIN,
+      { x: xi, gamma: g, beta: b },
+      { eps },
+    ) as tf.Tensor[];
+    onStatistics?.(mean as tf.Tensor1D, variance as tf.Tensor1D);
+    (args[args.length - 1] as tf.GradSaveFunc)([xi, mean!, rstd!, g]);
+    return {
+      value: y as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor, [xs, m, r, gs]: tf.Tensor[]) =>
+        runArrayKernel(
+          BATCH_NORM_AFFINE_GRAD,
+          { dy, x: xs!, mean: m!, rstd: r!, gamma: gs! },
+          {},
+        ) as tf.Tensor[],
+    };
+  });
+  return f(x, gamma, beta) as tf.Tensor4D;
 }
 
 /**
@@ -469,8 +508,11 @@ export function reluNative<T extends tf.Tensor>(x: T): T {
     (args[1] as tf.GradSaveFunc)([y]);
     return {
       value: y,
-      // Two wasm kernels beat one JavaScript loop here (measured at batch 8 and 16).
-      gradFunc: (dy: tf.Tensor, [ys]: tf.Tensor[]) => tf.mul(dy, tf.step(ys!)),
+      // Two wasm kernels beat one JavaScript loop here (measured at batch 8 and 16); native has one.
+      gradFunc: (dy: tf.Tensor, [ys]: tf.Tensor[]) =>
+        hasArrayKernel(RELU_GRAD)
+          ? runArrayKernel(RELU_GRAD, { dy, y: ys! }, {}) as tf.Tensor
+          : tf.mul(dy, tf.step(ys!)),
     };
   });
   return f(x) as T;

@@ -43,6 +43,13 @@ export interface TrainTelemetry {
   readonly testAccuracy: number;
   /** Wall time of the epoch's training steps and its test evaluation. */
   readonly epochMs: number;
+  /**
+   * Wall time of the training steps alone (each from its batch's augmentation to its weight update):
+   * steps × batch ÷ this is the training throughput that `deno task bench --eval` compares with.
+   */
+  readonly trainMs: number;
+  /** Images per training step (the batch). */
+  readonly batchSize: number;
   /** tfjs memory after the epoch. */
   readonly tfBytes: number;
   readonly tfTensors: number;
@@ -302,6 +309,24 @@ export async function evaluateNetwork(
 let runs = 0;
 
 /**
+ * Whether a training run recomputes its cells' activations in the backward pass when not told: when
+ * keeping them would not fit. `units` is batch · pixels · C · cells · edges per cell, a rough measure
+ * dominated by the first stage. Native memory has no heap ceiling: 20 bytes per unit against a quarter
+ * of the machine's memory (4 GiB where it cannot be read) — measured, the DARTS_V2 network (C = 36,
+ * 20 cells) at batch 32 (3.5 GiB by this count) peaks at 4.4 GB RSS keeping everything, and recomputing
+ * costs it 40–75 % more time per step. The JS backends keep the old rule, 64 bytes per unit against
+ * 1 GiB (wasm's heap is 4 GiB in all).
+ */
+function recomputeByDefault(units: number): boolean {
+  if (tf.getBackend() !== "native") return units * 64 > 2 ** 30;
+  let budget = 4 * 2 ** 30;
+  try {
+    budget = Deno.systemMemoryInfo().total / 4;
+  } catch { /* --allow-sys=systemMemoryInfo not granted */ }
+  return units * 20 > budget;
+}
+
+/**
  * A training run in progress: owns the network, the optimizer, the generator and the position.
  * Step it yourself or let {@linkcode TrainRun.run} run it to the end; {@linkcode TrainRun.dispose}
  * frees its tensors.
@@ -391,13 +416,13 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
       nextSeed: () => init.int(2 ** 31 - 1),
       name: `train${runs++}`,
     });
-    // Recompute each edge's activations in the backward pass when keeping them would not fit: a rough
-    // estimate, dominated by the first stage (wasm's heap is 4 GiB in all).
     const { height, width } = options.data;
     const edges = Math.max(...cells.map((c) => c.edges.length));
-    const estimate = this.settings.batchSize * height * width * this.settings.channels * this.settings.cells *
-      edges * 64;
-    this.net.recompute = options.recompute ?? estimate > 2 ** 30;
+    this.net.recompute = options.recompute ??
+      recomputeByDefault(
+        this.settings.batchSize * height * width * this.settings.channels *
+          this.settings.cells * edges,
+      );
     this.#sgd = new Sgd(this.settings.weightOptimizer);
     this.standardize = channelStats(options.data);
     this.#order = Array.from({ length: n }, (_, i) => i);
@@ -506,6 +531,8 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
       testLoss: test.loss,
       testAccuracy: test.accuracy,
       epochMs: p.ms + performance.now() - started,
+      trainMs: p.ms,
+      batchSize: this.settings.batchSize,
       tfBytes: memory.numBytes,
       tfTensors: memory.numTensors,
     };

@@ -3,11 +3,14 @@
  * names, inputs, attributes and outputs (so `hasArrayKernel` finds them and `custom_grad.ts` takes the
  * one-dispatch path): batch norm's forward and gradient (statistics in float64), a running statistic's
  * update, a mixed op's weighted sum and its gradient, max pooling's and a depthwise convolution's
- * gradients (ATen's own, symmetric padding); and max pooling with indices and its gradient from them.
+ * gradients (ATen's own, symmetric padding); max pooling with indices and its gradient from them; an
+ * affine batch norm's forward and gradient, and a relu's gradient (the evaluation network's).
  *
  * @module
  */
 import {
+  BATCH_NORM_AFFINE_GRAD,
+  BATCH_NORM_AFFINE_TRAIN,
   BATCH_NORM_GRAD,
   BATCH_NORM_TRAIN,
   DEPTHWISE_FILTER_GRAD,
@@ -15,6 +18,7 @@ import {
   MAX_POOL_INDICES,
   MAX_POOL_INDICES_GRAD,
   MOMENTUM_UPDATE,
+  RELU_GRAD,
   SGD_UPDATE,
   WEIGHTED_SUM,
   WEIGHTED_SUM_GRAD,
@@ -37,6 +41,17 @@ export function registerNativeArrayKernels(): void {
     BATCH_NORM_GRAD,
     ({ dy, xhat, rstd }, b) => one(b, BATCH_NORM_GRAD, "float32", (p) => p.t(dy!).t(xhat!).t(rstd!)),
   );
+  register(
+    BATCH_NORM_AFFINE_TRAIN,
+    ({ x, gamma, beta }, b, { eps }) =>
+      run(b, BATCH_NORM_AFFINE_TRAIN, "float32", (p) => p.t(x!).t(gamma!).t(beta!).n(eps)),
+  );
+  register(
+    BATCH_NORM_AFFINE_GRAD,
+    ({ dy, x, mean, rstd, gamma }, b) =>
+      run(b, BATCH_NORM_AFFINE_GRAD, "float32", (p) => p.t(dy!).t(x!).t(mean!).t(rstd!).t(gamma!)),
+  );
+  register(RELU_GRAD, ({ dy, y }, b) => one(b, RELU_GRAD, "float32", (p) => p.t(dy!).t(y!)));
   register(
     MOMENTUM_UPDATE,
     ({ running, batch }, b, { momentum, scale }) =>
