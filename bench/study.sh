@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# The study of issue "search quality against ground truth": every setting searched with seeds 0-9 on
-# spaces/bench201.space and scored by lookup in bench/bench201.table.json (deno task table builds it).
-# Each line is resumable (finished seeds are kept in the output folder); the last one writes
-# runs/lookup-bench201/lookup.md and lookup.svg with every row. Usage: bash bench/study.sh [label …]
+# The study of README's "Search quality against ground truth": each setting searched with seeds 0-9
+# on spaces/bench201.space and scored by lookup in bench/bench201.table.json (deno task table builds
+# it). Each line is resumable (finished seeds are kept in the output folder); every line rewrites
+# runs/lookup-bench201/lookup.md and lookup.svg with all rows so far. Usage: bash bench/study.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${STUDY_OUT:-runs/lookup-bench201}
-lookup() { deno task compare spaces/bench201.space --table bench/bench201.table.json --seeds 0-9 --out "$out" \
-  --threads 1 "$@"; }
+lookup() {
+  deno task compare spaces/bench201.space --table bench/bench201.table.json --seeds 0-9 --out "$out" \
+    --threads 1 "$@"
+}
 
-# ASAP with the quickstart's schedule: T = 1.0·0.6^epoch, 2 grace epochs, α's lr 10× the paper's.
+# ASAP with the quickstart's former schedule: T = 1.0·0.6^epoch, 2 grace epochs, α's lr 10× the paper's.
 lookup --algorithms asap --label asap-quickstart --set t0=1.0 --set beta=0.6 --set grace_epochs=2 --set alpha_lr=0.01
-# ASAP with grace tied to T as in Algorithm 1 (α frozen while T ≥ τ = 1), same α lr.
+# Grace tied to T as in Algorithm 1 (α frozen while T ≥ τ = 1), T = 2.0·0.75^epoch, the same α lr.
 lookup --algorithms asap --label asap-grace-T --set t0=2.0 --set beta=0.75 --set grace_temperature=1 --set alpha_lr=0.01
-# The same with the paper's α lr (1e-3, supplement 6.2.1).
-lookup --algorithms asap --label asap-paper-lr --set t0=2.0 --set beta=0.75 --set grace_temperature=1 --set alpha_lr=0.001
-# The shipped default of spaces/bench201.space's search block.
+# The same with α lr 3e-3.
+lookup --algorithms asap --label asap-alpha-lr-0.003 --set t0=2.0 --set beta=0.75 --set grace_temperature=1 --set alpha_lr=0.003
+# The shipped default of spaces/bench201.space: the same with the paper's α lr (1e-3, supplement 6.2.1).
 lookup --algorithms asap
 # DARTS mode (T = 1, no pruning, argmax at the end) and the two pruning baselines of section 4.4.
 lookup --algorithms darts,magnitude,accumulated_gradient

@@ -68,8 +68,13 @@ Deno.test("searchSettingsFor() gives each algorithm its defaults and ends the ba
 });
 
 Deno.test("searchSettingsFor() stretches ASAP's grace epochs and temperature decay to the run's epochs", () => {
-  // The quickstart: grace 2 of 10 epochs, T = 1.0 · 0.6^epoch.
-  const ir = compileSpace(Deno.readTextFileSync("spaces/quickstart.space"), "quickstart.space").ir!;
+  // The quickstart's space with its former schedule: grace 2 of 10 epochs, T = 1.0 · 0.6^epoch.
+  const text = Deno.readTextFileSync("spaces/quickstart.space").replace(
+    /temperature: exponential\(t0: 2\.0, beta: 0\.75\)\s*grace_temperature: 1/,
+    "temperature: exponential(t0: 1.0, beta: 0.6) grace_epochs: 2",
+  );
+  const ir = compileSpace(text, "quickstart.space").ir!;
+  assert.equal(ir.search.grace.kind, "epochs");
   const temperatureAt = (t: SearchSettings["temperature"], epoch: number) =>
     t.kind === "exponential" ? t.t0 * t.beta ** epoch : NaN;
   for (const epochs of [4, 20]) {

@@ -169,7 +169,7 @@ async function readmePage(): Promise<string> {
 async function tfjsBundle(): Promise<string> {
   const deno = (args: string[]) =>
     new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "null" }).output();
-  await deno(["info", TFJS_BROWSER.specifier]); // caches the package
+  await deno(["info", "--no-lock", TFJS_BROWSER.specifier]); // caches the package (deno.lock stays the default path's)
   const { npmCache } = JSON.parse(new TextDecoder().decode((await deno(["info", "--json"])).stdout));
   return await Deno.readTextFile(`${npmCache}/registry.npmjs.org/${TFJS_BROWSER.path}`);
 }
