@@ -119,7 +119,7 @@ Deno.test("search exits 1 naming the file when the space or the data is missing"
     assert.equal(await main([file, "--data", `${dir}/cifar`, "--out", `${dir}/run`], data), 1);
     assert.match(
       data.stderr(),
-      /^error: --data ".*cifar" is neither an embedded task \(digits, cluttered-digits\)/,
+      /^error: --data ".*cifar" is neither a task \(digits, cluttered-digits, fashion-mnist\) nor an existing folder/,
     );
     await Deno.mkdir(`${dir}/cifar`);
     const files = captureIo();

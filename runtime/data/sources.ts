@@ -107,8 +107,8 @@ export async function loadSource(source: DataSource, split: "train" | "test"): P
       if (!(await exists(source.dir))) {
         throw new DataError(
           "missing-file",
-          `--data "${source.dir}" is neither an embedded task (${DATA_NAMES.join(", ")}) ` +
-            `nor an existing folder (of CIFAR-10's binary version, or images in train/<class>/ and test/<class>/)`,
+          `--data "${source.dir}" is neither a task (${DATA_NAMES.join(", ")}) nor an existing folder ` +
+            `(of MNIST-format IDX files, CIFAR-10's binary version, or images in train/<class>/ and test/<class>/)`,
         );
       }
       return await loadCifar10(source.dir, split);
