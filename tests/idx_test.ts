@@ -19,19 +19,26 @@ function idx(magic: number, dims: number[], values: Uint8Array): Uint8Array {
 /** n 28×28 images where pixel (y, x) of image k is (k + y + x) % 256, and their labels. */
 function images(n: number): Uint8Array {
   const values = new Uint8Array(n * 784);
-  for (let k = 0; k < n; k++) for (let p = 0; p < 784; p++) values[k * 784 + p] = (k + Math.floor(p / 28) + (p % 28)) % 256;
+  for (let k = 0; k < n; k++) {
+    for (let p = 0; p < 784; p++) values[k * 784 + p] = (k + Math.floor(p / 28) + (p % 28)) % 256;
+  }
   return idx(0x803, [n, 28, 28], values);
 }
 
 async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new CompressionStream("gzip"),
+  );
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 Deno.test("loadIdx() reads gzipped and plain IDX files, padding 28×28 to 32×32", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeFile(`${dir}/train-images-idx3-ubyte.gz`, await gzip(images(3)));
-    await Deno.writeFile(`${dir}/train-labels-idx1-ubyte.gz`, await gzip(idx(0x801, [3], Uint8Array.from([4, 0, 9]))));
+    await Deno.writeFile(
+      `${dir}/train-labels-idx1-ubyte.gz`,
+      await gzip(idx(0x801, [3], Uint8Array.from([4, 0, 9]))),
+    );
     await Deno.writeFile(`${dir}/t10k-images-idx3-ubyte`, images(2));
     await Deno.writeFile(`${dir}/t10k-labels-idx1-ubyte`, idx(0x801, [2], Uint8Array.from([1, 2])));
     const train = await loadIdx(dir, "train");
@@ -95,7 +102,9 @@ Deno.test("--data fashion-mnist loads Debian's Fashion-MNIST, or names the packa
   assert.equal(describeSource(source), "Fashion-MNIST");
   assert.deepEqual(inputOf(source), { inputSize: 32, inputChannels: 1, classes: 10 });
   if (!isIdxFolder(FASHION_MNIST_DIR)) {
-    if (Deno.env.get("ASAP_FASHION_MNIST_REQUIRED") === "1") throw new Error("dataset-fashion-mnist is not installed");
+    if (Deno.env.get("ASAP_FASHION_MNIST_REQUIRED") === "1") {
+      throw new Error("dataset-fashion-mnist is not installed");
+    }
     await assert.rejects(() => loadSource(source, "test"), /apt-get install dataset-fashion-mnist/);
     return;
   }

@@ -15,7 +15,7 @@ import { assert } from "./deps.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { cellTypeOf } from "../dsl/ir.ts";
 import { Rng } from "../runtime/core/rng.ts";
-import { isIdxFolder, FASHION_MNIST_DIR } from "../runtime/data/idx.ts";
+import { FASHION_MNIST_DIR, isIdxFolder } from "../runtime/data/idx.ts";
 import { useBackend } from "../runtime/kernels/backend.ts";
 import { setNativeThreads } from "../runtime/kernels/native/load.ts";
 import { randomCell } from "../runtime/loops/derive.ts";
@@ -47,13 +47,14 @@ Deno.test("the quality bar rejects a disconnected cell and collapse onto pooling
   assert.ok(percentile(uniform("skip_connect")) > BAR);
 });
 
-const missing = !isIdxFolder(FASHION_MNIST_DIR)
-  ? `dataset-fashion-mnist is not installed`
-  : undefined;
+const missing = !isIdxFolder(FASHION_MNIST_DIR) ? `dataset-fashion-mnist is not installed` : undefined;
 if (missing && Deno.env.get("ASAP_FASHION_MNIST_REQUIRED") === "1") throw new Error(missing);
 
 Deno.test({
-  name: `ASAP with bench201's shipped defaults finds cells above the lower quartile of the space (seeds ${SEEDS.join(", ")})` +
+  name:
+    `ASAP with bench201's shipped defaults finds cells above the lower quartile of the space (seeds ${
+      SEEDS.join(", ")
+    })` +
     (missing ? ` — not run: ${missing}` : ""),
   ignore: missing !== undefined,
   fn: async () => {

@@ -82,17 +82,24 @@ Deno.test("enumerateArchitectures() lists every cell of the benchmark space once
 });
 
 Deno.test("mergeRecords() keeps one run per architecture and seed, in order; parsePart() skips a torn last line", () => {
-  const part = [record(2, 1, 0.8), record(0, 0, 0.5), record(2, 0, 0.7)].map((r) => JSON.stringify(r)).join("\n") +
+  const part =
+    [record(2, 1, 0.8), record(0, 0, 0.5), record(2, 0, 0.7)].map((r) => JSON.stringify(r)).join("\n") +
     '\n{"index": 3, "se';
   const records = parsePart(part, "p.jsonl");
   assert.equal(records.length, 3);
   assert.throws(() => parsePart('{"bad"\n{}\n', "p.jsonl"), /p.jsonl:1: not a JSON record/);
   const table = mergeRecords(header, undefined, records);
-  assert.deepEqual(table.architectures.map((a) => [a.index, a.runs.map((r) => r.seed)]), [[0, [0]], [2, [0, 1]]]);
+  assert.deepEqual(table.architectures.map((a) => [a.index, a.runs.map((r) => r.seed)]), [[0, [0]], [2, [
+    0,
+    1,
+  ]]]);
   // Merging the same part again (a worker still appending) adds nothing.
   const again = mergeRecords(header, table, [...records, record(0, 1, 0.6)]);
   assert.deepEqual(again.architectures.map((a) => a.runs.length), [2, 2]);
-  assert.throws(() => mergeRecords(header, table, [{ ...record(0, 2, 0.1), key: "other" }]), /architecture 0 is "k0"/);
+  assert.throws(
+    () => mergeRecords(header, table, [{ ...record(0, 2, 0.1), key: "other" }]),
+    /architecture 0 is "k0"/,
+  );
   assert.equal(parseTable(JSON.stringify(again), "t.json").architectures.length, 2);
   assert.throws(() => parseTable("{}", "t.json"), /t.json: not a ground-truth table of version 1/);
   assert.throws(
@@ -180,7 +187,10 @@ Deno.test("deno task table and compare --table refuse bad input with one line", 
     assert.equal(await compareMain(["--table", `${dir}/t.json`, "--label", "x"], f), 2);
     assert.match(f.stderr(), /--label names one setting/);
     const h = captureIo();
-    assert.equal(await tableMain(["--slurm", "--dry-run", "--parallel", "12", "--sbatch=--time=1:00:00"], h), 0);
+    assert.equal(
+      await tableMain(["--slurm", "--dry-run", "--parallel", "12", "--sbatch=--time=1:00:00"], h),
+      0,
+    );
     assert.match(h.stdout(), /#SBATCH --array=0-11\n/);
     assert.match(h.stdout(), /#SBATCH --time=1:00:00\n/);
     assert.match(h.stdout(), /--shard "\$SLURM_ARRAY_TASK_ID\/12"/);

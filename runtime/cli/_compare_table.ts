@@ -21,10 +21,31 @@ import { SearchRun } from "../loops/search.ts";
 import { OverrideError, overrideSpace, parseOverride } from "../sweep/overrides.ts";
 import { parseSeeds } from "../sweep/plan.ts";
 import { loadTableData } from "../table/build.ts";
-import { type LookupRun, lookupMarkdown, lookupSvg, randomSearch, scoreRun, summarizeLookup } from "../table/lookup.ts";
-import { architectureKey, enumerateArchitectures, type GroundTruthTable, parseTable } from "../table/table_file.ts";
+import {
+  lookupMarkdown,
+  type LookupRun,
+  lookupSvg,
+  randomSearch,
+  scoreRun,
+  summarizeLookup,
+} from "../table/lookup.ts";
+import {
+  architectureKey,
+  enumerateArchitectures,
+  type GroundTruthTable,
+  parseTable,
+} from "../table/table_file.ts";
 import { searchSettingsFor } from "./_search_settings.ts";
-import { type CliIo, EXIT_OK, Failure, integer, parseFlags, readText, reportError, UsageError } from "./_common.ts";
+import {
+  type CliIo,
+  EXIT_OK,
+  Failure,
+  integer,
+  parseFlags,
+  readText,
+  reportError,
+  UsageError,
+} from "./_common.ts";
 
 /** What `--table` mode can run: the search algorithms and the two baselines. */
 export const LOOKUP_ALGORITHMS = [
@@ -81,7 +102,9 @@ function readPlan(args: readonly string[]): Plan | null {
   );
   if (parsed.booleans.help) return null;
   const s = parsed.strings;
-  if (parsed.positionals.length > 1) throw new UsageError(`expected one .space file, got ${parsed.positionals.length}`);
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(`expected one .space file, got ${parsed.positionals.length}`);
+  }
   const algorithms = (s.algorithms?.split(",").map((a) => a.trim()) ?? [...LOOKUP_ALGORITHMS]).map((a) => {
     const found = LOOKUP_ALGORITHMS.find((x) => x === a);
     if (!found) throw new UsageError(`unknown algorithm "${a}": expected ${LOOKUP_ALGORITHMS.join(", ")}`);
@@ -121,7 +144,9 @@ function readPlan(args: readonly string[]): Plan | null {
 /** The space with the overrides, checked to have the table's architectures. */
 function spaceFor(plan: Plan, text: string, table: GroundTruthTable): SpaceIR {
   const compiled = compileSpace(text, plan.file);
-  if (!compiled.ir) throw new Failure(`the space does not compile:\n${renderDiagnostics(compiled.diagnostics, text)}`);
+  if (!compiled.ir) {
+    throw new Failure(`the space does not compile:\n${renderDiagnostics(compiled.diagnostics, text)}`);
+  }
   let ir = compiled.ir;
   if (plan.sets.length > 0) {
     try {
@@ -235,14 +260,25 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
           base = { label, algorithm, seed, key: architectureKey(ir, cells), searchSeconds: 0 };
         } else if (algorithm === "random_search") {
           if (known.size < table.size) {
-            throw new Failure(`random_search samples the whole space: finish the table first (${known.size} of ${table.size})`);
+            throw new Failure(
+              `random_search samples the whole space: finish the table first (${known.size} of ${table.size})`,
+            );
           }
           const asap = runs.find((r) => r.label === "asap" && r.seed === seed);
           if (!asap) {
-            throw new Failure(`random_search with seed ${seed} is given asap's search time: run asap first (same --out)`);
+            throw new Failure(
+              `random_search with seed ${seed} is given asap's search time: run asap first (same --out)`,
+            );
           }
           const found = randomSearch(table, seed, asap.searchSeconds);
-          base = { label, algorithm, seed, key: found.key, searchSeconds: found.seconds, sampled: found.sampled };
+          base = {
+            label,
+            algorithm,
+            seed,
+            key: found.key,
+            searchSeconds: found.seconds,
+            sampled: found.sampled,
+          };
         } else {
           if (!data) {
             await useBackend(plan.backend as BackendName, say);
@@ -257,7 +293,11 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
         const score = known.has(base.key) ? scoreRun(table, base) : undefined;
         say(
           `${label}, seed ${seed}: ${base.key} → ${
-            score ? `${(100 * score.testAccuracy).toFixed(2)}% (percentile ${(100 * score.percentile).toFixed(0)})` : "not in the table yet"
+            score
+              ? `${(100 * score.testAccuracy).toFixed(2)}% (percentile ${
+                (100 * score.percentile).toFixed(0)
+              })`
+              : "not in the table yet"
           }, ${base.searchSeconds.toFixed(1)} s`,
         );
       }

@@ -12,7 +12,7 @@
  */
 import { compileSpace } from "../../dsl/compile.ts";
 import { renderDiagnostics } from "../../dsl/diagnostics.ts";
-import { cellTypeOf, type GenotypeCell, type SearchSettings, type SpaceIR } from "../../dsl/ir.ts";
+import { cellTypeOf, type GenotypeCell, type SpaceIR } from "../../dsl/ir.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { Rng } from "../core/rng.ts";
 import { type BackendName, BACKENDS, isBackendName, useBackend } from "../kernels/backend.ts";

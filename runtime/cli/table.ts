@@ -87,7 +87,9 @@ function readFlags(args: readonly string[]): Flags | "help" {
     ["sbatch"],
   );
   if (parsed.booleans.help) return "help";
-  if (parsed.positionals.length > 1) throw new UsageError(`expected one .space file, got ${parsed.positionals.length}`);
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(`expected one .space file, got ${parsed.positionals.length}`);
+  }
   const s = parsed.strings;
   let shard: Flags["shard"];
   if (s.shard !== undefined) {
@@ -98,7 +100,9 @@ function readFlags(args: readonly string[]): Flags | "help" {
     shard = { k: Number(m[1]), n: Number(m[2]) };
   }
   const backend = s.backend ?? "auto";
-  if (!isBackendName(backend)) throw new UsageError(`unknown backend "${backend}": expected one of ${BACKENDS.join(", ")}`);
+  if (!isBackendName(backend)) {
+    throw new UsageError(`unknown backend "${backend}": expected one of ${BACKENDS.join(", ")}`);
+  }
   let seeds: number[];
   try {
     seeds = parseSeeds("--seeds", s.seeds ?? "0-2");
@@ -134,7 +138,9 @@ interface Setup {
 async function setup(flags: Flags): Promise<Setup> {
   const text = await readText(flags.space, "space file");
   const { ir, diagnostics } = compileSpace(text, flags.space);
-  if (!ir) throw new Failure(`${flags.space} does not compile:\n${diagnostics.map((d) => d.message).join("\n")}`);
+  if (!ir) {
+    throw new Failure(`${flags.space} does not compile:\n${diagnostics.map((d) => d.message).join("\n")}`);
+  }
   if (searchedCellTypes(ir).length === 0) throw new Failure(`${flags.space}: no edge has several candidates`);
   const size = spaceSize(ir);
   if (size > 10_000) {
@@ -164,7 +170,10 @@ async function readExisting(s: Setup): Promise<GroundTruthTable | undefined> {
         `have now (hash ${table.spaceHash.slice(0, 12)}…): give another --out to build a new table`,
     );
   }
-  const [a, b] = [JSON.stringify({ ...table.recipe, threads: 0 }), JSON.stringify({ ...s.header.recipe, threads: 0 })];
+  const [a, b] = [
+    JSON.stringify({ ...table.recipe, threads: 0 }),
+    JSON.stringify({ ...s.header.recipe, threads: 0 }),
+  ];
   if (a !== b) throw new Failure(`${s.out} was built with another recipe (${a}); give another --out`);
   return table;
 }
@@ -186,7 +195,8 @@ async function merge(s: Setup): Promise<GroundTruthTable | undefined> {
   const before = await readExisting(s);
   const files = await partFiles(s);
   if (files.length === 0) return before;
-  const records = (await Promise.all(files.map(async (f) => parsePart(await Deno.readTextFile(f), f)))).flat();
+  const records = (await Promise.all(files.map(async (f) => parsePart(await Deno.readTextFile(f), f))))
+    .flat();
   const table = mergeRecords(s.header, before, records);
   await writeJsonAtomic(s.out, table);
   return table;
@@ -244,7 +254,9 @@ async function spawnWorkers(flags: Flags, args: readonly string[], io: CliIo): P
     }).spawn());
   const codes = (await Promise.all(children.map((c) => c.status))).map((status) => status.code);
   const failed = codes.filter((code) => code !== 0);
-  if (failed.length > 0) io.err(`error: ${failed.length} of ${codes.length} workers failed (exit ${failed.join(", ")})\n`);
+  if (failed.length > 0) {
+    io.err(`error: ${failed.length} of ${codes.length} workers failed (exit ${failed.join(", ")})\n`);
+  }
   return failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
 }
 
@@ -304,7 +316,9 @@ export async function main(args: readonly string[], io: CliIo = defaultIo()): Pr
     const s = await setup(flags);
     if (flags.shard) return await worker(flags, s, io);
     if (flags.slurm) return await submitSlurm(flags, s, io);
-    if (flags.dryRun || flags.sbatch.length > 0) throw new UsageError("--dry-run and --sbatch go with --slurm");
+    if (flags.dryRun || flags.sbatch.length > 0) {
+      throw new UsageError("--dry-run and --sbatch go with --slurm");
+    }
     let code = EXIT_OK;
     if (!flags.merge && !flags.stats) {
       code = flags.parallel === 1 ? await worker(flags, s, io) : await spawnWorkers(flags, args, io);

@@ -154,7 +154,10 @@ export async function loadIdx(dir: string, split: "train" | "test", name = "idx"
   const labels = labelsFile.bytes.slice(8);
   const bad = labels.findIndex((label) => label >= 10);
   if (bad >= 0) {
-    throw new DataError("bad-label", `"${labelsFile.path}": label ${labels[bad]} of image ${bad} is not in 0–9`);
+    throw new DataError(
+      "bad-label",
+      `"${labelsFile.path}": label ${labels[bad]} of image ${bad} is not in 0–9`,
+    );
   }
   const side = SIDE + 2 * PAD;
   const images = new Float32Array(n * side * side);

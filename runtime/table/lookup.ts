@@ -180,7 +180,9 @@ export function lookupSvg(runs: readonly LookupRun[], table: GroundTruthTable): 
     `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/>`,
     `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
     `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">search cost, seconds (log scale)</text>`,
-    `<text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">` +
+    `<text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${
+      (T + H - B) / 2
+    })" text-anchor="middle">` +
     `test accuracy from the table (%)</text>`,
   ];
   for (let p = Math.ceil(xLo); p <= Math.floor(xHi); p++) {

@@ -196,7 +196,9 @@ export function parseTable(text: string, path: string): GroundTruthTable {
     }
     for (const run of arch.runs) {
       if (!(run.testAccuracy >= 0 && run.testAccuracy <= 1) || !(run.trainSeconds >= 0)) {
-        throw new Error(`${path}: architecture ${arch.index}, seed ${run.seed}: accuracy or time out of range`);
+        throw new Error(
+          `${path}: architecture ${arch.index}, seed ${run.seed}: accuracy or time out of range`,
+        );
       }
     }
   }
@@ -226,7 +228,9 @@ export function mergeRecords(
   }
   for (const { index, key, parameters, ...run } of records) {
     const arch = byIndex.get(index) ?? { key, parameters, runs: [] };
-    if (arch.key !== key) throw new Error(`architecture ${index} is "${arch.key}" in the table, "${key}" in a part`);
+    if (arch.key !== key) {
+      throw new Error(`architecture ${index} is "${arch.key}" in the table, "${key}" in a part`);
+    }
     if (!arch.runs.some((r) => r.seed === run.seed)) arch.runs.push(run);
     byIndex.set(index, arch);
   }
