@@ -1,11 +1,14 @@
 // `--data DIR` with torchvision's ImageFolder layout: a small folder of PNG and JPEG images of three
 // classes, made here, loads with its class names, trains (search and evaluate, tiny) with the names
-// recorded in run.json and eval.json, and a corrupt file is named before training starts.
+// recorded in run.json and eval.json, exports and predicts with them, and a corrupt file is named before
+// training starts.
 import { assert } from "./deps.ts";
 import { captureIo, fastSpace, withTempDir } from "./_helpers.ts";
 import { main as evaluate } from "../runtime/cli/evaluate.ts";
 import { main as search } from "../runtime/cli/search.ts";
 import { main as compare } from "../runtime/cli/compare.ts";
+import { main as exportModel } from "../runtime/cli/export.ts";
+import { main as predict } from "../runtime/cli/predict.ts";
 import { DataError } from "../runtime/data/datasets.ts";
 import { dataSourceOf, inputOf, loadSource } from "../runtime/data/sources.ts";
 import { encodePng, jpegJs } from "../runtime/deps_images.ts";
@@ -135,6 +138,21 @@ Deno.test("search, evaluate and compare read an image folder and record its clas
     assert.match(evaluated.stdout(), /test accuracy \d+\.\d\d% on 6 images/);
     const config = JSON.parse(await Deno.readTextFile(`${dir}/eval/eval.json`));
     assert.deepEqual(config.classNames, [...CLASSES]);
+
+    // The trained network exports with its class names, and predict names them on the folder's test images.
+    const exported = captureIo();
+    assert.equal(await exportModel([`${dir}/eval`, "--format", "onnx"], exported), 0, exported.stderr());
+    assert.match(exported.stdout(), /3 classes \(dark, light, red\)/);
+    await Deno.remove(`${data}/test/${CLASSES[0]}/notes.txt`);
+    const predicted = captureIo();
+    assert.equal(
+      await predict([`${dir}/eval/export-onnx`, `${data}/test`], predicted),
+      0,
+      predicted.stderr(),
+    );
+    assert.match(predicted.stdout(), /\.(png|jpg|PNG): (dark|light|red) \d+\.\d%/);
+    assert.match(predicted.stdout(), /\(label (dark|light|red)\)/);
+    assert.match(predicted.stdout(), /accuracy \d+\.\d\d% \(\d\/\d\) on \d labelled images/);
 
     // compare reads the folder too; its evaluate block's batch (128) does not fit 12 images: said plainly.
     const compared = captureIo();
