@@ -197,6 +197,23 @@ Deno.test("deno task table and compare --table refuse bad input with one line", 
     const i = captureIo();
     assert.equal(await tableMain(["--dry-run"], i), 2);
     assert.match(i.stderr(), /--dry-run and --sbatch go with --slurm/);
+    // A kept run searched with other settings is not scored as this setting's.
+    await Deno.mkdir(`${dir}/lookup/runs`, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/lookup/runs/asap-seed0.json`,
+      JSON.stringify({
+        label: "asap",
+        algorithm: "asap",
+        seed: 0,
+        key: "normal: none, none, none",
+        searchSeconds: 1,
+        settings: { set: [["t0", 1.3]], searchEpochs: 10 },
+      }),
+    );
+    const k = captureIo();
+    const lookupArgs = ["--table", "bench/bench201.table.json", "--algorithms", "asap", "--seeds", "0"];
+    assert.equal(await compareMain([...lookupArgs, "--out", `${dir}/lookup`], k), 1);
+    assert.match(k.stderr(), /"asap" seed 0 in .* was searched with other settings/);
     const g = captureIo();
     assert.equal(await tableMain(["--stats", "--out", `${dir}/none.json`], g), 0);
     assert.match(g.stdout(), /no runs yet/);

@@ -38,6 +38,7 @@ import {
 import { searchSettingsFor } from "./_search_settings.ts";
 import {
   type CliIo,
+  ensureWritable,
   EXIT_OK,
   Failure,
   integer,
@@ -168,7 +169,10 @@ function spaceFor(plan: Plan, text: string, table: GroundTruthTable): SpaceIR {
 
 /** A search's result before it is scored: scoring happens when reporting, so a table still being built can
  * score the searches run meanwhile once it has their cells. */
-type FoundRun = Omit<LookupRun, "testAccuracy" | "percentile" | "regret">;
+type FoundRun = Omit<LookupRun, "testAccuracy" | "percentile" | "regret"> & {
+  /** What the run was searched with besides its label and seed (absent in older folders). */
+  readonly settings?: { readonly set: readonly (readonly [string, number])[]; readonly searchEpochs: number };
+};
 
 async function readRuns(dir: string): Promise<FoundRun[]> {
   const runs: FoundRun[] = [];
@@ -229,6 +233,7 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
     const table = parseTable(await readText(plan.table, "table"), plan.table);
     const ir = spaceFor(plan, await readText(plan.file, "space file"), table);
     const out = plan.out ?? `runs/lookup-${ir.name}`;
+    await ensureWritable(out);
     await Deno.mkdir(`${out}/runs`, { recursive: true });
     const runs = await readRuns(`${out}/runs`);
     const known = new Set(table.architectures.filter((a) => a.runs.length > 0).map((a) => a.key));
@@ -251,7 +256,16 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
       const label = plan.label ?? algorithm;
       for (const seed of plan.seeds) {
         const path = `${out}/runs/${label}-seed${seed}.json`;
+        const settings = { set: plan.sets, searchEpochs: epochs };
         const kept = runs.find((r) => r.label === label && r.seed === seed);
+        if (kept?.settings && JSON.stringify(kept.settings) !== JSON.stringify(settings)) {
+          throw new Failure(
+            `"${label}" seed ${seed} in ${out} was searched with other settings (${
+              JSON.stringify(kept.settings)
+            }): ` +
+              `give this setting its own --label, or another --out`,
+          );
+        }
         if (kept) continue;
         let base: FoundRun;
         if (algorithm === "random") {
@@ -286,7 +300,7 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
             data = (await loadTableData(table.recipe)).train;
           }
           const found = await searchOnce(ir, algorithm, seed, epochs, data);
-          base = { label, algorithm, seed, key: found.key, searchSeconds: found.seconds };
+          base = { label, algorithm, seed, key: found.key, searchSeconds: found.seconds, settings };
         }
         await writeJsonAtomic(path, base);
         runs.push(base);
