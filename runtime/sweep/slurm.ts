@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { shellQuote } from "../core/shell.ts";
 import { logPath, type SweepPlan } from "./plan.ts";
 
 /** `#SBATCH` options a user passes through. */
@@ -37,18 +38,7 @@ export interface SlurmOptions {
 /** Default `graceSeconds`: see {@linkcode SlurmOptions}. */
 export const DEFAULT_GRACE_SECONDS = 300;
 
-/**
- * A word for the shell: single-quoted unless it is plainly safe.
- *
- * @example
- * ```ts
- * import { shellQuote } from "./slurm.ts";
- * if (!(shellQuote("it's") === `'it'\\''s'`)) throw new Error("the example's claim does not hold");
- * ```
- */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
+export { shellQuote };
 
 /** Where the script runs things; absolute paths. */
 export interface ScriptPaths {

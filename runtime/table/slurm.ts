@@ -8,10 +8,7 @@
  * @module
  */
 
-/** A word for the shell: single-quoted unless it is plainly safe. */
-function quote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
+import { shellQuote as quote } from "../core/shell.ts";
 
 /** What the array runs, as absolute paths. */
 export interface TableScript {
