@@ -21,7 +21,8 @@ import { setNativeThreads } from "../runtime/kernels/native/load.ts";
 import { randomCell } from "../runtime/loops/derive.ts";
 import { SearchRun } from "../runtime/loops/search.ts";
 import { loadTableData } from "../runtime/table/build.ts";
-import { mean, standing } from "../runtime/table/stats.ts";
+import { mean } from "../runtime/core/stats.ts";
+import { standing } from "../runtime/table/stats.ts";
 import { architectureKey, parseTable } from "../runtime/table/table_file.ts";
 import { nativeMissing } from "./_native.ts";
 
@@ -61,7 +62,7 @@ Deno.test({
     await useBackend(nativeMissing === undefined ? "native" : "wasm");
     // One thread, as the study (bench/study.sh) searched: the same seed then finds the same cell.
     if (nativeMissing === undefined) setNativeThreads(1);
-    const data = (await loadTableData(table.recipe)).train;
+    const data = (await loadTableData(table.recipe)).search;
     const found: string[] = [];
     for (const seed of SEEDS) {
       const run = new SearchRun(ir, { data, seed, augment: { pad: 0, flip: false } });

@@ -297,7 +297,7 @@ export async function compareByTable(args: readonly string[], io: CliIo): Promis
           if (!data) {
             await useBackend(plan.backend as BackendName, say);
             if (plan.threads !== undefined && tf.getBackend() === "native") setNativeThreads(plan.threads);
-            data = (await loadTableData(table.recipe)).train;
+            data = (await loadTableData(table.recipe)).search;
           }
           const found = await searchOnce(ir, algorithm, seed, epochs, data);
           base = { label, algorithm, seed, key: found.key, searchSeconds: found.seconds, settings };

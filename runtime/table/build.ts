@@ -29,20 +29,23 @@ export async function tableHash(ir: SpaceIR): Promise<string> {
   );
 }
 
-/** The recipe's three datasets. */
+/** The recipe's datasets: the three of every training, and what searches scored on the table see. */
 export interface TableData {
   readonly train: Dataset;
   readonly validation: Dataset;
   readonly test: Dataset;
+  /** The first `searchImages` of the training part (classes stay balanced: the part interleaves them). */
+  readonly search: Dataset;
 }
 
 /** The table's defaults besides the space's `evaluate` block (see README, "Ground truth"). */
 export const TABLE_DATA = {
   task: "fashion-mnist",
   downsample: 2,
-  trainImages: 3000,
+  trainImages: 9000,
   validationImages: 1000,
-  testImages: 3000,
+  testImages: 5000,
+  searchImages: 3000,
   selectionSeed: 0,
 } as const;
 
@@ -74,7 +77,8 @@ export function recipeOf(ir: SpaceIR, threads: number): TableRecipe {
 
 /**
  * Loads the recipe's data: the training split's selection is cut into disjoint training and
- * validation parts, the test split's into the test part; both at the recipe's resolution.
+ * validation parts, the test split's into the test part; both at the recipe's resolution. Searches
+ * see a prefix of the training part (all of it for tables from before `searchImages`).
  *
  * @param recipe The recipe.
  * @returns Training, validation and test images.
@@ -90,8 +94,10 @@ export async function loadTableData(recipe: TableRecipe): Promise<TableData> {
     data.selectionSeed,
   );
   const [test] = balancedParts(testSplit, [data.testImages], data.selectionSeed);
+  const searchImages = Math.min(data.searchImages ?? data.trainImages, data.trainImages);
   return {
     train: pick(trainSplit, train!, `${data.task}-train`),
+    search: pick(trainSplit, train!.slice(0, searchImages), `${data.task}-search`),
     validation: pick(trainSplit, validation!, `${data.task}-validation`),
     test: pick(testSplit, test!, `${data.task}-test`),
   };

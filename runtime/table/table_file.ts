@@ -21,6 +21,11 @@ export interface TableRecipe {
     readonly trainImages: number;
     readonly validationImages: number;
     readonly testImages: number;
+    /**
+     * What searches scored on this table are given: the first this many of the training part
+     * (tables without it: the whole part).
+     */
+    readonly searchImages?: number;
     /** The seed of the selections' order. */
     readonly selectionSeed: number;
   };
