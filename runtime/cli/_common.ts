@@ -10,6 +10,7 @@ import { BackendError } from "../kernels/backend.ts";
 import { DataError } from "../data/datasets.ts";
 import { type DataSource, dataSourceOf } from "../data/sources.ts";
 import { CheckpointError } from "../io/checkpoint_io.ts";
+import { shellQuote } from "../core/shell.ts";
 import { type ProgressSink, stdoutSink } from "../report/progress.ts";
 import { RunFolderError } from "../report/run_folder.ts";
 
@@ -168,11 +169,6 @@ export interface Rerun {
   readonly args: readonly string[];
 }
 
-/** An argument as a POSIX shell reads it back. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 /**
  * Fails early when the process may not write the run folder (the tasks may write only under runs/),
  * naming the one command that runs the same thing with that folder writable too. On a terminal Deno
@@ -186,12 +182,12 @@ export async function ensureWritable(dir: string, rerun?: Rerun): Promise<void> 
   if (!rerun) throw new Failure(`${where}; run the command with --allow-write=runs,${dir}`);
   const command = [
     "deno run --allow-read",
-    shellWord(`--allow-write=runs,${dir},.asap-cache`),
+    shellQuote(`--allow-write=runs,${dir},.asap-cache`),
     "--allow-sys=systemMemoryInfo,cpus",
     // The native backend's shim: built into .asap-cache with g++ on first use, then loaded from there.
-    "--allow-ffi=.asap-cache --allow-run=g++ --allow-env=OMP_WAIT_POLICY",
-    shellWord(decodeURIComponent(rerun.script.pathname)),
-    ...rerun.args.map(shellWord),
+    "--allow-ffi=.asap-cache --allow-run=g++,python3 --allow-env=OMP_WAIT_POLICY,ASAP_LIBTORCH",
+    shellQuote(decodeURIComponent(rerun.script.pathname)),
+    ...rerun.args.map(shellQuote),
   ];
   throw new Failure(`${where}; to write there, run:\n  ${command.join(" ")}`);
 }

@@ -1,5 +1,6 @@
 /**
- * Words for generated shell scripts (Slurm job scripts of sweeps and of the ground-truth table).
+ * Words for generated shell commands (Slurm job scripts of sweeps and of the ground-truth table, the
+ * command a CLI suggests when it may not write a run folder).
  *
  * @module
  */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { GenotypeCell } from "../../dsl/ir.ts";
+import { mean, std } from "../core/stats.ts";
 
 /** One finished run of a comparison: a search (none for `random`) and the training of its cell. */
 export interface CompareRun {
@@ -35,13 +36,6 @@ export interface CompareRow {
   /** Each run's test accuracy, by seed (ascending). */
   readonly bySeed: readonly { readonly seed: number; readonly testAccuracy: number }[];
 }
-
-const mean = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length);
-const std = (xs: readonly number[]) => {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
-};
 
 /**
  * Summarizes runs per algorithm, in the order the algorithms first appear.

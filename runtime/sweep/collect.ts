@@ -8,6 +8,7 @@
  */
 import type { Genotype } from "../../dsl/ir.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
+import { mean, std } from "../core/stats.ts";
 import { EVAL_DIR, logPath, readPlan, type SweepPlan, type SweepTask } from "./plan.ts";
 import { readStatus } from "./status.ts";
 
@@ -144,9 +145,7 @@ async function collectTask(sweepDir: string, plan: SweepPlan, task: SweepTask): 
 export function stat(values: readonly (number | null)[]): Stat {
   const xs = values.filter((v): v is number => v !== null);
   if (xs.length === 0) return { n: 0, mean: null, std: null };
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length < 2 ? null : Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
-  return { n: xs.length, mean, std };
+  return { n: xs.length, mean: mean(xs), std: xs.length < 2 ? null : std(xs) };
 }
 
 /**

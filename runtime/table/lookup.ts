@@ -8,7 +8,8 @@
  */
 
 import { Rng } from "../core/rng.ts";
-import { mean, scores, standing, std } from "./stats.ts";
+import { mean, std } from "../core/stats.ts";
+import { scores, standing } from "./stats.ts";
 import type { GroundTruthTable } from "./table_file.ts";
 
 /** One scored search (or baseline) with one seed. */

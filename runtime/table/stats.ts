@@ -5,19 +5,8 @@
  * @module
  */
 
+import { mean, std } from "../core/stats.ts";
 import type { GroundTruthTable, TableArchitecture, TableRun } from "./table_file.ts";
-
-/** Mean of numbers (NaN for none). */
-export function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
-}
-
-/** Sample standard deviation (n − 1); 0 for fewer than two values. */
-export function std(xs: readonly number[]): number {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
-}
 
 /** An architecture's means over its seeds. */
 export interface ArchitectureScore {
