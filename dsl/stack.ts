@@ -245,3 +245,32 @@ export function evaluationCellTypes(ir: SpaceIR, cells: number, reductions: read
  * relu, 2×2 conv 128 → 768, batch norm, relu, linear 768 → classes.
  */
 export const AUXILIARY_HEAD = { hidden: 128, features: 768, pool: 5, poolStride: 3 } as const;
+
+/**
+ * Why the auxiliary head cannot sit on this stack for images of this size, or null when it can: the
+ * head's 5×5/3 pool and 2×2 conv reduce an 8×8 map (DARTS' CIFAR network after its last reduction;
+ * 8–10 px per side work) to the single position its linear layer reads.
+ *
+ * @param stack The network's positions ({@linkcode evaluationStack}).
+ * @param inputSize The images' side in pixels (the stem keeps it).
+ * @returns A message for the user, or null.
+ * @example
+ * ```ts
+ * import { auxiliaryHeadMismatch } from "./stack.ts";
+ * const stack = { reductions: [1, 3], auxiliaryAfter: 3 };
+ * if (auxiliaryHeadMismatch(stack, 32) !== null) throw new Error("32×32 → 8×8 after two reductions fits");
+ * if (auxiliaryHeadMismatch(stack, 16) === null) throw new Error("16×16 → 4×4 does not");
+ * ```
+ */
+export function auxiliaryHeadMismatch(
+  stack: Pick<EvaluationStack, "reductions" | "auxiliaryAfter">,
+  inputSize: number,
+): string | null {
+  const halvings = stack.reductions.filter((r) => r <= stack.auxiliaryAfter).length;
+  const size = Math.ceil(inputSize / 2 ** halvings);
+  const pooled = Math.floor((size - AUXILIARY_HEAD.pool) / AUXILIARY_HEAD.poolStride) + 1;
+  if (pooled === 2) return null;
+  return `the auxiliary head (DARTS' AuxiliaryHeadCIFAR) needs an 8×8 map after cell ${stack.auxiliaryAfter}, ` +
+    `but ${inputSize}×${inputSize} images give ${size}×${size} there; set auxiliary_weight: 0 in the ` +
+    `evaluate block, or use 32×32 images with two reductions`;
+}

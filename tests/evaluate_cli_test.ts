@@ -101,6 +101,23 @@ Deno.test("evaluate refuses a search space whose edges still have several candid
   });
 });
 
+Deno.test("evaluate refuses an auxiliary head that does not fit the map after the last reduction, before training", async () => {
+  await withTempDir(async (dir) => {
+    // One reduction on the 32×32 digits leaves a 16×16 map where the head needs 8×8 (it used to fail
+    // in the first step, as "failed unexpectedly").
+    const file = `${dir}/found.space`;
+    await Deno.writeTextFile(
+      file,
+      FOUND.replace("reductions: [1/3, 2/3]", "reductions: [1/2]  auxiliary_weight: 0.4"),
+    );
+    const io = captureIo();
+    assert.equal(await main([file, "--steps-per-epoch", "1", "--out", `${dir}/eval`], io), 1);
+    assert.match(io.stderr(), /auxiliary head .* needs an 8×8 map after cell 2, but 32×32 images give 16×16/);
+    assert.match(io.stderr(), /auxiliary_weight: 0/);
+    assert.doesNotMatch(io.stderr(), /unexpected/);
+  });
+});
+
 Deno.test("evaluate trains the found cells, reports test accuracy and saves the weights", async () => {
   await withTempDir(async (dir) => {
     const file = `${dir}/found.space`;

@@ -16,6 +16,7 @@
 import { tf } from "../deps.ts";
 import { NonFiniteLossError } from "../core/errors.ts";
 import type { GenotypeCell, LrSchedule, SpaceIR, WeightOptimizer } from "../../dsl/ir.ts";
+import { auxiliaryHeadMismatch, evaluationStack } from "../../dsl/stack.ts";
 import { EvaluationNetwork } from "../nets/evaluation_network.ts";
 import { clipScale, Sgd, type SlotValues } from "./optim.ts";
 import { cosineLr, cyclicLr } from "./schedules.ts";
@@ -404,6 +405,11 @@ export class TrainRun extends EpochRun<TrainTelemetry> {
       throw new RangeError(
         `batch size ${this.settings.batchSize} is larger than the training set (${n} images)`,
       );
+    }
+    if (this.settings.auxiliary) {
+      const stack = evaluationStack(ir, { channels: this.settings.channels, cells: this.settings.cells });
+      const mismatch = auxiliaryHeadMismatch(stack, options.data.height);
+      if (mismatch) throw new RangeError(mismatch);
     }
     this.#rng = new Rng(this.seed);
     const init = new Rng(this.seed ^ 0x5eed);
