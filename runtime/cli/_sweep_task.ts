@@ -54,8 +54,9 @@ class Steps {
         "--allow-read",
         `--allow-write=${this.sweepDir},.asap-cache`,
         "--allow-ffi=.asap-cache",
-        "--allow-run=g++",
-        "--allow-env=OMP_WAIT_POLICY",
+        // python3 and ASAP_LIBTORCH: finding a CUDA libtorch the user has (kernels/native/build.ts).
+        "--allow-run=g++,python3",
+        "--allow-env=OMP_WAIT_POLICY,ASAP_LIBTORCH",
         "--allow-sys=systemMemoryInfo,cpus",
         cli,
         ...args,
