@@ -21,5 +21,9 @@ lookup --algorithms asap --label asap-alpha-lr-0.003 --set t0=2.0 --set beta=0.7
 lookup --algorithms asap
 # DARTS mode (T = 1, no pruning, argmax at the end) and the two pruning baselines of section 4.4.
 lookup --algorithms darts,magnitude,accumulated_gradient
+# Searches twice as long (T reaches 2.0·0.75^20 = 0.006), so that pruning runs further towards
+# Algorithm 1's end (one op per edge) before the argmax: with the paper's α lr and with 1e-2.
+lookup --algorithms asap --label asap-20-epochs --set max_epochs=20
+lookup --algorithms asap --label asap-grace-T-20-epochs --set t0=2.0 --set beta=0.75 --set grace_temperature=1 --set alpha_lr=0.01 --set max_epochs=20
 # One random cell per seed, and random search given the same seed's asap search time.
 lookup --algorithms random,random_search

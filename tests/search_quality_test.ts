@@ -1,16 +1,15 @@
 // Search quality against ground truth: ASAP with the shipped defaults of spaces/bench201.space,
-// searched with seeds 0, 1 and 2 on the table's own training images and scored by lookup in
+// searched with seeds 0, 1 and 2 on the table's search images and scored by lookup in
 // bench/bench201.table.json, must find cells whose mean rank percentile (1 = the best of the 125
 // cells, 0.5 = the median) is above BAR.
 //
-// The bar is 0.25, not the median: in the study (README, "Search quality against ground truth") no
-// ASAP setting beat random cells on this table, and the shipped default's seeds 0–2 reach 0.48
-// (percentiles 0.10, 1.00, 0.34). What 0.25 rejects, from the committed table (the first test
-// recomputes it): a disconnected cell (all-`none`, 0.03) and collapse onto pooling (all-`avg_pool_3x3`,
-// 0.22). What it does NOT reject: the random cells of seeds 0–2 (0.70) and all-`skip_connect` (0.87),
-// which this short recipe ranks near the top. So this test guards against the search breaking
-// (choosing `none` or pooling everywhere), not for ASAP beating random search; the table cannot show
-// that at this budget.
+// BAR is 0.6: above the median, as the issue asked, and above what a search that returned a random
+// cell would score with the same seeds. From the committed table (the first test recomputes each):
+// the random cells of seeds 0–2 (`conv_3x3, skip_connect, conv_1x1`, `conv_1x1, avg_pool_3x3,
+// avg_pool_3x3`, `conv_1x1, skip_connect, none`) average 0.58; all-`none` (a disconnected cell) scores
+// 0.03, all-`skip_connect` 0.23 and all-`avg_pool_3x3` 0.47 (collapse onto parameter-free ops). All fail
+// the bar. The shipped default's seeds 0–2 reach 0.74 (0.60, 0.80, 0.82). A random cell averages 0.5
+// over all seeds; these three draws happen to be luckier, so the bar sits above them too.
 import { assert } from "./deps.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { cellTypeOf } from "../dsl/ir.ts";
@@ -28,7 +27,7 @@ import { nativeMissing } from "./_native.ts";
 
 const SEEDS = [0, 1, 2];
 /** The bar on the found cells' mean rank percentile (see the header). */
-const BAR = 0.25;
+const BAR = 0.6;
 
 const tablePath = "bench/bench201.table.json";
 const table = parseTable(await Deno.readTextFile(tablePath), tablePath);
@@ -36,16 +35,17 @@ const ir = compileSpace(await Deno.readTextFile("spaces/bench201.space"), "space
 const percentile = (key: string) => standing(table, key).percentile;
 const uniform = (op: string) => `normal: ${op}, ${op}, ${op}`;
 
-Deno.test("the quality bar rejects a disconnected cell and collapse onto pooling, not random or skip cells", () => {
-  assert.ok(!(percentile(uniform("none")) > BAR));
-  assert.ok(!(percentile(uniform("avg_pool_3x3")) > BAR));
-  // What the bar lets through, as the header says (a test that documents the bar's weakness).
+Deno.test("the quality bar rejects a disconnected cell, collapse onto skips or pooling, and the random cells of the same seeds", () => {
+  for (const op of ["none", "skip_connect", "avg_pool_3x3"]) {
+    assert.ok(!(percentile(uniform(op)) > BAR), `all-${op}: ${percentile(uniform(op))}`);
+  }
   const random = SEEDS.map((seed) => {
     const rng = new Rng(seed);
     return architectureKey(ir, ir.cellTypes.map((c) => randomCell(cellTypeOf(ir, c.name), rng)));
   });
-  assert.ok(mean(random.map(percentile)) > BAR);
-  assert.ok(percentile(uniform("skip_connect")) > BAR);
+  assert.ok(!(mean(random.map(percentile)) > BAR), `random cells ${random.join("; ")}`);
+  // And the bar is not out of reach: the space's best cells clear it.
+  assert.ok(percentile(uniform("conv_3x3")) > BAR);
 });
 
 const missing = !isIdxFolder(FASHION_MNIST_DIR) ? `dataset-fashion-mnist is not installed` : undefined;
@@ -53,7 +53,7 @@ if (missing && Deno.env.get("ASAP_FASHION_MNIST_REQUIRED") === "1") throw new Er
 
 Deno.test({
   name:
-    `ASAP with bench201's shipped defaults finds cells above the lower quartile of the space (seeds ${
+    `ASAP with bench201's shipped defaults finds cells above the median and above random cells (seeds ${
       SEEDS.join(", ")
     })` +
     (missing ? ` — not run: ${missing}` : ""),
