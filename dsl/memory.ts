@@ -21,9 +21,9 @@ const MAPS_PER_STEP = 2;
 
 /**
  * How one backend's peak memory relates to the count: each factor multiplies the feature maps counted
- * per sample (on wasm backpropagation's gradients and temporaries add to what the forward pass keeps,
- * hence factors above 1; native keeps less than the count charges), and `baseBytes` is what does not
- * grow with the batch besides the weights and their slots. Plain data: the runtime picks the table of
+ * per sample (under 1 where less is kept than the count's two maps per op step, over 1 where a recomputed
+ * cell's gradients and temporaries add to its maps), and `baseBytes` is what does not grow with the batch
+ * besides the weights and their slots. Plain data: the runtime picks the table of
  * its backend (runtime/cli/_memory.ts); this module knows no backend.
  */
 export interface MemoryFactors {
@@ -44,18 +44,27 @@ export interface MemoryFactors {
  * does not grow with the batch), measured with `deno run -A tests/memory_peaks.ts` (one process per
  * configuration; the measured peaks are in tests/memory_test.ts, which checks the estimates against them).
  *
- * `wasm`: the wasm heap (it never shrinks, so its size after a training step is the step's peak):
- * - `kept`: DARTS' supernet (spaces/darts.space) with every activation kept, 1,312 MB per sample between
- *   batch 1 and 2 (count: 265 MB); `evaluationKept` the same (DARTS_V2 within 20% with it);
- * - `recomputed`: the same supernet with each mixed op recomputed, 64 MB per sample between batch 8 and
- *   32 (count: 28 MB);
- * - `cell`: the cell being recomputed in an evaluation network recomputed per cell (DARTS_V2, C = 36,
- *   20 cells), 129 MB per sample between batch 4 and 16;
+ * Both measured 2026-12-05 on the 2-core machine kind (tfjs 4.22.0, Deno 2.9.6), each rounded up so that
+ * every measured point lies at or under its estimate. The wasm factors of 2026-12-01 (5.0, 5.0, 2.25,
+ * 6.4) came before the backpropagation that frees as it goes (runtime/kernels/lean_backprop.ts): DARTS'
+ * supernet then took 1,312 MB of heap a sample, now 88.
+ *
+ * `wasm`: the wasm heap (it never shrinks, so its size after two training steps is their peak; it grows
+ * ahead of need in steps, which lifts small batches):
+ * - `kept`: the supernets with every activation kept: quickstart's 5.8 MB per sample between batch 16
+ *   and 128 (count 12.5 MB: 0.47), DARTS' 88 MB between batch 2 and 8 (count 265 MB: 0.33); the larger;
+ * - `evaluationKept`: DARTS_V2 (C = 36, 20 cells, auxiliary head) keeping everything, 109 MB per sample
+ *   between batch 4 and 16 (count 185 MB: 0.59), 0.82 to cover batch 4's heap;
+ * - `recomputed`: DARTS' supernet recomputing each mixed op, 10.5 MB per sample between batch 8 and 32
+ *   (count 28 MB: 0.37);
+ * - `cell`: DARTS_V2 recomputing each cell, 21.5 MB per sample between batch 4 and 16, less its kept cell
+ *   outputs at `recomputed`'s rate (count 7.5 MB), over the widest cell's count (17 MB): 1.09, 1.65 to
+ *   cover batch 4's heap;
  * - `baseBytes`: the empty heap, 16 MiB.
  * The cpu and webgpu backends run the same tfjs engine and keep what wasm keeps: they use these.
  *
  * `native`: the process's peak RSS (ATen's tensors, the freed memory glibc keeps for the next step, V8,
- * libtorch), measured 2026-12-05 on the 2-core machine kind, each factor rounded up from its slope:
+ * libtorch):
  * - `kept`: the supernets with every activation kept: quickstart's 6.6 MB per sample between batch 16
  *   and 128 (count 12.5 MB: 0.53), DARTS' 92 MB between batch 2 and 8 (count 265 MB: 0.35); the larger;
  *   native frees each mixed op's output as its node is summed (runtime/kernels/lean_backprop.ts);
@@ -70,7 +79,7 @@ export interface MemoryFactors {
  *   a step leave tfjs bookkeeping and freed heap behind at any batch).
  */
 export const PEAK_FACTORS = {
-  wasm: { kept: 5.0, evaluationKept: 5.0, recomputed: 2.25, cell: 6.4, baseBytes: 16 * 2 ** 20 },
+  wasm: { kept: 0.48, evaluationKept: 0.82, recomputed: 0.4, cell: 1.65, baseBytes: 16 * 2 ** 20 },
   native: { kept: 0.55, evaluationKept: 0.7, recomputed: 0.36, cell: 1.05, baseBytes: 420e6 },
 } as const satisfies Readonly<Record<string, MemoryFactors>>;
 
