@@ -20,20 +20,68 @@ const FLOAT = 4;
 const MAPS_PER_STEP = 2;
 
 /**
- * Peak wasm heap per sample ÷ the feature maps counted per sample, measured on wasm at 32×32 (the heap
- * never shrinks, so its size after one training step is the step's peak; tests/memory_test.ts):
- * - `kept`: DARTS' supernet (spaces/darts.space) with every activation kept, 1,312 MB per sample between
- *   batch 1 and 2 (count: 265 MB);
- * - `recomputed`: the same supernet with each mixed op recomputed, 64 MB per sample between batch 8 and
- *   32 (count: 28 MB);
- * - `cell`: the cell being recomputed in an evaluation network recomputed per cell (DARTS_V2, C = 36,
- *   20 cells), 129 MB per sample between batch 4 and 16.
- * Backpropagation's gradients and temporaries add to what the forward pass keeps, hence factors above 1.
+ * How one backend's peak memory relates to the count: each factor multiplies the feature maps counted
+ * per sample (under 1 where less is kept than the count's two maps per op step, over 1 where a recomputed
+ * cell's gradients and temporaries add to its maps), and `baseBytes` is what does not grow with the batch
+ * besides the weights and their slots. Plain data: the runtime picks the table of
+ * its backend (runtime/cli/_memory.ts); this module knows no backend.
  */
-export const PEAK_FACTOR = { kept: 5.0, recomputed: 2.25, cell: 6.4 } as const;
+export interface MemoryFactors {
+  /** The supernet with every activation kept. */
+  readonly kept: number;
+  /** The evaluation network with every activation kept. */
+  readonly evaluationKept: number;
+  /** The supernet with each mixed op recomputed: what it keeps per mixed op. */
+  readonly recomputed: number;
+  /** The cell being recomputed in an evaluation network recomputed per cell. */
+  readonly cell: number;
+  /** The backend's memory before any tensor exists, and whatever else a step holds at any batch. */
+  readonly baseBytes: number;
+}
 
-/** The wasm heap before any tensor exists (16 MiB, measured). */
-const BASE_BYTES = 16 * 2 ** 20;
+/**
+ * The factors per backend, from bytes-per-sample slopes between two batches at 32×32 (which cancel what
+ * does not grow with the batch), measured with `deno run -A tests/memory_peaks.ts` (one process per
+ * configuration; the measured peaks are in tests/memory_test.ts, which checks the estimates against them).
+ *
+ * Both measured 2026-12-05 on the 2-core machine kind (tfjs 4.22.0, Deno 2.9.6), each rounded up so that
+ * every measured point lies at or under its estimate. The wasm factors of 2026-12-01 (5.0, 5.0, 2.25,
+ * 6.4) came before the backpropagation that frees as it goes (runtime/kernels/lean_backprop.ts): DARTS'
+ * supernet then took 1,312 MB of heap a sample, now 88.
+ *
+ * `wasm`: the wasm heap (it never shrinks, so its size after two training steps is their peak; it grows
+ * ahead of need in steps, which lifts small batches):
+ * - `kept`: the supernets with every activation kept: quickstart's 5.8 MB per sample between batch 16
+ *   and 128 (count 12.5 MB: 0.47), DARTS' 88 MB between batch 2 and 8 (count 265 MB: 0.33); the larger;
+ * - `evaluationKept`: DARTS_V2 (C = 36, 20 cells, auxiliary head) keeping everything, 109 MB per sample
+ *   between batch 4 and 16 (count 185 MB: 0.59), 0.82 to cover batch 4's heap;
+ * - `recomputed`: DARTS' supernet recomputing each mixed op, 10.5 MB per sample between batch 8 and 32
+ *   (count 28 MB: 0.37);
+ * - `cell`: DARTS_V2 recomputing each cell, 21.5 MB per sample between batch 4 and 16, less its kept cell
+ *   outputs at `recomputed`'s rate (count 7.5 MB), over the widest cell's count (17 MB): 1.09, 1.65 to
+ *   cover batch 4's heap;
+ * - `baseBytes`: the empty heap, 16 MiB.
+ * The cpu and webgpu backends run the same tfjs engine and keep what wasm keeps: they use these.
+ *
+ * `native`: the process's peak RSS (ATen's tensors, the freed memory glibc keeps for the next step, V8,
+ * libtorch):
+ * - `kept`: the supernets with every activation kept: quickstart's 6.6 MB per sample between batch 16
+ *   and 128 (count 12.5 MB: 0.53), DARTS' 92 MB between batch 2 and 8 (count 265 MB: 0.35); the larger;
+ *   native frees each mixed op's output as its node is summed (runtime/kernels/lean_backprop.ts);
+ * - `evaluationKept`: DARTS_V2 (C = 36, 20 cells, auxiliary head) keeping everything, 118 MB per sample
+ *   between batch 8 and 32 (count 185 MB: 0.64);
+ * - `recomputed`: DARTS' supernet recomputing each mixed op, 9.5 MB per sample between batch 8 and 32
+ *   (count 28 MB: 0.33);
+ * - `cell`: DARTS_V2 recomputing each cell, 20.2 MB per sample between batch 8 and 32, less its kept cell
+ *   outputs at `recomputed`'s rate (count 7.5 MB), over the widest cell's count (17 MB): 1.04;
+ * - `baseBytes`: the largest intercept of those lines less the weights and slots: 248 MB before the
+ *   network is built (Deno, V8, libtorch, the shim), up to 412 MB (DARTS' supernet: its 35,000 kernels
+ *   a step leave tfjs bookkeeping and freed heap behind at any batch).
+ */
+export const PEAK_FACTORS = {
+  wasm: { kept: 0.48, evaluationKept: 0.82, recomputed: 0.4, cell: 1.65, baseBytes: 16 * 2 ** 20 },
+  native: { kept: 0.55, evaluationKept: 0.7, recomputed: 0.36, cell: 1.05, baseBytes: 420e6 },
+} as const satisfies Readonly<Record<string, MemoryFactors>>;
 
 /** What a training step needs: fixed bytes, bytes per sample, and the total at a batch size. */
 export interface MemoryEstimate {
@@ -99,6 +147,7 @@ function estimate(
   counts: { weights: number; arch: number; stem: number },
   batchSize: number,
   unit: RecomputeUnit,
+  factors: MemoryFactors,
 ): MemoryEstimate {
   const stemMap = counts.stem * input.size ** 2;
   let kept = 2 * stemMap;
@@ -117,12 +166,15 @@ function estimate(
   const weightBytes = FLOAT * (counts.weights + counts.arch);
   const gradientBytes = weightBytes;
   const optimizerBytes = FLOAT * (counts.weights + 2 * counts.arch);
-  const fixed = BASE_BYTES + weightBytes + gradientBytes + optimizerBytes;
+  const fixed = factors.baseBytes + weightBytes + gradientBytes + optimizerBytes;
   const perSample = {
-    kept: Math.ceil(FLOAT * (kept * PEAK_FACTOR.kept + input.channels * input.size ** 2)),
+    kept: Math.ceil(
+      FLOAT *
+        (kept * (unit === "cell" ? factors.evaluationKept : factors.kept) + input.channels * input.size ** 2),
+    ),
     recomputed: Math.ceil(
       FLOAT *
-        (recomputed * PEAK_FACTOR.recomputed + live * PEAK_FACTOR.cell + input.channels * input.size ** 2),
+        (recomputed * factors.recomputed + live * factors.cell + input.channels * input.size ** 2),
     ),
   };
   return {
@@ -146,12 +198,13 @@ function estimate(
  * @param ir the compiled space
  * @param summary its {@linkcode summarize} (which sets the input size and channels)
  * @param batchSize the batch (default: the space's `batch_size`)
+ * @param factors the backend's {@linkcode MemoryFactors} (default: wasm's, the JS backends')
  * @returns the estimate
  * @example
  * ```ts
  * import { compileSpace } from "./compile.ts";
  * import { summarize } from "./infer.ts";
- * import { searchMemory } from "./memory.ts";
+ * import { PEAK_FACTORS, searchMemory } from "./memory.ts";
  * const { ir } = compileSpace(`space s {
  *   operation skip = identity
  *   cell normal { nodes: 2 candidates: skip }
@@ -159,12 +212,15 @@ function estimate(
  * }`);
  * const m = searchMemory(ir!, summarize(ir!), 8);
  * if (!(m.total.recomputed <= m.total.kept)) throw new Error("recomputation keeps less");
+ * const native = searchMemory(ir!, summarize(ir!), 8, PEAK_FACTORS.native);
+ * if (!(native.fixedBytes > m.fixedBytes)) throw new Error("the native process holds more before a step");
  * ```
  */
 export function searchMemory(
   ir: SpaceIR,
   summary: SpaceSummary,
   batchSize = ir.search.batchSize,
+  factors: MemoryFactors = PEAK_FACTORS.wasm,
 ): MemoryEstimate {
   return estimate(
     ir,
@@ -177,6 +233,7 @@ export function searchMemory(
     },
     batchSize,
     "mixedOp",
+    factors,
   );
 }
 
@@ -187,6 +244,7 @@ export function searchMemory(
  * @param summary its {@linkcode inferEvaluation}
  * @param input the image's size and channels
  * @param batchSize the batch
+ * @param factors the backend's {@linkcode MemoryFactors} (default: wasm's, the JS backends')
  * @returns the estimate (recomputation is per cell: `recomputed` is an upper bound of it)
  */
 export function evaluationMemory(
@@ -194,6 +252,7 @@ export function evaluationMemory(
   summary: EvaluationSummary,
   input: { readonly size: number; readonly channels: number },
   batchSize: number,
+  factors: MemoryFactors = PEAK_FACTORS.wasm,
 ): MemoryEstimate {
   return estimate(
     ir,
@@ -202,6 +261,7 @@ export function evaluationMemory(
     { weights: summary.paramsWithAuxiliary, arch: 0, stem: ir.supernet.stemMultiplier * summary.channels },
     batchSize,
     "cell",
+    factors,
   );
 }
 

@@ -1,15 +1,27 @@
 /**
  * The memory check of the search and evaluate commands: the run's estimate (dsl/memory.ts) against
- * the chosen backend's memory (kernels/memory_limit.ts), before anything is allocated.
+ * the chosen backend's memory (kernels/memory_limit.ts), before anything is allocated. The estimate uses
+ * the backend's own factors: native's process holds less per sample than the tfjs engine's heap.
  *
  * @module
  */
 import type { EvaluationSummary } from "../../dsl/infer.ts";
 import { summarize } from "../../dsl/infer.ts";
 import type { SpaceIR } from "../../dsl/ir.ts";
-import { evaluationMemory, searchMemory } from "../../dsl/memory.ts";
+import { evaluationMemory, type MemoryFactors, PEAK_FACTORS, searchMemory } from "../../dsl/memory.ts";
 import type { BackendName } from "../kernels/backend.ts";
 import { fitsMemory, memoryLimit } from "../kernels/memory_limit.ts";
+
+/**
+ * The estimate's factors for a backend: native's measured on native; every other backend runs the tfjs
+ * engine's own backpropagation over JS-managed tensors, as wasm does, and takes wasm's.
+ *
+ * @param backend the backend the run uses
+ * @returns its factors (dsl/memory.ts)
+ */
+export function memoryFactors(backend: BackendName): MemoryFactors {
+  return backend === "native" ? PEAK_FACTORS.native : PEAK_FACTORS.wasm;
+}
 
 /** The verdict: the run fits (recomputing its activations when that is what fits), or a message. */
 export type MemoryVerdict = { fits: true; recompute: boolean } | { fits: false; message: string };
@@ -41,10 +53,14 @@ export async function searchFits(
     inputChannels: input.channels,
     classes: input.classes,
   });
-  return fitsMemory(searchMemory(ir, summary, batchSize), await memoryLimit(backend), {
-    run: "the search",
-    shrink: "channels, cells, nodes or candidates in the space",
-  });
+  return fitsMemory(
+    searchMemory(ir, summary, batchSize, memoryFactors(backend)),
+    await memoryLimit(backend),
+    {
+      run: "the search",
+      shrink: "channels, cells, nodes or candidates in the space",
+    },
+  );
 }
 
 /**
@@ -64,8 +80,12 @@ export async function evaluationFits(
   batchSize: number,
   backend: BackendName,
 ): Promise<MemoryVerdict> {
-  return fitsMemory(evaluationMemory(ir, summary, input, batchSize), await memoryLimit(backend), {
-    run: "the evaluation training",
-    shrink: "--channels or --cells",
-  });
+  return fitsMemory(
+    evaluationMemory(ir, summary, input, batchSize, memoryFactors(backend)),
+    await memoryLimit(backend),
+    {
+      run: "the evaluation training",
+      shrink: "--channels or --cells",
+    },
+  );
 }

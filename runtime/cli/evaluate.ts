@@ -422,6 +422,11 @@ async function evaluate(flags: Flags, io: CliIo, args: readonly string[]): Promi
       await writeJsonAtomic(`${dir}/eval.json`, { ...config, device: backendDevice() });
       say(`training "${ir.name}": ${shape}, ${epochs} epochs of ${run.stepsPerEpoch} steps on ${data.name}`);
     }
+    if (run.net.recompute) {
+      say(
+        "recomputing each cell's activations in the backward pass: keeping them all would not fit in memory",
+      );
+    }
     while (!run.done) {
       const telemetry = await run.runEpoch();
       progress.endEpoch(formatTrainLine(telemetry, epochs));
