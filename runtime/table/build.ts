@@ -118,7 +118,7 @@ export async function trainArchitecture(
   cells: readonly GenotypeCell[],
   seed: number,
   recipe: TableRecipe,
-  data: TableData,
+  data: Pick<TableData, "train" | "validation" | "test">,
 ): Promise<Omit<TableRecord, "index" | "key">> {
   const run = new TrainRun(ir, cells, {
     data: data.train,
