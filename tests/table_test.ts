@@ -78,7 +78,7 @@ Deno.test("enumerateArchitectures() lists every cell of the benchmark space once
   assert.equal(keys[124], "normal: avg_pool_3x3, avg_pool_3x3, avg_pool_3x3");
   assert.equal(keys[1], "normal: none, none, skip_connect"); // the last edge counts fastest
   const reduction = all[57]!.find((c) => c.cellType === "reduction")!;
-  assert.deepEqual(reduction.edges.map((e) => e.op), ["conv_3x3", "skip_connect", "conv_3x3"]);
+  assert.deepEqual(reduction.edges.map((e) => e.op), ["conv_1x1", "skip_connect", "conv_1x1"]);
 });
 
 Deno.test("mergeRecords() keeps one run per architecture and seed, in order; parsePart() skips a torn last line", () => {
