@@ -21,36 +21,28 @@ import { syntheticDataset } from "../runtime/data/datasets.ts";
 import { SearchRun } from "../runtime/loops/search.ts";
 import { prepareEvaluation } from "../runtime/cli/_bench_eval.ts";
 
+/** The configurations of one backend: DARTS_V2 at two batches, the supernets at fixed ones. */
+function configurations(v2Batches: readonly [number, number]) {
+  return [
+    ...v2Batches.map((batch) => ({ net: "v2", batch, recompute: false })),
+    ...v2Batches.map((batch) => ({ net: "v2", batch, recompute: true })),
+    { net: "quickstart", batch: 16, recompute: false },
+    { net: "quickstart", batch: 128, recompute: false },
+    { net: "darts", batch: 2, recompute: false },
+    { net: "darts", batch: 8, recompute: false },
+    { net: "darts", batch: 8, recompute: true },
+    { net: "darts", batch: 32, recompute: true },
+  ];
+}
+
 /** The configurations of the calibration per backend: network, batches, recomputation. */
 const CONFIGURATIONS: Readonly<
   Record<string, readonly { net: string; batch: number; recompute: boolean }[]>
 > = {
-  native: [
-    { net: "v2", batch: 8, recompute: false },
-    { net: "v2", batch: 32, recompute: false },
-    { net: "v2", batch: 8, recompute: true },
-    { net: "v2", batch: 32, recompute: true },
-    { net: "quickstart", batch: 16, recompute: false },
-    { net: "quickstart", batch: 128, recompute: false },
-    { net: "darts", batch: 2, recompute: false },
-    { net: "darts", batch: 8, recompute: false },
-    { net: "darts", batch: 8, recompute: true },
-    { net: "darts", batch: 32, recompute: true },
-  ],
+  native: configurations([8, 32]),
   // Single-threaded and slower: smaller batches, far enough apart that the heap's growth ahead of need
   // (up to 96 MiB) does not blur the slopes.
-  wasm: [
-    { net: "v2", batch: 4, recompute: false },
-    { net: "v2", batch: 16, recompute: false },
-    { net: "v2", batch: 4, recompute: true },
-    { net: "v2", batch: 16, recompute: true },
-    { net: "quickstart", batch: 16, recompute: false },
-    { net: "quickstart", batch: 128, recompute: false },
-    { net: "darts", batch: 2, recompute: false },
-    { net: "darts", batch: 8, recompute: false },
-    { net: "darts", batch: 8, recompute: true },
-    { net: "darts", batch: 32, recompute: true },
-  ],
+  wasm: configurations([4, 16]),
 };
 
 function space(name: string): SpaceIR {
