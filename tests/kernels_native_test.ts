@@ -13,6 +13,7 @@ import {
 } from "../runtime/kernels/custom_grad.ts";
 import { countKernels } from "../runtime/kernels/kernel_count.ts";
 import { momentumStep, useArrayKernels } from "../runtime/kernels/array_kernels.ts";
+import { nativeThreads, setNativeThreads } from "../runtime/kernels/native/load.ts";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
@@ -423,6 +424,55 @@ Deno.test(
         })
       );
     } finally {
+      await useBackend("cpu");
+    }
+  },
+);
+
+Deno.test(
+  onBackend(
+    "native: batch norm over many row blocks, plain and affine, matches cpu and gives the same bits at 1 and 2 threads",
+    "native",
+  ),
+  async () => {
+    // 6·10·10 = 600 rows: three of the shim's 256-row blocks, split between threads; a mean of 40 against a
+    // standard deviation of 3 (a one-pass variance without its shift would lose digits here).
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.randomNormal([6, 10, 10, 20], 40, 3, "float32", 70);
+        const gamma = tf.randomNormal([20], 1, 0.5, "float32", 71);
+        const beta = tf.randomNormal([20], 0, 1, "float32", 72);
+        const r = tf.randomNormal([6, 10, 10, 20], 0, 1, "float32", 73);
+        const plain = (a: tf.Tensor) => batchNormTrainNative(a as tf.Tensor4D, 1e-5);
+        const affine = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          batchNormTrainNative(a as tf.Tensor4D, 1e-5, g as tf.Tensor1D, b as tf.Tensor1D);
+        return [
+          plain(x),
+          tf.grad((a) => tf.sum(tf.mul(plain(a), r)))(x),
+          affine(x, gamma, beta),
+          ...tf.grads((a, g, b) => tf.sum(tf.mul(affine(a, g, b), r)))([x, gamma, beta]),
+        ].map((t) => Array.from(t.dataSync()));
+      });
+    await useBackend("cpu");
+    const reference = run();
+    await useBackend("native");
+    const threads = nativeThreads()!;
+    try {
+      setNativeThreads(1);
+      const one = run();
+      setNativeThreads(2);
+      const two = run();
+      two.forEach((out, i) =>
+        out.forEach((v, j) => assert.ok(Object.is(v, one[i]![j]), `output ${i} [${j}]: ${v} at 2 threads, ${one[i]![j]} at 1`))
+      );
+      reference.forEach((ref, i) =>
+        ref.forEach((v, j) => {
+          const w = two[i]![j]!;
+          assert.ok(Math.abs(v - w) <= 1e-4 * (1 + Math.abs(v)), `output ${i} [${j}]: native ${w}, cpu ${v}`);
+        })
+      );
+    } finally {
+      setNativeThreads(threads);
       await useBackend("cpu");
     }
   },

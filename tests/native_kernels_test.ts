@@ -128,20 +128,36 @@ const CASES: Record<string, Case> = {
     const f = (p: tf.Tensor, q: tf.Tensor) => tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D, false, true);
     return [f(a, b), ...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(f(p, q))))([a, b])];
   },
-  "tall-skinny matMul (the 1×1 convolutions' oneDNN path) with every transpose, rank 3, batch > 1, and gradients":
+  "matMul of many rows (the 1×1 convolutions' oneDNN path) with every transpose, rank 3, batch > 1, and gradients":
     () => {
-      const tall = tf.randomNormal([16384, 8], 0, 0.1, "float32", 6) as tf.Tensor2D; // ≥ the shim's 16384 rows
-      const w = tf.randomNormal([8, 4], 0, 1, "float32", 7) as tf.Tensor2D;
-      const g = tf.randomNormal([16384, 4], 0, 0.1, "float32", 8) as tf.Tensor2D;
+      // ≥ the shim's 512 rows and 2^22 multiply-adds (16384·16·16)
+      const tall = tf.randomNormal([16384, 16], 0, 0.1, "float32", 6) as tf.Tensor2D;
+      const w = tf.randomNormal([16, 16], 0, 1, "float32", 7) as tf.Tensor2D;
+      const g = tf.randomNormal([16384, 16], 0, 0.1, "float32", 8) as tf.Tensor2D;
       const f = (p: tf.Tensor, q: tf.Tensor) => tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D);
       return [
         f(tall, w),
         tf.matMul(tall, tf.transpose(w), false, true),
         tf.matMul(tall, g, true, false),
         tf.matMul(tf.transpose(tall), w, true, false),
-        tf.matMul(tf.reshape(tall, [1, 16384, 8]) as tf.Tensor3D, tf.reshape(w, [1, 8, 4]) as tf.Tensor3D),
-        tf.matMul(tf.reshape(tall, [2, 8192, 8]) as tf.Tensor3D, tf.stack([w, tf.neg(w)]) as tf.Tensor3D),
+        tf.matMul(tf.reshape(tall, [1, 16384, 16]) as tf.Tensor3D, tf.reshape(w, [1, 16, 16]) as tf.Tensor3D),
+        tf.matMul(tf.reshape(tall, [2, 8192, 16]) as tf.Tensor3D, tf.stack([w, tf.neg(w)]) as tf.Tensor3D),
         ...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(f(p, q), g)))([tall, w]),
+      ];
+    },
+  "matMul of a few hundred rows by wide operands (oneDNN's path beyond 64 columns) with every transpose, and gradients":
+    () => {
+      // 600 rows ≥ the shim's 512 and 600·100·70 ≥ 2^22 multiply-adds; K = 100 and N = 70 above the 64 columns
+      // the first oneDNN window took.
+      const rows = tf.randomNormal([600, 100], 0, 0.1, "float32", 16) as tf.Tensor2D;
+      const w = tf.randomNormal([100, 70], 0, 0.1, "float32", 17) as tf.Tensor2D;
+      const g = tf.randomNormal([600, 70], 0, 0.1, "float32", 18) as tf.Tensor2D;
+      const f = (p: tf.Tensor, q: tf.Tensor) => tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D);
+      return [
+        f(rows, w),
+        tf.matMul(g, w, false, true),
+        tf.matMul(rows, g, true, false),
+        ...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(f(p, q), g)))([rows, w]),
       ];
     },
   "layout ops (transpose, slice, pad, concat, stack, unstack, split, tile, reverse, gather, stridedSlice) and gradients":

@@ -222,6 +222,9 @@ export function compileArgs(torch: Libtorch, source: string, output: string): st
   return [
     "-O2",
     "-ffp-contract=off", // float32 steps rounded one by one, as tfjs's composed ops (AsapSgdUpdate)
+    // at::parallel_for is an OpenMP region inlined from ATen's headers: without this flag the shim's own
+    // loops (batch norm, depthwise filter gradient) ran on one thread whatever the thread count.
+    "-fopenmp",
     "-shared",
     "-fPIC",
     "-std=c++17",

@@ -15,6 +15,7 @@
 //   CUDA build of this same file (linked with torch_cuda) runs every op on the GPU.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -119,24 +120,27 @@ at::Tensor as_pixels(const at::Tensor& m) {
 }
 
 /**
- * Tall-skinny float32 products — the 1×1 convolutions' [N·H·W, C]×[C, C'] and their weight gradients
- * [N·H·W, C]ᵀ×[N·H·W, C'] — as oneDNN 1×1 convolutions: for [32768,16]×[16,16] at 2 threads, 170–270 µs
- * against OpenBLAS sgemm's 530–570 µs (measured on the 2-core machine). Undefined when the product is not of
- * that shape: below 16384 rows or above 64 columns BLAS was as fast or faster.
+ * Float32 products of many rows — the 1×1 convolutions' [N·H·W, C]×[C, C'] and their weight gradients
+ * [N·H·W, C]ᵀ×[N·H·W, C'] — as oneDNN 1×1 convolutions. On the 2-core machine, 2 threads (µs, oneDNN against
+ * OpenBLAS sgemm, forward): [32768,108]×[108,36] 1,200 vs 3,700, [8192,144]×[144,72] 630 vs 1,890,
+ * [2048,576]×[576,144] 1,080 vs 2,360, [1024,64]×[64,64] 92 vs 133; but oneDNN costs ~30 µs a call whatever the
+ * size, so [2048,16]×[16,16] (56 vs 42) and [256,256]×[256,256] (270 vs 270) stay with BLAS. Undefined when the
+ * product is not of that kind: below 512 rows or 2^22 multiply-adds.
  */
-at::Tensor tall_skinny(const at::Tensor& x, const at::Tensor& y, bool ta, bool tb) {
-  constexpr int64_t kMinRows = 16384, kMaxCols = 64;  // measured crossover on the 2-core machine
-  if (!at::hasMKLDNN() || x.scalar_type() != at::kFloat || y.scalar_type() != at::kFloat ||
-      !x.is_contiguous() || x.size(0) < kMinRows || x.size(1) > kMaxCols)
+at::Tensor pointwise_product(const at::Tensor& x, const at::Tensor& y, bool ta, bool tb) {
+  constexpr int64_t kMinRows = 512, kMinWork = int64_t{1} << 22;  // measured crossovers on the 2-core machine
+  if (!at::hasMKLDNN() || !x.device().is_cpu() || x.scalar_type() != at::kFloat || y.scalar_type() != at::kFloat ||
+      !x.is_contiguous() || x.size(0) < kMinRows)
     return at::Tensor();
   if (!ta) {  // x [M, J] · q [J, K]: a 1×1 convolution of the pixels x by the filter qᵀ
     at::Tensor q = tb ? y : y.t();  // qᵀ, [K, J]
-    if (q.size(0) > kMaxCols) return at::Tensor();
+    if (x.size(0) * x.size(1) * q.size(0) < kMinWork) return at::Tensor();
     at::Tensor w = q.contiguous().view({q.size(0), q.size(1), 1, 1});
     at::Tensor r = at::mkldnn_convolution(as_pixels(x), w, {}, {0, 0}, {1, 1}, {1, 1}, 1);
     return r.permute({0, 2, 3, 1}).reshape({x.size(0), q.size(0)});
   }
-  if (tb || !y.is_contiguous() || y.size(0) != x.size(0) || y.size(1) > kMaxCols) return at::Tensor();
+  if (tb || !y.is_contiguous() || y.size(0) != x.size(0) || x.size(0) * x.size(1) * y.size(1) < kMinWork)
+    return at::Tensor();
   // xᵀ [J, M] · y [M, K]: the filter gradient of that convolution (pixels x, output gradient y)
   at::Tensor w = at::empty({y.size(1), x.size(1), 1, 1}, x.options());  // only its shape is read
   auto grads = at::convolution_backward(as_pixels(y), as_pixels(x), w, c10::nullopt, {1, 1}, {0, 0}, {1, 1},
@@ -146,7 +150,7 @@ at::Tensor tall_skinny(const at::Tensor& x, const at::Tensor& y, bool ta, bool t
 
 /** One product of matrices with tfjs's transpose flags. */
 at::Tensor matmul2d(const at::Tensor& x, const at::Tensor& y, bool ta, bool tb) {
-  at::Tensor r = tall_skinny(x, y, ta, tb);
+  at::Tensor r = pointwise_product(x, y, ta, tb);
   return r.defined() ? r : at::mm(ta ? x.t() : x, tb ? y.t() : y);
 }
 
@@ -271,6 +275,146 @@ at::Tensor depthwise_filter_grad(const at::Tensor& x, const at::Tensor& dy, cons
   double* pp = partial.data_ptr<double>();
   at::parallel_for(0, g.n, 1, [&](int64_t begin, int64_t end) { depthwise_filter_images(g, px, pd, pp, begin, end); });
   return partial.sum(0).to(at::kFloat).view({g.kh, g.kw, g.c, 1});
+}
+
+// ---- Batch norm over the rows [M, C] of an NHWC feature map, on the CPU ------------------------------------
+// ATen 1.13's channels-last batch norm kernels are slow unless C is a multiple of their vector width: at
+// [32,32,32,36] (the DARTS_V2 evaluation network's first cells), 2 threads, 2.8 ms forward and 6.6 ms for the
+// gradient, against 0.95 and 1.9 ms for four times the data at C = 144 (measured on the 2-core machine). These
+// loops read the rows in memory order, two passes each: the per-channel sums, then the output. The sums are
+// float64 over blocks of kBlockRows rows, the blocks added in order, so the bits do not depend on the thread
+// count. Other devices, dtypes and empty inputs keep ATen's kernels.
+
+constexpr int64_t kBlockRows = 256;
+
+/** Whether `x` is a float32 CPU tensor with rows to normalise (the loops below apply). */
+bool rows_on_cpu(const at::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() >= 1 && x.numel() > 0 && x.size(-1) > 0;
+}
+
+/** `x` as contiguous rows [M, C]. */
+at::Tensor as_rows(const at::Tensor& x) { return x.contiguous().view({-1, x.size(-1)}); }
+
+/** Adds Σ (x − k) and Σ (x − k)² over rows [r0, r1) to s and q (k: the first row, a shift that keeps the
+ * one-pass variance exact in float64 for any mean). */
+ASAP_AVX2_CLONE __attribute__((optimize("O3"))) void moments_block(const float* __restrict x, int64_t c, int64_t r0, int64_t r1, double* __restrict s,
+                                   double* __restrict q) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* xr = x + r * c;
+    for (int64_t j = 0; j < c; j++) {
+      const double d = static_cast<double>(xr[j]) - static_cast<double>(x[j]);
+      s[j] += d;
+      q[j] += d * d;
+    }
+  }
+}
+
+/** Adds Σ dy and Σ dy·(x − centre) over rows [r0, r1) to s and p. */
+ASAP_AVX2_CLONE __attribute__((optimize("O3"))) void grad_sums_block(const float* __restrict dy, const float* __restrict x,
+                                     const double* __restrict centre, int64_t c, int64_t r0, int64_t r1,
+                                     double* __restrict s, double* __restrict p) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* gr = dy + r * c;
+    const float* xr = x + r * c;
+    for (int64_t j = 0; j < c; j++) {
+      const double g = gr[j];
+      s[j] += g;
+      p[j] += g * (static_cast<double>(xr[j]) - centre[j]);
+    }
+  }
+}
+
+/** y = (x − centre)·scale + shift over rows [r0, r1), each step rounded to float32. */
+ASAP_AVX2_CLONE __attribute__((optimize("O3"))) void normalise_block(const float* __restrict x, const float* __restrict centre,
+                                     const float* __restrict scale, const float* __restrict shift, int64_t c,
+                                     int64_t r0, int64_t r1, float* __restrict y) {
+  for (int64_t i = r0 * c, r = r0; r < r1; r++)
+    for (int64_t j = 0; j < c; j++, i++) y[i] = (x[i] - centre[j]) * scale[j] + shift[j];
+}
+
+/** dx = (dy − gm − (x − centre)·k)·w over rows [r0, r1), each step rounded to float32. */
+ASAP_AVX2_CLONE __attribute__((optimize("O3"))) void grad_block(const float* __restrict dy, const float* __restrict x, const float* __restrict centre,
+                                const float* __restrict gm, const float* __restrict k, const float* __restrict w,
+                                int64_t c, int64_t r0, int64_t r1, float* __restrict dx) {
+  for (int64_t i = r0 * c, r = r0; r < r1; r++)
+    for (int64_t j = 0; j < c; j++, i++) dx[i] = (dy[i] - gm[j] - (x[i] - centre[j]) * k[j]) * w[j];
+}
+
+/** Per-channel float64 sums of `block(r0, r1, acc)` over blocks of rows, in parallel, added in block order. */
+template <typename F>
+std::vector<double> sum_blocks(int64_t rows, int64_t width, const F& block) {
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  std::vector<double> part(static_cast<size_t>(blocks * width), 0.0);
+  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) block(b * kBlockRows, std::min(rows, (b + 1) * kBlockRows), part.data() + b * width);
+  });
+  std::vector<double> total(static_cast<size_t>(width), 0.0);
+  for (int64_t b = 0; b < blocks; b++)
+    for (int64_t j = 0; j < width; j++) total[j] += part[b * width + j];
+  return total;
+}
+
+/** Runs `block(r0, r1)` over blocks of rows in parallel (an elementwise pass). */
+template <typename F>
+void for_blocks(int64_t rows, const F& block) {
+  at::parallel_for(0, rows, kBlockRows, [&](int64_t r0, int64_t r1) { block(r0, r1); });
+}
+
+/** The batch mean and biased variance of rows [M, C], float64 sums rounded to float32. */
+std::pair<at::Tensor, at::Tensor> row_moments(const at::Tensor& rows) {
+  const int64_t m = rows.size(0), c = rows.size(1);
+  const float* px = rows.data_ptr<float>();
+  auto sums = sum_blocks(m, 2 * c, [&](int64_t r0, int64_t r1, double* acc) { moments_block(px, c, r0, r1, acc, acc + c); });
+  at::Tensor mean = at::empty({c}, rows.options()), var = at::empty({c}, rows.options());
+  float *pm = mean.data_ptr<float>(), *pv = var.data_ptr<float>();
+  for (int64_t j = 0; j < c; j++) {
+    const double d = sums[j] / m, v = sums[c + j] / m - d * d;
+    pm[j] = static_cast<float>(px[j] + d);
+    pv[j] = static_cast<float>(v < 0 ? 0.0 : v);  // a NaN stays NaN
+  }
+  return {mean, var};
+}
+
+/** (x − centre)·scale + shift on rows [M, C], per-channel float32 vectors, shaped as `like`. */
+at::Tensor normalise_rows(const at::Tensor& rows, const at::Tensor& centre, const at::Tensor& scale,
+                          const at::Tensor& shift, const at::Tensor& like) {
+  const int64_t c = rows.size(1);
+  at::Tensor y = at::empty(like.sizes(), rows.options());
+  const float *px = rows.data_ptr<float>(), *pc = centre.data_ptr<float>(), *ps = scale.data_ptr<float>(),
+              *pt = shift.data_ptr<float>();
+  float* py = y.data_ptr<float>();
+  for_blocks(rows.size(0), [&](int64_t r0, int64_t r1) { normalise_block(px, pc, ps, pt, c, r0, r1, py); });
+  return y;
+}
+
+/** A batch norm's gradient on rows [M, C]. */
+struct RowsGrad {
+  at::Tensor dx;           // shaped as dy
+  std::vector<double> s;   // Σ dy
+  std::vector<double> p;   // Σ dy·(x − centre)
+};
+
+/**
+ * dx = (dy − Σdy/M − (x − centre)·k)·w with k = Σdy·(x − centre)·kscale/M and w per channel (ATen's form of the
+ * gradient): k and w from the sums by `coefficients(s, p, k, w)`, float32 vectors of C.
+ */
+template <typename F>
+RowsGrad row_grad(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& centre, const F& coefficients) {
+  at::Tensor g = as_rows(dy), xr = as_rows(x), cf = centre.contiguous();
+  const int64_t m = g.size(0), c = g.size(1);
+  if (xr.sizes() != g.sizes() || cf.numel() != c) throw std::runtime_error("batch norm gradient: shapes differ");
+  const float *pg = g.data_ptr<float>(), *px = xr.data_ptr<float>(), *pcf = cf.data_ptr<float>();
+  std::vector<double> cd(pcf, pcf + c);
+  auto sums = sum_blocks(m, 2 * c, [&](int64_t r0, int64_t r1, double* acc) {
+    grad_sums_block(pg, px, cd.data(), c, r0, r1, acc, acc + c);
+  });
+  RowsGrad r{at::empty(dy.sizes(), g.options()), {sums.begin(), sums.begin() + c}, {sums.begin() + c, sums.end()}};
+  std::vector<float> gm(c), k(c), w(c);
+  for (int64_t j = 0; j < c; j++) gm[j] = static_cast<float>(r.s[j] / m);
+  coefficients(r, k.data(), w.data());
+  float* pd = r.dx.data_ptr<float>();
+  for_blocks(m, [&](int64_t r0, int64_t r1) { grad_block(pg, px, pcf, gm.data(), k.data(), w.data(), c, r0, r1, pd); });
+  return r;
 }
 
 /**
@@ -694,6 +838,16 @@ std::unordered_map<std::string, Op> make_ops() {
   m["AsapBatchNormTrain"] = [](Args& a, Out& o) {  // x [..., C], eps -> x̂, mean, variance, rstd
     at::Tensor x = a.t();
     double eps = a.f();
+    if (rows_on_cpu(x)) {
+      at::Tensor rows = as_rows(x);
+      auto [mean, var] = row_moments(rows);
+      at::Tensor rstd = at::rsqrt(var.to(at::kDouble) + eps).to(at::kFloat);
+      o.put(normalise_rows(rows, mean, rstd, at::zeros_like(rstd), x));
+      o.put(mean);
+      o.put(var);
+      o.put(rstd);
+      return;
+    }
     int64_t c = x.size(-1), rows = c == 0 ? 0 : x.numel() / c;
     // [rows, C] seen as the channels-last image [1, C, rows, 1]: ATen's channels-last statistics kernel
     // reads the memory in order (the [rows, C, 1, 1] view it had before was read a channel at a time,
@@ -711,6 +865,18 @@ std::unordered_map<std::string, Op> make_ops() {
   m["AsapBatchNormGrad"] = [](Args& a, Out& o) {  // dy, x̂, rstd -> dx
     at::Tensor dy = a.t(), xhat = a.t(), rstd = a.t();
     int64_t c = dy.size(-1);
+    if (rows_on_cpu(dy) && rows_on_cpu(xhat)) {  // centre 0, k = Σdy·x̂/M, w = rstd
+      const double m = static_cast<double>(dy.numel() / c);
+      at::Tensor r = rstd.contiguous();
+      const float* pr = r.data_ptr<float>();
+      o.put(row_grad(dy, xhat, at::zeros({c}, dy.options()), [&](const RowsGrad& g, float* k, float* w) {
+              for (int64_t j = 0; j < c; j++) {
+                k[j] = static_cast<float>(g.p[j] / m);
+                w[j] = pr[j];
+              }
+            }).dx);
+      return;
+    }
     at::Tensor g = dy.reshape({-1, c, 1, 1}), xh = xhat.reshape({-1, c, 1, 1});
     at::Tensor zero = at::zeros({c}, rstd.options()), one = at::ones({c}, rstd.options());
     auto r = at::native_batch_norm_backward(g, xh, rstd, {}, {}, zero, one, true, 0.0, {true, false, false});
@@ -820,6 +986,16 @@ void add_evaluation_ops(std::unordered_map<std::string, Op>& m) {
     double eps = a.f();
     int64_t c = x.size(-1);
     if (c == 0 || x.numel() == 0) throw std::runtime_error("AsapBatchNormAffineTrain: empty input");
+    if (rows_on_cpu(x)) {  // y = (x − mean)·(γ·rstd) + β
+      at::Tensor rows = as_rows(x);
+      auto [mean, var] = row_moments(rows);
+      at::Tensor rstd = at::rsqrt(var.to(at::kDouble) + eps).to(at::kFloat);
+      o.put(normalise_rows(rows, mean, (gamma * rstd).contiguous(), beta.contiguous(), x));
+      o.put(mean);
+      o.put(var);
+      o.put(rstd);
+      return;
+    }
     auto [mean, var] = at::batch_norm_update_stats(rows_as_image(x, c), {}, {}, 0.0);
     at::Tensor rstd = at::rsqrt(var.to(at::kDouble) + eps).to(at::kFloat);
     at::Tensor scale = gamma * rstd, shift = beta - mean * scale;
@@ -833,6 +1009,27 @@ void add_evaluation_ops(std::unordered_map<std::string, Op>& m) {
   m["AsapBatchNormAffineGrad"] = [](Args& a, Out& o) {
     at::Tensor dy = a.t(), x = a.t(), mean = a.t(), rstd = a.t(), gamma = a.t();
     int64_t c = dy.size(-1);
+    if (rows_on_cpu(dy) && rows_on_cpu(x)) {  // centre mean, k = Σdy·(x − mean)·rstd²/M, w = γ·rstd
+      const double m = static_cast<double>(dy.numel() / c);
+      at::Tensor r = rstd.contiguous(), gm = gamma.contiguous();
+      const float *pr = r.data_ptr<float>(), *pg = gm.data_ptr<float>();
+      RowsGrad g = row_grad(dy, x, mean, [&](const RowsGrad& g, float* k, float* w) {
+        for (int64_t j = 0; j < c; j++) {
+          const double rs = pr[j];
+          k[j] = static_cast<float>(g.p[j] * rs * rs / m);
+          w[j] = pg[j] * pr[j];
+        }
+      });
+      at::Tensor dgamma = at::empty({c}, dy.options()), dbeta = at::empty({c}, dy.options());
+      for (int64_t j = 0; j < c; j++) {
+        dgamma.data_ptr<float>()[j] = static_cast<float>(g.p[j] * pr[j]);
+        dbeta.data_ptr<float>()[j] = static_cast<float>(g.s[j]);
+      }
+      o.put(g.dx);
+      o.put(dgamma);
+      o.put(dbeta);
+      return;
+    }
     auto r = at::native_batch_norm_backward(rows_as_image(dy, c), rows_as_image(x, c), gamma, {}, {}, mean, rstd,
                                             true, 0.0, {true, true, true});
     o.put(std::get<0>(r).permute({0, 2, 3, 1}).reshape(dy.sizes()));
@@ -973,8 +1170,14 @@ void asap_free(uint64_t h) {
   delete reinterpret_cast<at::Tensor*>(h);
 }
 
-/** Sets ATen's intra-op thread count (for the calling thread's pool: call it on the JS thread). */
-void asap_set_threads(int32_t n) { at::set_num_threads(n); }
+/**
+ * Sets ATen's intra-op thread count (for the calling thread's pool: call it on the JS thread), and the shim's
+ * own OpenMP regions' (the same runtime as ATen's with Debian's libtorch; a pip PyTorch bundles its own).
+ */
+void asap_set_threads(int32_t n) {
+  at::set_num_threads(n);
+  omp_set_num_threads(n);
+}
 /** ATen's intra-op thread count. */
 int32_t asap_get_threads() { return at::get_num_threads(); }
 /** 1 when ATen sees a CUDA device (only in a build linked with torch_cuda). */
