@@ -463,7 +463,9 @@ Deno.test(
       setNativeThreads(2);
       const two = run();
       two.forEach((out, i) =>
-        out.forEach((v, j) => assert.ok(Object.is(v, one[i]![j]), `output ${i} [${j}]: ${v} at 2 threads, ${one[i]![j]} at 1`))
+        out.forEach((v, j) =>
+          assert.ok(Object.is(v, one[i]![j]), `output ${i} [${j}]: ${v} at 2 threads, ${one[i]![j]} at 1`)
+        )
       );
       reference.forEach((ref, i) =>
         ref.forEach((v, j) => {
