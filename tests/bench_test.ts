@@ -61,6 +61,22 @@ Deno.test("bench --json prints one object with kernels, step and CPU time and pe
   assert.ok(all.kernels > one.kernels, "pruning to one op per edge leaves fewer kernels");
 });
 
+Deno.test("bench --profile lists every kernel of a step by time, as text and in --json", async () => {
+  const args = ["--space", "spaces/tiny.space", "--batch", "2", "--steps", "1", "--profile"];
+  const io = captureIo();
+  assert.equal(await main([...args, "--json"], io), 0, io.stderr());
+  for (const r of JSON.parse(io.stdout()).ours.results) {
+    const profile = r.profile as { name: string; calls: number; ms: number }[];
+    assert.equal(profile.reduce((n, k) => n + k.calls, 0), r.kernels, "every call of the step");
+    assert.ok(profile.every((k, i) => i === 0 || profile[i - 1]!.ms >= k.ms), "the most time first");
+    assert.ok(Math.abs(profile.reduce((ms, k) => ms + k.ms, 0) - r.kernelMs) < 1e-6 * (1 + r.kernelMs));
+  }
+  const text = captureIo();
+  assert.equal(await main(args, text), 0, text.stderr());
+  assert.match(text.stdout(), /profile of one step after two warm-up steps: \d+ ms inside \d+ kernel calls/);
+  assert.match(text.stdout(), /^ {2}\w+ +\d+ calls +[\d.]+ ms +\d+ µs\/call$/m);
+});
+
 Deno.test("bench --peer refuses a space other than DARTS, and bad flags, with exit code 2", async () => {
   for (
     const args of [

@@ -31,7 +31,7 @@ import {
 } from "./_bench_peer.ts";
 
 const USAGE =
-  `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json]
+  `usage: deno task bench [--space FILE] [--backend NAME] [--batch N] [--steps N] [--keep OP] [--json] [--profile]
                         [--peer [--rounds N] [--threads N | --threads-scan] [--peer-device cpu|cuda]
                         [--python PATH]]
   --space    the space to time (default spaces/darts.space)
@@ -44,6 +44,8 @@ const USAGE =
              Nesterov) of two evaluation networks: spaces/darts_v2.space's cells at C=36, 20 cells, at
              --batch; and the quickstart's (spaces/quickstart.space's evaluate block: C=16, 8 cells,
              batch 64, 1-channel images); --eval-only: only those
+  --profile  each configuration's kernels by wall time in one step after two warm-up steps (calls, ms,
+             µs a call) and the step's time outside kernels; with --json, "profile" in each result
   --peer     then run the same supernet and step in PyTorch (runtime/cli/peer_torch.py, darts.space
              only) at the same batch, and print ours ÷ PyTorch's; with --eval, the same evaluation
              networks and steps too (runtime/cli/peer_torch_eval.py)
@@ -75,6 +77,10 @@ export interface BenchResult {
   readonly kernels: number;
   /** The ten most-called kernels of that step. */
   readonly topKernels: readonly { name: string; calls: number }[];
+  /** Milliseconds inside kernels in that step (wall time around each dispatch). */
+  readonly kernelMs: number;
+  /** With `--profile`: every kernel of a step after the warm-up, the most time first. */
+  readonly profile?: readonly KernelTime[];
   /**
    * The process's resident high-water mark at the end of this configuration (getrusage, the same
    * measure as the peer's; configurations run all ops first, so later ones report at least its peak).
@@ -104,28 +110,52 @@ function loadAverage(): number[] | null {
   }
 }
 
+/** One kernel's calls and wall milliseconds in a profiled step. */
+export interface KernelTime {
+  readonly name: string;
+  readonly calls: number;
+  readonly ms: number;
+}
+
 interface Timing {
   stepMs: number;
   cpuMs: number;
   kernels: number;
   topKernels: { name: string; calls: number }[];
+  kernelMs: number;
+  profile?: KernelTime[];
 }
 
 /**
  * Times `steps` steps after one warm-up step whose kernels are counted (a step dispatches the same
- * kernels every time; counting outside the timed steps keeps its cost out of the times).
+ * kernels every time; counting outside the timed steps keeps its cost out of the times). With
+ * `profile`, two plain warm-up steps come first, so the counted step's times are the steady state's.
  */
-async function timeSteps(step: () => Promise<void>, steps: number, warmUp = true): Promise<Timing> {
-  // The counted step is also the warm-up: kernel compilation, first allocations.
-  const counted = warmUp ? await countKernels(step) : { kernels: 0, byName: {} };
+async function timeSteps(
+  step: () => Promise<void>,
+  steps: number,
+  warmUp = true,
+  profile = false,
+): Promise<Timing> {
+  // Two steps reach the steady state: the second still faults in memory the first freed to the heap.
+  if (warmUp && profile) { for (let i = 0; i < 2; i++) await step(); }
+  // Otherwise the counted step is also the warm-up: kernel compilation, first allocations.
+  const counted = warmUp ? await countKernels(step) : { kernels: 0, kernelMs: 0, byName: {} };
   const start = performance.now();
   const cpu = cpuMsNow();
   for (let i = 0; i < steps; i++) await step();
+  const byName = Object.entries(counted.byName);
   return {
     stepMs: (performance.now() - start) / steps,
     cpuMs: (cpuMsNow() - cpu) / steps,
     kernels: counted.kernels,
-    topKernels: Object.entries(counted.byName).slice(0, 10).map(([name, t]) => ({ name, calls: t.calls })),
+    topKernels: byName.slice(0, 10).map(([name, t]) => ({ name, calls: t.calls })),
+    kernelMs: counted.kernelMs,
+    ...(profile
+      ? {
+        profile: byName.map(([name, t]) => ({ name, calls: t.calls, ms: t.ms })).sort((a, b) => b.ms - a.ms),
+      }
+      : {}),
   };
 }
 
@@ -161,6 +191,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
         steps: { type: "string", default: "2" },
         keep: { type: "string", default: "sep_conv_3x3" },
         json: { type: "boolean", default: false },
+        profile: { type: "boolean", default: false },
         eval: { type: "boolean", default: false },
         "eval-only": { type: "boolean", default: false },
         peer: { type: "boolean", default: false },
@@ -251,6 +282,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
   const report = (r: BenchResult) => {
     results.push(r);
     if (!values.json) log(formatResult(r));
+    if (!values.json && r.profile) log(formatProfile(r));
   };
 
   for (const keep of values["eval-only"] ? [] : [null, values.keep]) {
@@ -275,7 +307,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
         }
         opsPerEdge = 1;
       }
-      const timing = await timeSteps(() => run.runStep(), steps);
+      const timing = await timeSteps(() => run.runStep(), steps, true, values.profile);
       report({
         name: (keep ? `${ir.name} supernet, only ${keep}` : `${ir.name} supernet, all ops`) +
           (run.net.recompute
@@ -385,6 +417,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
           steps,
           rounds,
           peer: values.peer,
+          profile: values.profile,
           formats: evalFormats,
           peerOptions: {
             steps,
@@ -434,6 +467,26 @@ function formatResult(r: BenchResult): string {
     `(${r.backend}, batch ${r.batch})`;
 }
 
+/** The profiled step: the kernels taking most of it, then what ran outside kernels (tfjs, model code). */
+function formatProfile(r: BenchResult, rows = 15): string {
+  const lines = r.profile!.slice(0, rows).map((k) =>
+    `  ${k.name.padEnd(30)} ${String(k.calls).padStart(7)} calls ${k.ms.toFixed(1).padStart(9)} ms ${
+      (1000 * k.ms / k.calls).toFixed(0).padStart(7)
+    } µs/call`
+  );
+  const rest = r.profile!.slice(rows).reduce((ms, k) => ms + k.ms, 0);
+  return [
+    `  profile of one step after two warm-up steps: ${
+      r.kernelMs.toFixed(0)
+    } ms inside ${r.kernels} kernel calls ` +
+    `(${r.profile!.length} kernels); the steps above took ${r.stepMs.toFixed(0)} ms each`,
+    ...lines,
+    ...(r.profile!.length > rows
+      ? [`  ${r.profile!.length - rows} more kernels: ${rest.toFixed(1)} ms`]
+      : []),
+  ].join("\n");
+}
+
 function printPeer(peer: PeerReport, r: readonly Ratio[], log: (text: string) => void): void {
   log(
     `PyTorch ${peer.torch} (${peer.device}, ${peer.threads} thread${peer.threads === 1 ? "" : "s"}, ` +
@@ -474,6 +527,7 @@ interface EvaluationBenchOptions {
   readonly steps: number;
   readonly rounds: number;
   readonly peer: boolean;
+  readonly profile: boolean;
   /** The peer's memory formats to time; the faster one runs the rounds. */
   readonly formats: readonly string[];
   readonly peerOptions: Omit<PeerOptions, "batch" | "memoryFormat" | "evaluation">;
@@ -492,10 +546,15 @@ async function benchEvaluation(
   const prepared = await prepareEvaluation(which, batch);
   try {
     let bytes = 0;
-    const timing = await timeSteps(async () => {
-      await prepared.step();
-      bytes = Math.max(bytes, tf.memory().numBytes);
-    }, options.steps);
+    const timing = await timeSteps(
+      async () => {
+        await prepared.step();
+        bytes = Math.max(bytes, tf.memory().numBytes);
+      },
+      options.steps,
+      true,
+      options.profile,
+    );
     const ours: BenchResult = {
       name: prepared.name,
       backend: tf.getBackend(),
@@ -506,6 +565,7 @@ async function benchEvaluation(
       tfBytes: bytes,
     };
     log(formatResult(ours));
+    if (ours.profile) log(formatProfile(ours));
     if (!options.peer) return { network: which, ours, peers: [] };
     const peers: PeerReport[] = [];
     for (const memoryFormat of options.formats) {
