@@ -138,7 +138,13 @@ Deno.test("evaluate trains the found cells, reports test accuracy and saves the 
     });
     assert.equal(result.parameters, expected.params);
     assert.ok(result.testAccuracy >= 0 && result.testAccuracy <= 1);
-    assert.equal((await Deno.readTextFile(`${out}/telemetry.jsonl`)).trimEnd().split("\n").length, 2);
+    const telemetry = (await Deno.readTextFile(`${out}/telemetry.jsonl`)).trimEnd().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.equal(telemetry.length, 2);
+    // Throughput and what building the batches took of it, in the file and on the terminal.
+    for (const t of telemetry) assert.ok(t.batchMs > 0 && t.batchMs < t.trainMs, JSON.stringify(t));
+    assert.match(io.stdout(), /^epoch 2\/2 .* \d+ img\/s \(batches \d+\.\d%\)$/m);
     assert.ok((await Deno.stat(`${out}/weights/weights.json`)).isFile);
     assert.ok((await Deno.stat(`${out}/weights/weights.bin`)).size > 0);
     assert.ok((await Deno.stat(`${out}/checkpoint/latest.json`)).isFile);

@@ -89,8 +89,8 @@ Deno.test("TrainRun resumed from a checkpoint continues exactly as the uninterru
     b.restore(cp);
     const resumed = await b.runEpoch();
     // Time and memory differ (two runs are alive); everything learnt must not.
-    const { epochMs: _a, trainMs: _g, tfBytes: _c, tfTensors: _e, ...expected } = straight;
-    const { epochMs: _b, trainMs: _h, tfBytes: _d, tfTensors: _f, ...actual } = resumed;
+    const { epochMs: _a, trainMs: _g, batchMs: _i, tfBytes: _c, tfTensors: _e, ...expected } = straight;
+    const { epochMs: _b, trainMs: _h, batchMs: _j, tfBytes: _d, tfTensors: _f, ...actual } = resumed;
     assert.deepEqual(actual, expected);
     assert.equal(b.telemetry.length, 2);
   } finally {

@@ -220,8 +220,17 @@ function formatTrainLine(t: TrainTelemetry, epochs: number): string {
     `test ${num(t.testLoss)} ${pct(t.testAccuracy)}`,
     `${(t.epochMs / 1000).toFixed(1)} s`,
     // Training throughput (the test pass excluded); an epoch checkpointed by an older version has no trainMs.
-    ...(t.trainMs > 0 ? [`${Math.round((t.steps * t.batchSize * 1000) / t.trainMs)} img/s`] : []),
+    ...(t.trainMs > 0
+      ? [`${Math.round((t.steps * t.batchSize * 1000) / t.trainMs)} img/s${batchShare(t)}`]
+      : []),
   ].join("  ");
+}
+
+/** The share of the training time spent building batches, e.g. " (batches 0.3%)". */
+function batchShare(t: TrainTelemetry): string {
+  return t.batchMs !== undefined && t.trainMs > 0
+    ? ` (batches ${(100 * t.batchMs / t.trainMs).toFixed(1)}%)`
+    : "";
 }
 
 const count = (n: number) => n.toLocaleString("en-US");
