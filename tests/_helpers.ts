@@ -45,3 +45,12 @@ export function fastSpace(name = "fast", maxEpochs = 6): string {
 }
 `;
 }
+
+/** The value with every `span` field removed, for comparing IRs built from different text. */
+export function stripSpans(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripSpans);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).filter(([k]) => k !== "span").map(([k, v]) => [k, stripSpans(v)]),
+  );
+}

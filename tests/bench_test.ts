@@ -1,6 +1,6 @@
 // The bench's own plumbing: kernel counting, the PyTorch peer's contract, ratios, the JSON report.
 import { assert } from "./deps.ts";
-import { captureIo } from "./_helpers.ts";
+import { captureIo, stripSpans } from "./_helpers.ts";
 import { DEFAULT_PYTHONS, parsePeerReport, ratios, runPeer } from "../runtime/cli/_bench_peer.ts";
 import { main } from "../runtime/cli/bench.ts";
 import { compileSpace } from "../dsl/compile.ts";
@@ -214,6 +214,31 @@ Deno.test({
       prepared.dispose();
     }
   },
+});
+
+Deno.test("spaces/quickstart_cell.space is spaces/quickstart.space with each edge fixed to one of its candidates", async () => {
+  const read = async (name: string) => {
+    const file = `spaces/${name}.space`;
+    const { ir } = compileSpace(await Deno.readTextFile(new URL(`../${file}`, import.meta.url)), file);
+    assert.ok(ir, file);
+    return ir;
+  };
+  const [space, cell] = [await read("quickstart"), await read("quickstart_cell")];
+  // What the bench's quickstart network and `evaluate spaces/quickstart_cell.space` train with.
+  assert.deepEqual(stripSpans(cell.operations), stripSpans(space.operations));
+  assert.deepEqual(stripSpans(cell.supernet), stripSpans(space.supernet));
+  assert.deepEqual(stripSpans(cell.search), stripSpans(space.search));
+  assert.deepEqual(stripSpans(cell.evaluate), stripSpans(space.evaluate));
+  for (const type of cell.cellTypes) {
+    const searched = space.cellTypes.find((t) => t.name === type.name)!;
+    assert.equal(type.edges.length, searched.edges.length, type.name);
+    for (const [i, e] of type.edges.entries()) {
+      const from = searched.edges[i]!;
+      assert.deepEqual([e.from, e.to], [from.from, from.to], `${type.name} edge ${i}`);
+      assert.equal(e.candidates.length, 1);
+      assert.ok(from.candidates.includes(e.candidates[0]!), `${type.name} edge ${i}: ${e.candidates[0]}`);
+    }
+  }
 });
 
 Deno.test("evaluationSpec() refuses a cell type the peer cannot build, naming it", async () => {

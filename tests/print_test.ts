@@ -1,4 +1,5 @@
 import { assert } from "./deps.ts";
+import { stripSpans } from "./_helpers.ts";
 import { compileSpace } from "../dsl/compile.ts";
 import { inferEvaluation } from "../dsl/infer.ts";
 import { formatOperation, printFoundSpace, printSpace } from "../dsl/print.ts";
@@ -228,15 +229,6 @@ Deno.test("printFoundSpace() names an op the space does not declare", () => {
     /operation "conv_9x9" is not in the IR of space "darts"/,
   );
 });
-
-/** The value with every `span` field removed, for comparing IRs built from different text. */
-function stripSpans(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(stripSpans);
-  if (typeof value !== "object" || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value).filter(([k]) => k !== "span").map(([k, v]) => [k, stripSpans(v)]),
-  );
-}
 
 /** Compiles `text`, failing with its diagnostics when it does not compile. */
 function compiled(text: string, file: string): SpaceIR {

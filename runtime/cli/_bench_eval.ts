@@ -2,14 +2,15 @@
  * The evaluation networks `deno task bench --eval` times: the training step of runtime/loops/train.ts
  * (augmentation, forward with drop-path and the auxiliary head, backward, gradient clipping, SGD with
  * Nesterov momentum) on synthetic 32×32 images, at two sizes: the paper's (the DARTS_V2 cells of
- * spaces/darts_v2.space, C = 36, 20 cells) and the quickstart's (spaces/quickstart.space's evaluate
- * block, C = 16, 8 cells, batch 64, one-channel digits), whose fixed per-kernel costs weigh more. Each
+ * spaces/darts_v2.space, C = 36, 20 cells) and the quickstart's (spaces/quickstart_cell.space: a cell as
+ * the quickstart's searches find it, with quickstart.space's evaluate block, C = 16, 8 cells, batch 64,
+ * one-channel digits), whose fixed per-kernel costs weigh more. Each
  * comes with the spec of the same network for the PyTorch peer.
  *
  * @module
  */
 import { compileSpace } from "../../dsl/compile.ts";
-import { fixedCells, type GenotypeCell, type SpaceIR } from "../../dsl/ir.ts";
+import { fixedCells, type SpaceIR } from "../../dsl/ir.ts";
 import { syntheticDataset } from "../data/datasets.ts";
 import { TrainRun } from "../loops/train.ts";
 import { type EvaluationSpec, evaluationSpec } from "./_bench_peer.ts";
@@ -19,21 +20,14 @@ export const EVALUATION_NETWORKS = ["darts_v2", "quickstart"] as const;
 /** One of {@linkcode EVALUATION_NETWORKS}. */
 export type EvaluationNetworkName = typeof EVALUATION_NETWORKS[number];
 
+/** The found cells each network stacks, as files in spaces/. */
+export const EVALUATION_SPACES: Readonly<Record<EvaluationNetworkName, string>> = {
+  darts_v2: "darts_v2",
+  quickstart: "quickstart_cell",
+};
+
 /** The drop-path probability of the timed step: the evaluate blocks' final value (DARTS: 0.2). */
 export const BENCH_DROP_PATH = 0.2;
-
-/**
- * A cell as the quickstart's searches find them (one op per edge of its two-node cell: two separable
- * convolutions, a dilated one, a pool and a skip), the same in both cell types: the bench needs a fixed
- * one, and the quickstart space holds candidates, not a found cell.
- */
-const QUICKSTART_EDGES = [
-  { from: { kind: "input" as const, index: 0 }, to: 0, op: "sep_conv_3x3" },
-  { from: { kind: "input" as const, index: 1 }, to: 0, op: "sep_conv_3x3" },
-  { from: { kind: "input" as const, index: 0 }, to: 1, op: "skip_connect" },
-  { from: { kind: "input" as const, index: 1 }, to: 1, op: "dil_conv_3x3" },
-  { from: { kind: "node" as const, index: 0 }, to: 1, op: "avg_pool_3x3" },
-];
 
 /** An evaluation network ready to step, and its peer's spec. */
 export interface PreparedEvaluation {
@@ -66,15 +60,11 @@ export async function prepareEvaluation(
   which: EvaluationNetworkName,
   batch: number,
 ): Promise<PreparedEvaluation> {
-  const ir = await loadSpace(which);
-  let cells: readonly GenotypeCell[];
-  if (which === "darts_v2") {
-    const fixed = fixedCells(ir);
-    if (!("cells" in fixed)) throw new Error(`spaces/darts_v2.space is not a found cell`);
-    cells = fixed.cells;
-  } else {
-    cells = ir.cellTypes.map((t) => ({ cellType: t.name, edges: QUICKSTART_EDGES }));
-  }
+  const file = EVALUATION_SPACES[which];
+  const ir = await loadSpace(file);
+  const fixed = fixedCells(ir);
+  if (!("cells" in fixed)) throw new Error(`spaces/${file}.space is not a found cell`);
+  const cells = fixed.cells;
   const inputChannels = which === "quickstart" ? 1 : 3;
   const data = syntheticDataset({
     n: 4 * batch,

@@ -42,8 +42,8 @@ const USAGE =
   --keep     the op left on every edge in the pruned configuration (default sep_conv_3x3)
   --eval     also time the training step (augmentation, drop-path 0.2, auxiliary head, clipping, SGD
              Nesterov) of two evaluation networks: spaces/darts_v2.space's cells at C=36, 20 cells, at
-             --batch; and the quickstart's (spaces/quickstart.space's evaluate block: C=16, 8 cells,
-             batch 64, 1-channel images); --eval-only: only those
+             --batch; and the quickstart's (spaces/quickstart_cell.space, quickstart.space's evaluate
+             block with a found cell: C=16, 8 cells, batch 64, 1-channel images); --eval-only: only those
   --profile  each configuration's kernels by wall time in one step after two warm-up steps (calls, ms,
              µs a call) and the step's time outside kernels; with --json, "profile" in each result
   --peer     then run the same supernet and step in PyTorch (runtime/cli/peer_torch.py, darts.space
@@ -73,11 +73,14 @@ export interface BenchResult {
   readonly stepMs: number;
   /** Process CPU milliseconds per step (all threads). */
   readonly cpuMs: number;
-  /** tfjs kernel calls in the last timed step (every dispatch through the engine). */
+  /** tfjs kernel calls in the counted step before the timed ones (every dispatch through the engine). */
   readonly kernels: number;
   /** The ten most-called kernels of that step. */
   readonly topKernels: readonly { name: string; calls: number }[];
-  /** Milliseconds inside kernels in that step (wall time around each dispatch). */
+  /**
+   * Milliseconds inside kernels (wall time around each dispatch) in the step whose kernels were counted:
+   * the warm-up step, or with `--profile` the step after two warm-up steps.
+   */
   readonly kernelMs: number;
   /** With `--profile`: every kernel of a step after the warm-up, the most time first. */
   readonly profile?: readonly KernelTime[];
