@@ -70,10 +70,14 @@ Deno.test("bench --profile lists every kernel of a step by time, as text and in 
     assert.equal(profile.reduce((n, k) => n + k.calls, 0), r.kernels, "every call of the step");
     assert.ok(profile.every((k, i) => i === 0 || profile[i - 1]!.ms >= k.ms), "the most time first");
     assert.ok(Math.abs(profile.reduce((ms, k) => ms + k.ms, 0) - r.kernelMs) < 1e-6 * (1 + r.kernelMs));
+    assert.ok(r.profileStepMs >= r.kernelMs, "the kernels ran inside the profiled step");
   }
   const text = captureIo();
   assert.equal(await main(args, text), 0, text.stderr());
-  assert.match(text.stdout(), /profile of one step after two warm-up steps: \d+ ms inside \d+ kernel calls/);
+  assert.match(
+    text.stdout(),
+    /profile of one step after two warm-up steps: \d+ ms, \d+ ms inside \d+ kernel calls \(\d+ kernels\), \d+ ms outside/,
+  );
   assert.match(text.stdout(), /^ {2}\w+ +\d+ calls +[\d.]+ ms +\d+ µs\/call$/m);
 });
 

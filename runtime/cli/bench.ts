@@ -45,7 +45,8 @@ const USAGE =
              --batch; and the quickstart's (spaces/quickstart_cell.space, quickstart.space's evaluate
              block with a found cell: C=16, 8 cells, batch 64, 1-channel images); --eval-only: only those
   --profile  each configuration's kernels by wall time in one step after two warm-up steps (calls, ms,
-             µs a call) and the step's time outside kernels; with --json, "profile" in each result
+             µs a call) and that step's time outside kernels; with --json, "profile" and "profileStepMs"
+             in each result
   --peer     then run the same supernet and step in PyTorch (runtime/cli/peer_torch.py, darts.space
              only) at the same batch, and print ours ÷ PyTorch's; with --eval, the same evaluation
              networks and steps too (runtime/cli/peer_torch_eval.py)
@@ -84,6 +85,8 @@ export interface BenchResult {
   readonly kernelMs: number;
   /** With `--profile`: every kernel of a step after the warm-up, the most time first. */
   readonly profile?: readonly KernelTime[];
+  /** With `--profile`: that step's wall milliseconds (its time outside kernels is this − kernelMs). */
+  readonly profileStepMs?: number;
   /**
    * The process's resident high-water mark at the end of this configuration (getrusage, the same
    * measure as the peer's; configurations run all ops first, so later ones report at least its peak).
@@ -127,6 +130,7 @@ interface Timing {
   topKernels: { name: string; calls: number }[];
   kernelMs: number;
   profile?: KernelTime[];
+  profileStepMs?: number;
 }
 
 /**
@@ -137,13 +141,14 @@ interface Timing {
 async function timeSteps(
   step: () => Promise<void>,
   steps: number,
-  warmUp = true,
-  profile = false,
+  { warmUp = true, profile = false }: { warmUp?: boolean; profile?: boolean } = {},
 ): Promise<Timing> {
   // Two steps reach the steady state: the second still faults in memory the first freed to the heap.
   if (warmUp && profile) { for (let i = 0; i < 2; i++) await step(); }
   // Otherwise the counted step is also the warm-up: kernel compilation, first allocations.
+  const countedAt = performance.now();
   const counted = warmUp ? await countKernels(step) : { kernels: 0, kernelMs: 0, byName: {} };
+  const countedMs = performance.now() - countedAt;
   const start = performance.now();
   const cpu = cpuMsNow();
   for (let i = 0; i < steps; i++) await step();
@@ -157,6 +162,7 @@ async function timeSteps(
     ...(profile
       ? {
         profile: byName.map(([name, t]) => ({ name, calls: t.calls, ms: t.ms })).sort((a, b) => b.ms - a.ms),
+        profileStepMs: countedMs,
       }
       : {}),
   };
@@ -310,7 +316,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
         }
         opsPerEdge = 1;
       }
-      const timing = await timeSteps(() => run.runStep(), steps, true, values.profile);
+      const timing = await timeSteps(() => run.runStep(), steps, { profile: values.profile });
       report({
         name: (keep ? `${ir.name} supernet, only ${keep}` : `${ir.name} supernet, all ops`) +
           (run.net.recompute
@@ -387,7 +393,7 @@ export async function main(args: string[], io: BenchIo = consoleIo): Promise<num
         only: "all" as const,
       };
       for (let r = 0; r < rounds; r++) {
-        const oursMs = (await timeSteps(() => run.runStep(), steps, false)).stepMs;
+        const oursMs = (await timeSteps(() => run.runStep(), steps, { warmUp: false })).stepMs;
         let peerMs: number;
         try {
           peerMs = (await runPeer(peerOptions)).results[0]!.stepMs;
@@ -470,7 +476,7 @@ function formatResult(r: BenchResult): string {
     `(${r.backend}, batch ${r.batch})`;
 }
 
-/** The profiled step: the kernels taking most of it, then what ran outside kernels (tfjs, model code). */
+/** The profiled step: its time inside and outside kernels (tfjs's engine, the model code, data), then the kernels taking most of it. */
 function formatProfile(r: BenchResult, rows = 15): string {
   const lines = r.profile!.slice(0, rows).map((k) =>
     `  ${k.name.padEnd(30)} ${String(k.calls).padStart(7)} calls ${k.ms.toFixed(1).padStart(9)} ms ${
@@ -478,11 +484,14 @@ function formatProfile(r: BenchResult, rows = 15): string {
     } µs/call`
   );
   const rest = r.profile!.slice(rows).reduce((ms, k) => ms + k.ms, 0);
+  const stepMs = r.profileStepMs!;
   return [
-    `  profile of one step after two warm-up steps: ${
+    `  profile of one step after two warm-up steps: ${stepMs.toFixed(0)} ms, ${
       r.kernelMs.toFixed(0)
-    } ms inside ${r.kernels} kernel calls ` +
-    `(${r.profile!.length} kernels); the steps above took ${r.stepMs.toFixed(0)} ms each`,
+    } ms inside ` +
+    `${r.kernels} kernel calls (${r.profile!.length} kernels), ${
+      (stepMs - r.kernelMs).toFixed(0)
+    } ms outside`,
     ...lines,
     ...(r.profile!.length > rows
       ? [`  ${r.profile!.length - rows} more kernels: ${rest.toFixed(1)} ms`]
@@ -555,8 +564,7 @@ async function benchEvaluation(
         bytes = Math.max(bytes, tf.memory().numBytes);
       },
       options.steps,
-      true,
-      options.profile,
+      { profile: options.profile },
     );
     const ours: BenchResult = {
       name: prepared.name,
@@ -587,7 +595,7 @@ async function benchEvaluation(
     if (options.rounds === 0) return { network: which, ours, peers, ratio };
     const rounds: PairedRound[] = [];
     for (let r = 0; r < options.rounds; r++) {
-      const oursMs = (await timeSteps(() => prepared.step(), options.steps, false)).stepMs;
+      const oursMs = (await timeSteps(() => prepared.step(), options.steps, { warmUp: false })).stepMs;
       const peerMs = (await runPeer({
         ...options.peerOptions,
         batch,

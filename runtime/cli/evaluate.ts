@@ -226,11 +226,9 @@ function formatTrainLine(t: TrainTelemetry, epochs: number): string {
   ].join("  ");
 }
 
-/** The share of the training time spent building batches, e.g. " (batches 0.3%)". */
+/** The share of the training time (trainMs > 0) spent building batches, e.g. " (batches 0.3%)". */
 function batchShare(t: TrainTelemetry): string {
-  return t.batchMs !== undefined && t.trainMs > 0
-    ? ` (batches ${(100 * t.batchMs / t.trainMs).toFixed(1)}%)`
-    : "";
+  return t.batchMs === undefined ? "" : ` (batches ${(100 * t.batchMs / t.trainMs).toFixed(1)}%)`;
 }
 
 const count = (n: number) => n.toLocaleString("en-US");
